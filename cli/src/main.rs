@@ -1,0 +1,3 @@
+//! The `hearth` CLI.
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! Vault benchmarks (filled in below).
+
+fn main() {}

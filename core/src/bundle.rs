@@ -1,0 +1,257 @@
+//! The bundle: the signed, encrypted unit Hearth stores and syncs. A versioned header
+//! (doc, epoch, author, per-author sequence and back-link, kind, time, superseded ids)
+//! and the age ciphertext of Automerge bytes, signed by the author over the BLAKE3
+//! hash of both. Anyone can check structure and signature without the doc key; only
+//! readers can decrypt. Whether the author may write is for `acl` to say.
+
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::{self, CryptoError, Domain};
+use crate::envelope::DocKey;
+use crate::identity::DeviceKeys;
+use crate::ids::{BundleId, DeviceId, DocId};
+use crate::wire::{self, Reader, WireError};
+
+/// The current bundle format.
+pub const FORMAT_V1: u8 = 1;
+const MAGIC: &[u8; 4] = b"HBD1";
+/// The largest header we accept (it bounds `supersedes`).
+pub const MAX_HEADER: usize = 4 << 20;
+/// The largest ciphertext we accept in one bundle.
+pub const MAX_CIPHERTEXT: usize = 64 << 20;
+
+/// Whether a bundle carries new changes or a whole-document snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BundleKind {
+    /// `save_after(heads)`: the changes an edit made.
+    Changes,
+    /// `save()`: the whole document, superseding the bundles it names.
+    Snapshot,
+}
+
+/// What a bundle says about itself, readable without the doc key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleHeader {
+    /// Format version ([`FORMAT_V1`]).
+    pub format: u8,
+    /// The document.
+    pub doc: DocId,
+    /// The key epoch the ciphertext is encrypted under.
+    pub epoch: u32,
+    /// The device that wrote and signed it.
+    pub author: DeviceId,
+    /// The author's sequence number in this doc, from 1.
+    pub seq: u64,
+    /// The author's previous bundle in this doc.
+    pub prev: Option<BundleId>,
+    /// Changes or snapshot.
+    pub kind: BundleKind,
+    /// When it was written, ms since the Unix epoch (the author's clock).
+    pub created_at_ms: u64,
+    /// Bundles a snapshot replaces (empty for changes).
+    pub supersedes: Vec<BundleId>,
+}
+
+/// A bundle failed to decode, verify or decrypt.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BundleError {
+    /// The bytes are not a well-formed bundle.
+    #[error("malformed bundle: {0}")]
+    Wire(#[from] WireError),
+    /// A format version we do not read.
+    #[error("unsupported bundle format {0}")]
+    Format(u8),
+    /// The signature does not verify (altered, or not by the named author).
+    #[error("bundle signature does not verify")]
+    BadSignature,
+    /// The header is inconsistent (a changes bundle superseding others, seq 0…).
+    #[error("invalid bundle header: {0}")]
+    Header(&'static str),
+    /// Encryption or decryption failed.
+    #[error("bundle: {0}")]
+    Crypto(#[from] CryptoError),
+}
+
+/// A decoded bundle whose signature has been checked.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    header: BundleHeader,
+    id: BundleId,
+    bytes: Vec<u8>,
+    ciphertext: std::ops::Range<usize>,
+}
+
+impl Bundle {
+    /// Encrypts `plaintext` under `key`, and signs header and ciphertext as `author`.
+    pub fn seal(
+        header: BundleHeader,
+        plaintext: &[u8],
+        key: &DocKey,
+        author: &DeviceKeys,
+    ) -> Result<Self, BundleError> {
+        if header.author != author.id() {
+            return Err(BundleError::Header("author is not the signing device"));
+        }
+        check_header(&header)?;
+        let ciphertext = key.encrypt(plaintext)?;
+        let header_bytes = wire::to_postcard(&header);
+        let mut bytes = Vec::with_capacity(header_bytes.len() + ciphertext.len() + 76);
+        bytes.extend_from_slice(MAGIC);
+        wire::put_sized(&mut bytes, &header_bytes);
+        let ct_start = bytes.len() + 4;
+        wire::put_sized(&mut bytes, &ciphertext);
+        let ct_end = bytes.len();
+        let digest = blake3::hash(&bytes);
+        bytes.extend_from_slice(&author.sign(Domain::BUNDLE, digest.as_bytes()));
+        Ok(Bundle {
+            header,
+            id: BundleId::of(&bytes),
+            bytes,
+            ciphertext: ct_start..ct_end,
+        })
+    }
+
+    /// Decodes signed bytes and checks the author's signature. Strict: exact lengths,
+    /// size limits before allocation, canonical header, no trailing bytes.
+    pub fn decode(bytes: &[u8]) -> Result<Self, BundleError> {
+        let mut r = Reader::new(bytes);
+        r.magic(MAGIC, "bundle")?;
+        let header_bytes = r.sized("bundle header", MAX_HEADER)?;
+        let ct = r.sized("bundle ciphertext", MAX_CIPHERTEXT)?;
+        let signed_len = bytes.len() - r.remaining();
+        let signature: [u8; 64] = r.array()?;
+        r.finish()?;
+        let header: BundleHeader = wire::from_postcard(header_bytes, "bundle header")?;
+        check_header(&header)?;
+        let digest = blake3::hash(&bytes[..signed_len]);
+        crypto::verify(
+            &header.author,
+            Domain::BUNDLE,
+            digest.as_bytes(),
+            &signature,
+        )
+        .map_err(|_| BundleError::BadSignature)?;
+        let ct_end = signed_len;
+        Ok(Bundle {
+            header,
+            id: BundleId::of(bytes),
+            bytes: bytes.to_vec(),
+            ciphertext: ct_end - ct.len()..ct_end,
+        })
+    }
+
+    /// Decrypts the Automerge bytes with the epoch's key.
+    pub fn decrypt(&self, key: &DocKey) -> Result<Vec<u8>, BundleError> {
+        Ok(key.decrypt(&self.bytes[self.ciphertext.clone()])?)
+    }
+
+    /// The header.
+    pub fn header(&self) -> &BundleHeader {
+        &self.header
+    }
+
+    /// The content id.
+    pub fn id(&self) -> BundleId {
+        self.id
+    }
+
+    /// The signed bytes, as stored and synced.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Gives up the signed bytes.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
+fn check_header(h: &BundleHeader) -> Result<(), BundleError> {
+    if h.format != FORMAT_V1 {
+        return Err(BundleError::Format(h.format));
+    }
+    if h.seq == 0 {
+        return Err(BundleError::Header("sequence numbers start at 1"));
+    }
+    if (h.seq == 1) != h.prev.is_none() {
+        return Err(BundleError::Header(
+            "only the first bundle has no back-link",
+        ));
+    }
+    if h.kind == BundleKind::Changes && !h.supersedes.is_empty() {
+        return Err(BundleError::Header("only a snapshot supersedes bundles"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Seed;
+
+    fn header(author: &DeviceKeys) -> BundleHeader {
+        BundleHeader {
+            format: FORMAT_V1,
+            doc: DocId([5; 16]),
+            epoch: 0,
+            author: author.id(),
+            seq: 1,
+            prev: None,
+            kind: BundleKind::Changes,
+            created_at_ms: 1_700_000_000_000,
+            supersedes: vec![],
+        }
+    }
+
+    #[test]
+    fn every_flipped_bit_is_rejected() {
+        let author = DeviceKeys::derive(&Seed::from_bytes([1; 32])).unwrap();
+        let key = DocKey::generate().unwrap();
+        let bundle = Bundle::seal(header(&author), b"automerge bytes", &key, &author).unwrap();
+        let decoded = Bundle::decode(bundle.bytes()).unwrap();
+        assert_eq!(decoded.id(), bundle.id());
+        assert_eq!(decoded.decrypt(&key).unwrap(), b"automerge bytes");
+        for i in 0..bundle.bytes().len() {
+            for bit in [0x01u8, 0x80] {
+                let mut bad = bundle.bytes().to_vec();
+                bad[i] ^= bit;
+                assert!(
+                    Bundle::decode(&bad).is_err(),
+                    "flip {bit:#x} at byte {i} accepted"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn truncation_and_garbage_are_errors() {
+        let author = DeviceKeys::derive(&Seed::from_bytes([1; 32])).unwrap();
+        let key = DocKey::generate().unwrap();
+        let bytes = Bundle::seal(header(&author), b"x", &key, &author)
+            .unwrap()
+            .into_bytes();
+        for len in 0..bytes.len() {
+            assert!(Bundle::decode(&bytes[..len]).is_err());
+        }
+        assert!(Bundle::decode(b"not a bundle at all").is_err());
+        let mut long = bytes.clone();
+        long.push(0);
+        assert!(matches!(
+            Bundle::decode(&long),
+            Err(BundleError::Wire(WireError::Trailing(1)))
+        ));
+    }
+
+    #[test]
+    fn header_rules() {
+        let author = DeviceKeys::derive(&Seed::from_bytes([1; 32])).unwrap();
+        let key = DocKey::generate().unwrap();
+        let mut h = header(&author);
+        h.supersedes.push(BundleId([1; 32]));
+        assert!(Bundle::seal(h, b"", &key, &author).is_err());
+        let mut h = header(&author);
+        h.author = DeviceKeys::derive(&Seed::from_bytes([2; 32])).unwrap().id();
+        assert!(Bundle::seal(h, b"", &key, &author).is_err());
+    }
+}

@@ -1,0 +1,348 @@
+//! The local store: one redb file holding only signed bundles, envelopes and ACL
+//! records (all either ciphertext or public), plus a little non-secret metadata.
+//! It never sees plaintext and never decides validity: callers check before they
+//! write. Writes that arrive together go in one transaction; a durable write is
+//! fsync'd before it returns.
+
+use std::path::{Path, PathBuf};
+
+use redb::{Database, Durability, ReadableDatabase, TableDefinition};
+
+use crate::ids::{AclId, BundleId, DeviceId, DocId};
+
+const BUNDLES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("bundles");
+const ENVELOPES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("envelopes");
+const ACL: TableDefinition<&[u8], &[u8]> = TableDefinition::new("acl");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+/// The store failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The file is missing.
+    #[error("no Hearth store at {0}")]
+    Missing(PathBuf),
+    /// Another process has the store open.
+    #[error("the store at {0} is in use by another Hearth process")]
+    InUse(PathBuf),
+    /// The file is damaged or is not a redb store.
+    #[error("the store at {path} is damaged or not a Hearth store ({reason})")]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What redb said.
+        reason: String,
+    },
+    /// A read or write failed.
+    #[error("store: {0}")]
+    Db(Box<redb::Error>),
+}
+
+fn db_err(e: impl Into<redb::Error>) -> StoreError {
+    StoreError::Db(Box::new(e.into()))
+}
+
+/// A stored key and value.
+type Row = (Vec<u8>, Vec<u8>);
+
+/// Writes that commit together.
+#[derive(Debug, Default)]
+pub struct Batch {
+    bundles: Vec<(DocId, BundleId, Vec<u8>)>,
+    deletes: Vec<(DocId, BundleId)>,
+    envelopes: Vec<(DocId, u32, DeviceId, Vec<u8>)>,
+    acl: Vec<(DocId, AclId, Vec<u8>)>,
+    meta: Vec<(String, Vec<u8>)>,
+}
+
+impl Batch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Stores a bundle's signed bytes.
+    pub fn put_bundle(&mut self, doc: DocId, id: BundleId, bytes: Vec<u8>) -> &mut Self {
+        self.bundles.push((doc, id, bytes));
+        self
+    }
+
+    /// Deletes a superseded bundle.
+    pub fn delete_bundle(&mut self, doc: DocId, id: BundleId) -> &mut Self {
+        self.deletes.push((doc, id));
+        self
+    }
+
+    /// Stores an envelope.
+    pub fn put_envelope(
+        &mut self,
+        doc: DocId,
+        epoch: u32,
+        to: DeviceId,
+        bytes: Vec<u8>,
+    ) -> &mut Self {
+        self.envelopes.push((doc, epoch, to, bytes));
+        self
+    }
+
+    /// Stores an ACL record.
+    pub fn put_acl(&mut self, doc: DocId, id: AclId, bytes: Vec<u8>) -> &mut Self {
+        self.acl.push((doc, id, bytes));
+        self
+    }
+
+    /// Sets a metadata value (never secret, never personal).
+    pub fn put_meta(&mut self, key: &str, value: Vec<u8>) -> &mut Self {
+        self.meta.push((key.to_owned(), value));
+        self
+    }
+
+    /// Whether the batch writes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.bundles.is_empty()
+            && self.deletes.is_empty()
+            && self.envelopes.is_empty()
+            && self.acl.is_empty()
+            && self.meta.is_empty()
+    }
+}
+
+/// The redb-backed store.
+#[derive(Debug)]
+pub struct Store {
+    db: Database,
+    path: Option<PathBuf>,
+}
+
+fn key2(doc: &DocId, id: &[u8; 32]) -> [u8; 48] {
+    let mut k = [0u8; 48];
+    k[..16].copy_from_slice(doc.as_bytes());
+    k[16..].copy_from_slice(id);
+    k
+}
+
+fn envelope_key(doc: &DocId, epoch: u32, to: &DeviceId) -> [u8; 52] {
+    let mut k = [0u8; 52];
+    k[..16].copy_from_slice(doc.as_bytes());
+    k[16..20].copy_from_slice(&epoch.to_be_bytes());
+    k[20..].copy_from_slice(to.as_bytes());
+    k
+}
+
+fn doc_range(doc: &DocId) -> (Vec<u8>, Vec<u8>) {
+    let start = doc.as_bytes().to_vec();
+    let mut end = start.clone();
+    end.push(0xff);
+    end.resize(16 + 64, 0xff);
+    (start, end)
+}
+
+impl Store {
+    /// Opens the store file, creating it when `create` is set.
+    pub fn open(path: &Path, create: bool) -> Result<Self, StoreError> {
+        if !create && !path.exists() {
+            return Err(StoreError::Missing(path.to_owned()));
+        }
+        let db = Database::create(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse(path.to_owned()),
+            other => StoreError::Damaged {
+                path: path.to_owned(),
+                reason: other.to_string(),
+            },
+        })?;
+        let store = Store {
+            db,
+            path: Some(path.to_owned()),
+        };
+        store.ensure_tables()?;
+        Ok(store)
+    }
+
+    /// A store that lives in memory only (tests, benchmarks).
+    pub fn in_memory() -> Result<Self, StoreError> {
+        let db = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(db_err)?;
+        let store = Store { db, path: None };
+        store.ensure_tables()?;
+        Ok(store)
+    }
+
+    fn ensure_tables(&self) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(db_err)?;
+        tx.open_table(BUNDLES).map_err(db_err)?;
+        tx.open_table(ENVELOPES).map_err(db_err)?;
+        tx.open_table(ACL).map_err(db_err)?;
+        tx.open_table(META).map_err(db_err)?;
+        tx.commit().map_err(db_err)
+    }
+
+    /// The file, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Commits a batch. With `durable` the data is on disk when this returns.
+    pub fn commit(&self, batch: Batch, durable: bool) -> Result<(), StoreError> {
+        let mut tx = self.db.begin_write().map_err(db_err)?;
+        tx.set_durability(if durable {
+            Durability::Immediate
+        } else {
+            Durability::None
+        })
+        .map_err(db_err)?;
+        {
+            let mut bundles = tx.open_table(BUNDLES).map_err(db_err)?;
+            for (doc, id, bytes) in &batch.bundles {
+                bundles
+                    .insert(key2(doc, id.as_bytes()).as_slice(), bytes.as_slice())
+                    .map_err(db_err)?;
+            }
+            for (doc, id) in &batch.deletes {
+                bundles
+                    .remove(key2(doc, id.as_bytes()).as_slice())
+                    .map_err(db_err)?;
+            }
+            let mut envelopes = tx.open_table(ENVELOPES).map_err(db_err)?;
+            for (doc, epoch, to, bytes) in &batch.envelopes {
+                envelopes
+                    .insert(envelope_key(doc, *epoch, to).as_slice(), bytes.as_slice())
+                    .map_err(db_err)?;
+            }
+            let mut acl = tx.open_table(ACL).map_err(db_err)?;
+            for (doc, id, bytes) in &batch.acl {
+                acl.insert(key2(doc, id.as_bytes()).as_slice(), bytes.as_slice())
+                    .map_err(db_err)?;
+            }
+            let mut meta = tx.open_table(META).map_err(db_err)?;
+            for (key, value) in &batch.meta {
+                meta.insert(key.as_str(), value.as_slice())
+                    .map_err(db_err)?;
+            }
+        }
+        tx.commit().map_err(db_err)
+    }
+
+    fn scan(
+        &self,
+        table: TableDefinition<&[u8], &[u8]>,
+        doc: &DocId,
+    ) -> Result<Vec<Row>, StoreError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = tx.open_table(table).map_err(db_err)?;
+        let (start, end) = doc_range(doc);
+        let mut out = Vec::new();
+        for row in t.range(start.as_slice()..end.as_slice()).map_err(db_err)? {
+            let (k, v) = row.map_err(db_err)?;
+            out.push((k.value().to_vec(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Every stored bundle of a doc, as (id, signed bytes).
+    pub fn bundles(&self, doc: &DocId) -> Result<Vec<(BundleId, Vec<u8>)>, StoreError> {
+        Ok(self
+            .scan(BUNDLES, doc)?
+            .into_iter()
+            .filter_map(|(k, v)| Some((BundleId(k.get(16..48)?.try_into().ok()?), v)))
+            .collect())
+    }
+
+    /// The ids of a doc's stored bundles, sorted.
+    pub fn bundle_ids(&self, doc: &DocId) -> Result<Vec<BundleId>, StoreError> {
+        Ok(self.bundles(doc)?.into_iter().map(|(id, _)| id).collect())
+    }
+
+    /// Whether a bundle is stored.
+    pub fn has_bundle(&self, doc: &DocId, id: &BundleId) -> Result<bool, StoreError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = tx.open_table(BUNDLES).map_err(db_err)?;
+        Ok(t.get(key2(doc, id.as_bytes()).as_slice())
+            .map_err(db_err)?
+            .is_some())
+    }
+
+    /// Every envelope of a doc.
+    pub fn envelopes(&self, doc: &DocId) -> Result<Vec<Vec<u8>>, StoreError> {
+        Ok(self
+            .scan(ENVELOPES, doc)?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
+    }
+
+    /// Every ACL record of a doc.
+    pub fn acl(&self, doc: &DocId) -> Result<Vec<Vec<u8>>, StoreError> {
+        Ok(self.scan(ACL, doc)?.into_iter().map(|(_, v)| v).collect())
+    }
+
+    /// A metadata value.
+    pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = tx.open_table(META).map_err(db_err)?;
+        Ok(t.get(key).map_err(db_err)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Rewrites the file to reclaim the space of deleted bundles.
+    pub fn compact_file(&mut self) -> Result<(), StoreError> {
+        self.db.compact().map_err(db_err)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_scans_and_deletes() {
+        let store = Store::in_memory().unwrap();
+        let (d1, d2) = (DocId([1; 16]), DocId([2; 16]));
+        let mut b = Batch::new();
+        b.put_bundle(d1, BundleId([1; 32]), b"one".to_vec())
+            .put_bundle(d1, BundleId([2; 32]), b"two".to_vec())
+            .put_bundle(d2, BundleId([3; 32]), b"other".to_vec())
+            .put_meta("k", b"v".to_vec());
+        store.commit(b, true).unwrap();
+        assert_eq!(
+            store.bundle_ids(&d1).unwrap(),
+            vec![BundleId([1; 32]), BundleId([2; 32])]
+        );
+        assert_eq!(store.meta("k").unwrap().unwrap(), b"v");
+        let mut b = Batch::new();
+        b.delete_bundle(d1, BundleId([1; 32]));
+        store.commit(b, false).unwrap();
+        assert!(!store.has_bundle(&d1, &BundleId([1; 32])).unwrap());
+        assert!(store.has_bundle(&d2, &BundleId([3; 32])).unwrap());
+    }
+
+    #[test]
+    fn garbage_and_truncated_files_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let garbage = dir.path().join("garbage.redb");
+        std::fs::write(&garbage, vec![0xA5u8; 10_000]).unwrap();
+        let err = Store::open(&garbage, false).unwrap_err();
+        assert!(matches!(err, StoreError::Damaged { .. }), "{err}");
+
+        let good = dir.path().join("good.redb");
+        {
+            let store = Store::open(&good, true).unwrap();
+            let mut b = Batch::new();
+            b.put_bundle(DocId([1; 16]), BundleId([1; 32]), vec![7; 5000]);
+            store.commit(b, true).unwrap();
+        }
+        let bytes = std::fs::read(&good).unwrap();
+        for len in [0, 10, 100, 1000, bytes.len() / 2, bytes.len() - 1] {
+            let cut = dir.path().join(format!("cut{len}.redb"));
+            std::fs::write(&cut, &bytes[..len]).unwrap();
+            // Either a clear error or a store that opens: never a panic.
+            if let Err(e) = Store::open(&cut, false) {
+                assert!(!e.to_string().is_empty());
+            }
+        }
+        assert!(matches!(
+            Store::open(&dir.path().join("none.redb"), false),
+            Err(StoreError::Missing(_))
+        ));
+    }
+}

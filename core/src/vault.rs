@@ -1,0 +1,588 @@
+//! The one façade a device uses: create or open the member's vault, read and edit the
+//! journal (plan, check-ins, consent ledger), subscribe to changes, take in bundles
+//! from other devices, compact, back up and restore. Every edit becomes a signed,
+//! encrypted bundle that is durable in the store before the call returns; the
+//! decrypted document lives only in memory. Networking is not here (that is `sync`).
+
+mod backup;
+mod journal;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+use crate::acl::{AclError, Role};
+use crate::bundle::BundleError;
+use crate::crypto::{self, CryptoError};
+use crate::doc::{DocError, JournalDoc};
+use crate::envelope::EnvelopeError;
+use crate::identity::{DeviceKeys, KeyStore, KeyStoreError, Seed};
+use crate::ids::{DeviceId, DocId};
+use crate::model::{
+    CheckIn, CheckInId, CheckInPatch, Consent, NewCheckIn, PlanSection, RecoveryPlan, Supporter,
+    ValidationError,
+};
+use crate::store::{Batch, Store, StoreError};
+use crate::wire;
+
+pub use backup::{BACKUP_FORMAT, MIN_PASSPHRASE_CHARS};
+use journal::Journal;
+
+/// The store file inside a vault directory.
+pub const STORE_FILE: &str = "hearth.redb";
+/// After this many live bundles in the journal, an edit also writes a snapshot that
+/// supersedes them (loading thousands of small bundles is 3.4× slower and 12.5× larger).
+pub const COMPACT_AFTER: usize = 256;
+
+const META_JOURNAL: &str = "journal";
+const META_ACTOR: &str = "actor";
+
+/// Where a vault keeps its store.
+#[derive(Debug, Clone)]
+pub enum Location {
+    /// A directory holding `hearth.redb`.
+    Dir(PathBuf),
+    /// Memory only (tests, benchmarks).
+    Memory,
+}
+
+impl Location {
+    fn open_store(&self, create: bool) -> Result<Store, VaultError> {
+        match self {
+            Location::Dir(dir) => {
+                if create {
+                    std::fs::create_dir_all(dir).map_err(|e| VaultError::Io(e.to_string()))?;
+                }
+                let path = dir.join(STORE_FILE);
+                Store::open(&path, create).map_err(|e| match e {
+                    StoreError::Missing(p) => VaultError::NoVault(p.display().to_string()),
+                    other => other.into(),
+                })
+            }
+            Location::Memory => Ok(Store::in_memory()?),
+        }
+    }
+}
+
+/// A vault operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VaultError {
+    /// There is no vault here yet.
+    #[error("no Hearth vault at {0}")]
+    NoVault(String),
+    /// A vault already exists where one was to be created.
+    #[error("a Hearth vault already exists here")]
+    AlreadyExists,
+    /// The key store failed.
+    #[error(transparent)]
+    KeyStore(#[from] KeyStoreError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The document refused an edit.
+    #[error(transparent)]
+    Doc(#[from] DocError),
+    /// A value is out of bounds.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// Encryption failed.
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    /// A bundle failed.
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    /// An ACL record failed.
+    #[error(transparent)]
+    Acl(#[from] AclError),
+    /// An envelope failed.
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    /// The stored data cannot be read back.
+    #[error("the vault is damaged: {0}")]
+    Damaged(String),
+    /// This device holds no key for the document.
+    #[error("this device has no key for the journal (it was removed, or never paired)")]
+    NoKey,
+    /// A backup file could not be used.
+    #[error("{0}")]
+    Backup(String),
+    /// This device may not do that.
+    #[error("not allowed: {0}")]
+    Denied(String),
+    /// A file operation failed.
+    #[error("file: {0}")]
+    Io(String),
+}
+
+/// Whether a change was made here or arrived from another device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// This device.
+    Local,
+    /// Another device, through sync.
+    Remote,
+}
+
+/// Something in the vault changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VaultEvent {
+    /// A document changed.
+    Changed {
+        /// Which.
+        doc: DocId,
+        /// Where the change came from.
+        origin: Origin,
+    },
+}
+
+/// One thing a peer stores and syncs: all are signed, bundles are also encrypted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SyncItem {
+    /// An ACL record.
+    Acl(Vec<u8>),
+    /// A doc-key envelope.
+    Envelope(Vec<u8>),
+    /// A bundle.
+    Bundle(Vec<u8>),
+}
+
+/// What happened to items handed to [`Vault::ingest`].
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct IngestReport {
+    /// New items stored.
+    pub accepted: usize,
+    /// Items already held.
+    pub duplicates: usize,
+    /// Items dropped, with why.
+    pub rejected: Vec<String>,
+}
+
+/// One of the member's devices, as the journal's access log names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    /// Its id.
+    pub id: DeviceId,
+    /// Its role.
+    pub role: Role,
+    /// Whether it is the device asking.
+    pub this_device: bool,
+}
+
+/// The public half of a device, which an owner needs to add it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevicePublic {
+    /// Its id.
+    pub id: DeviceId,
+    /// Its age recipient (`age1…`).
+    pub recipient: String,
+}
+
+/// What a compaction did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompactReport {
+    /// Bundles the snapshot replaced.
+    pub superseded: usize,
+    /// The snapshot's size in bytes.
+    pub snapshot_bytes: usize,
+}
+
+struct Inner {
+    store: Store,
+    device: DeviceKeys,
+    journal: Journal,
+}
+
+/// A member's vault on one device.
+pub struct Vault {
+    inner: Mutex<Inner>,
+    events: broadcast::Sender<VaultEvent>,
+    location: Location,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault")
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+fn new_actor() -> automerge::ActorId {
+    automerge::ActorId::from(crypto::random_bytes::<16>().to_vec())
+}
+
+/// Loads the device seed, creating and saving one if the key store has none.
+fn device_keys(keys: &dyn KeyStore) -> Result<DeviceKeys, VaultError> {
+    let seed = match keys.load()? {
+        Some(seed) => seed,
+        None => {
+            let seed = Seed::generate();
+            keys.save(&seed)?;
+            seed
+        }
+    };
+    Ok(DeviceKeys::derive(&seed)?)
+}
+
+impl Vault {
+    /// This device's public keys, creating its seed first if it has none (a device
+    /// about to join another's vault hands these to the inviting device).
+    pub fn prepare_device(keys: &dyn KeyStore) -> Result<DevicePublic, VaultError> {
+        let device = device_keys(keys)?;
+        Ok(DevicePublic {
+            id: device.id(),
+            recipient: device.recipient().to_string(),
+        })
+    }
+
+    /// Whether a vault exists in `dir`.
+    pub fn exists(dir: &Path) -> bool {
+        dir.join(STORE_FILE).exists()
+    }
+
+    /// Creates a new vault with an empty journal. `name` is the name the member
+    /// chooses to be called by (optional, never a legal name).
+    pub fn create(
+        location: Location,
+        keys: &dyn KeyStore,
+        name: Option<&str>,
+    ) -> Result<Self, VaultError> {
+        let store = location.open_store(true)?;
+        if store.meta(META_JOURNAL)?.is_some() {
+            return Err(VaultError::AlreadyExists);
+        }
+        let device = device_keys(keys)?;
+        let actor = new_actor();
+        let mut batch = Batch::new();
+        let journal = Journal::create(&device, actor.clone(), name, &mut batch)?;
+        batch
+            .put_meta(META_JOURNAL, journal.id().as_bytes().to_vec())
+            .put_meta(META_ACTOR, actor.to_bytes().to_vec());
+        store.commit(batch, true)?;
+        Ok(Self::assemble(location, store, device, journal))
+    }
+
+    /// Opens the vault: reads, verifies and decrypts the journal's bundles.
+    pub fn open(location: Location, keys: &dyn KeyStore) -> Result<Self, VaultError> {
+        let store = location.open_store(false)?;
+        let doc = store
+            .meta(META_JOURNAL)?
+            .and_then(|b| <[u8; 16]>::try_from(b.as_slice()).ok())
+            .map(DocId)
+            .ok_or_else(|| VaultError::NoVault(format!("{location:?}")))?;
+        let actor = store
+            .meta(META_ACTOR)?
+            .map(automerge::ActorId::from)
+            .ok_or_else(|| VaultError::Damaged("no actor id".into()))?;
+        let seed = keys
+            .load()?
+            .ok_or_else(|| VaultError::Damaged("the device key is missing".into()))?;
+        let device = DeviceKeys::derive(&seed)?;
+        let journal = Journal::load(&store, &device, doc, actor)?;
+        Ok(Self::assemble(location, store, device, journal))
+    }
+
+    /// Joins a vault another of the member's devices created: `items` are what that
+    /// device sent after adding this one (its ACL records, envelopes and bundles).
+    pub fn join(
+        location: Location,
+        keys: &dyn KeyStore,
+        journal: DocId,
+        items: Vec<SyncItem>,
+    ) -> Result<Self, VaultError> {
+        let store = location.open_store(true)?;
+        if store.meta(META_JOURNAL)?.is_some() {
+            return Err(VaultError::AlreadyExists);
+        }
+        let device = device_keys(keys)?;
+        let actor = new_actor();
+        let mut batch = Batch::new();
+        let mut j = Journal::empty(journal, actor.clone());
+        j.ingest(&store, &device, items, &mut batch)?;
+        j.ready(&device)?;
+        batch
+            .put_meta(META_JOURNAL, journal.as_bytes().to_vec())
+            .put_meta(META_ACTOR, actor.to_bytes().to_vec());
+        store.commit(batch, true)?;
+        Ok(Self::assemble(location, store, device, j))
+    }
+
+    fn assemble(location: Location, store: Store, device: DeviceKeys, journal: Journal) -> Self {
+        let (events, _) = broadcast::channel(256);
+        Vault {
+            inner: Mutex::new(Inner {
+                store,
+                device,
+                journal,
+            }),
+            events,
+            location,
+        }
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Inner>, VaultError> {
+        self.inner
+            .lock()
+            .map_err(|_| VaultError::Damaged("an earlier operation panicked".into()))
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Journal) -> T) -> Result<T, VaultError> {
+        Ok(f(&self.lock()?.journal))
+    }
+
+    fn notify(&self, origin: Origin, doc: DocId) {
+        // No subscribers is fine.
+        let _ = self.events.send(VaultEvent::Changed { doc, origin });
+    }
+
+    /// Runs an edit on the journal; when it changed something, the change becomes a
+    /// bundle that is durable before this returns. On a failed write the in-memory
+    /// journal is reloaded from the store, so memory never runs ahead of disk.
+    fn edit<T>(
+        &self,
+        f: impl FnOnce(&mut JournalDoc) -> Result<(Option<Vec<u8>>, T), VaultError>,
+    ) -> Result<T, VaultError> {
+        let mut guard = self.lock()?;
+        let Inner {
+            store,
+            device,
+            journal,
+        } = &mut *guard;
+        let (change, out) = f(journal.doc_mut())?;
+        let Some(change) = change else {
+            return Ok(out);
+        };
+        let mut batch = Batch::new();
+        let written = journal
+            .author(
+                device,
+                crate::bundle::BundleKind::Changes,
+                &change,
+                Vec::new(),
+                &mut batch,
+            )
+            .and_then(|_| Ok(store.commit(batch, true)?));
+        if let Err(e) = written {
+            *journal = Journal::load(store, device, journal.id(), journal.actor())?;
+            return Err(e);
+        }
+        if journal.live_bundles() > COMPACT_AFTER
+            && journal.is_owner(device)
+            && let Err(e) = compact_locked(store, device, journal)
+        {
+            tracing::warn!("compaction failed (the edit is saved): {e}");
+        }
+        let doc = journal.id();
+        drop(guard);
+        self.notify(Origin::Local, doc);
+        Ok(out)
+    }
+
+    /// This device's id.
+    pub fn device_id(&self) -> Result<DeviceId, VaultError> {
+        Ok(self.lock()?.device.id())
+    }
+
+    /// The journal's document id.
+    pub fn journal_id(&self) -> Result<DocId, VaultError> {
+        self.read(|j| j.id())
+    }
+
+    /// The member's chosen name.
+    pub fn name(&self) -> Result<Option<String>, VaultError> {
+        self.read(|j| j.doc().name())
+    }
+
+    /// The recovery plan.
+    pub fn plan(&self) -> Result<RecoveryPlan, VaultError> {
+        self.read(|j| j.doc().plan())
+    }
+
+    /// Every check-in, newest first.
+    pub fn checkins(&self) -> Result<Vec<CheckIn>, VaultError> {
+        self.read(|j| {
+            let mut all = j.doc().checkins();
+            all.reverse();
+            all
+        })
+    }
+
+    /// One check-in.
+    pub fn checkin(&self, id: CheckInId) -> Result<Option<CheckIn>, VaultError> {
+        self.read(|j| j.doc().checkin(id))
+    }
+
+    /// The consent ledger.
+    pub fn consents(&self) -> Result<Vec<Consent>, VaultError> {
+        self.read(|j| j.doc().consents())
+    }
+
+    /// The member's devices.
+    pub fn devices(&self) -> Result<Vec<DeviceInfo>, VaultError> {
+        let guard = self.lock()?;
+        let me = guard.device.id();
+        Ok(guard
+            .journal
+            .acl()
+            .members()
+            .filter(|m| m.recipient.is_some())
+            .map(|m| DeviceInfo {
+                id: m.device,
+                role: m.role,
+                this_device: m.device == me,
+            })
+            .collect())
+    }
+
+    /// Records a check-in.
+    pub fn add_checkin(&self, new: &NewCheckIn) -> Result<CheckIn, VaultError> {
+        let checkin = new.validate(wire::now_ms())?;
+        self.edit(|doc| Ok((Some(doc.add_checkin(&checkin)?), checkin.clone())))
+    }
+
+    /// Changes a check-in.
+    pub fn edit_checkin(&self, id: CheckInId, patch: &CheckInPatch) -> Result<CheckIn, VaultError> {
+        self.edit(|doc| {
+            let change = doc.edit_checkin(id, patch)?;
+            let now = doc.checkin(id).ok_or(DocError::NoCheckIn(id))?;
+            Ok((change, now))
+        })
+    }
+
+    /// Deletes a check-in.
+    pub fn delete_checkin(&self, id: CheckInId) -> Result<(), VaultError> {
+        self.edit(|doc| Ok((Some(doc.delete_checkin(id)?), ())))
+    }
+
+    /// Replaces a plan section's text.
+    pub fn set_plan_text(&self, section: PlanSection, text: &str) -> Result<(), VaultError> {
+        self.edit(|doc| Ok((doc.set_section_text(section, text)?, ())))
+    }
+
+    /// Adds an item to a plan section.
+    pub fn add_plan_item(&self, section: PlanSection, item: &str) -> Result<(), VaultError> {
+        self.edit(|doc| Ok((Some(doc.add_section_item(section, item)?), ())))
+    }
+
+    /// Removes an item (0-based) from a plan section.
+    pub fn remove_plan_item(&self, section: PlanSection, index: usize) -> Result<(), VaultError> {
+        self.edit(|doc| Ok((Some(doc.remove_section_item(section, index)?), ())))
+    }
+
+    /// Adds a supporter to the crisis plan.
+    pub fn add_supporter(&self, supporter: &Supporter) -> Result<(), VaultError> {
+        self.edit(|doc| Ok((Some(doc.add_supporter(supporter)?), ())))
+    }
+
+    /// Sets the name the member chooses to be called by.
+    pub fn set_name(&self, name: &str) -> Result<(), VaultError> {
+        self.edit(|doc| Ok((doc.set_name(name)?, ())))
+    }
+
+    /// Changes as they happen (local edits and arrivals from other devices).
+    pub fn subscribe(&self) -> broadcast::Receiver<VaultEvent> {
+        self.events.subscribe()
+    }
+
+    /// Writes a snapshot that supersedes every bundle of the journal and deletes them;
+    /// on a file-backed vault it then rewrites the file to give the space back.
+    pub fn compact(&self) -> Result<CompactReport, VaultError> {
+        let mut guard = self.lock()?;
+        let Inner {
+            store,
+            device,
+            journal,
+        } = &mut *guard;
+        let report = compact_locked(store, device, journal)?;
+        store.compact_file()?;
+        Ok(report)
+    }
+
+    /// How many bundles the journal is stored as.
+    pub fn bundle_count(&self) -> Result<usize, VaultError> {
+        self.read(|j| j.live_bundles())
+    }
+
+    /// Everything a peer of this journal should hold: ACL records, envelopes, bundles.
+    pub fn sync_items(&self) -> Result<Vec<SyncItem>, VaultError> {
+        let guard = self.lock()?;
+        journal::stored_items(&guard.store, guard.journal.id())
+    }
+
+    /// Takes in items from another device: each is verified (signature, write right,
+    /// document) before it is stored; bad ones are dropped and reported, never stored.
+    /// What is accepted is durable when this returns.
+    pub fn ingest(&self, items: Vec<SyncItem>) -> Result<IngestReport, VaultError> {
+        let mut guard = self.lock()?;
+        let Inner {
+            store,
+            device,
+            journal,
+        } = &mut *guard;
+        let mut batch = Batch::new();
+        let report = journal.ingest(store, device, items, &mut batch)?;
+        if let Err(e) = store.commit(batch, true) {
+            *journal = Journal::load(store, device, journal.id(), journal.actor())?;
+            return Err(e.into());
+        }
+        let doc = journal.id();
+        drop(guard);
+        if report.accepted > 0 {
+            self.notify(Origin::Remote, doc);
+        }
+        Ok(report)
+    }
+
+    /// Adds another device of the member's (an owner may do this): an ACL record
+    /// naming it, and envelopes for every epoch key this device holds.
+    pub fn authorize_device(&self, device: &DevicePublic, role: Role) -> Result<(), VaultError> {
+        let mut guard = self.lock()?;
+        let Inner {
+            store,
+            device: me,
+            journal,
+        } = &mut *guard;
+        let mut batch = Batch::new();
+        journal.grant(me, device, role, &mut batch)?;
+        store.commit(batch, true)?;
+        Ok(())
+    }
+
+    /// Everything in the journal as plain JSON, for the member to take elsewhere.
+    /// This is the one output that is not encrypted: callers ask the member first.
+    pub fn export_json(&self) -> Result<serde_json::Value, VaultError> {
+        let guard = self.lock()?;
+        let doc = guard.journal.doc();
+        let mut checkins = doc.checkins();
+        checkins.reverse();
+        Ok(serde_json::json!({
+            "format": "hearth.export/1",
+            "exported_at_ms": wire::now_ms(),
+            "journal": guard.journal.id().to_string(),
+            "name": doc.name(),
+            "plan": doc.plan(),
+            "checkins": checkins,
+            "consents": doc.consents(),
+        }))
+    }
+}
+
+fn compact_locked(
+    store: &Store,
+    device: &DeviceKeys,
+    journal: &mut Journal,
+) -> Result<CompactReport, VaultError> {
+    if !journal.is_owner(device) {
+        return Err(VaultError::Denied("only an owner device compacts".into()));
+    }
+    let mut batch = Batch::new();
+    let report = journal.snapshot(device, &mut batch)?;
+    if let Err(e) = store.commit(batch, true) {
+        *journal = Journal::load(store, device, journal.id(), journal.actor())?;
+        return Err(e.into());
+    }
+    Ok(report)
+}

@@ -1,0 +1,492 @@
+//! The open journal inside a vault: the in-memory document plus what it takes to
+//! extend it safely — the evaluated ACL, the epoch keys this device holds, the live
+//! bundles, and this device's sequence in the doc. Every rule about which bundle,
+//! record or envelope to accept lives here, once, for local loads and remote ingest.
+
+use std::collections::BTreeMap;
+
+use automerge::ActorId;
+
+use super::{CompactReport, DevicePublic, IngestReport, SyncItem, VaultError};
+use crate::acl::{AclBody, AclRecord, AclState, Role};
+use crate::bundle::{Bundle, BundleHeader, BundleKind, FORMAT_V1};
+use crate::crypto;
+use crate::doc::JournalDoc;
+use crate::envelope::{DocKey, Envelope};
+use crate::identity::DeviceKeys;
+use crate::ids::{BundleId, DeviceId, DocId};
+use crate::store::{Batch, Store};
+use crate::wire;
+
+fn seq_key(doc: DocId) -> String {
+    format!("seq/{doc}")
+}
+
+pub(super) struct Journal {
+    id: DocId,
+    actor: ActorId,
+    doc: JournalDoc,
+    acl_records: Vec<AclRecord>,
+    acl: AclState,
+    keys: BTreeMap<u32, DocKey>,
+    /// Stored bundles whose changes are in `doc`, with their authors.
+    live: BTreeMap<BundleId, DeviceId>,
+    seq: u64,
+    last: Option<BundleId>,
+}
+
+impl Journal {
+    /// A new journal: genesis ACL record, the member's recovery key as an owner, the
+    /// epoch-0 key and its envelope for this device, and the skeleton document.
+    pub(super) fn create(
+        device: &DeviceKeys,
+        actor: ActorId,
+        name: Option<&str>,
+        batch: &mut Batch,
+    ) -> Result<Self, VaultError> {
+        let (id, genesis) = AclRecord::genesis(device);
+        let recovery_secret = zeroize::Zeroizing::new(crypto::random_bytes::<32>());
+        let recovery = iroh_base::SecretKey::from_bytes(&recovery_secret);
+        let recovery_grant = AclRecord::sign(
+            AclBody {
+                doc: id,
+                prev: Some(genesis.id()),
+                issuer: device.id(),
+                subject: DeviceId::from(recovery.public()),
+                subject_recipient: None,
+                role: Role::Owner,
+                epoch: 0,
+                nonce: None,
+                created_at_ms: wire::now_ms(),
+            },
+            device,
+        );
+        let (doc, genesis_change) = JournalDoc::create(actor.clone(), name, &recovery_secret)?;
+        let mut j = Journal::empty(id, actor);
+        j.doc = doc;
+        j.add_acl(genesis, batch);
+        j.add_acl(recovery_grant, batch);
+        let key = DocKey::generate()?;
+        let envelope = Envelope::seal(id, 0, &key, device.id(), device.recipient(), device)?;
+        batch.put_envelope(id, 0, device.id(), envelope.bytes().to_vec());
+        j.keys.insert(0, key);
+        j.author(
+            device,
+            BundleKind::Changes,
+            &genesis_change,
+            Vec::new(),
+            batch,
+        )?;
+        Ok(j)
+    }
+
+    /// A journal with nothing in it yet, to ingest into.
+    pub(super) fn empty(id: DocId, actor: ActorId) -> Self {
+        Journal {
+            id,
+            doc: JournalDoc::empty(actor.clone()),
+            actor,
+            acl_records: Vec::new(),
+            acl: AclState::evaluate(id, &[]),
+            keys: BTreeMap::new(),
+            live: BTreeMap::new(),
+            seq: 0,
+            last: None,
+        }
+    }
+
+    /// Reads everything stored for the journal and rebuilds it in memory.
+    pub(super) fn load(
+        store: &Store,
+        device: &DeviceKeys,
+        id: DocId,
+        actor: ActorId,
+    ) -> Result<Self, VaultError> {
+        let mut j = Journal::empty(id, actor);
+        let items = stored_items(store, id)?;
+        let mut scratch = Batch::new();
+        let report = j.ingest_with(store, device, items, &mut scratch, true)?;
+        for reason in &report.rejected {
+            tracing::warn!("stored item ignored: {reason}");
+        }
+        j.ready(device)?;
+        if let Some(v) = store.meta(&seq_key(id))?
+            && let (Some(seq), Some(last)) = (v.get(..8), v.get(8..40))
+        {
+            let mut s = [0u8; 8];
+            s.copy_from_slice(seq);
+            let mut l = [0u8; 32];
+            l.copy_from_slice(last);
+            if u64::from_le_bytes(s) >= j.seq {
+                j.seq = u64::from_le_bytes(s);
+                j.last = Some(BundleId(l));
+            }
+        }
+        Ok(j)
+    }
+
+    /// Checks the journal can be used on this device: a key and a valid document.
+    pub(super) fn ready(&self, device: &DeviceKeys) -> Result<(), VaultError> {
+        if !self.acl.may_hold(&device.id()) || self.keys.is_empty() {
+            return Err(VaultError::NoKey);
+        }
+        self.doc.check_schema()?;
+        Ok(())
+    }
+
+    pub(super) fn id(&self) -> DocId {
+        self.id
+    }
+
+    pub(super) fn actor(&self) -> ActorId {
+        self.actor.clone()
+    }
+
+    pub(super) fn doc(&self) -> &JournalDoc {
+        &self.doc
+    }
+
+    pub(super) fn doc_mut(&mut self) -> &mut JournalDoc {
+        &mut self.doc
+    }
+
+    pub(super) fn acl(&self) -> &AclState {
+        &self.acl
+    }
+
+    pub(super) fn keys(&self) -> &BTreeMap<u32, DocKey> {
+        &self.keys
+    }
+
+    pub(super) fn live_bundles(&self) -> usize {
+        self.live.len()
+    }
+
+    pub(super) fn is_owner(&self, device: &DeviceKeys) -> bool {
+        self.acl.is_owner(&device.id())
+    }
+
+    fn add_acl(&mut self, record: AclRecord, batch: &mut Batch) {
+        batch.put_acl(self.id, record.id(), record.bytes().to_vec());
+        self.acl_records.push(record);
+        self.acl = AclState::evaluate(self.id, &self.acl_records);
+    }
+
+    /// Seals `plaintext` as this device's next bundle under the current epoch.
+    pub(super) fn author(
+        &mut self,
+        device: &DeviceKeys,
+        kind: BundleKind,
+        plaintext: &[u8],
+        supersedes: Vec<BundleId>,
+        batch: &mut Batch,
+    ) -> Result<BundleId, VaultError> {
+        let epoch = self.acl.epoch();
+        let key = self.keys.get(&epoch).ok_or(VaultError::NoKey)?;
+        if !self.acl.may_write(&device.id(), epoch) {
+            return Err(VaultError::Denied(
+                "this device may not write the journal".into(),
+            ));
+        }
+        let header = BundleHeader {
+            format: FORMAT_V1,
+            doc: self.id,
+            epoch,
+            author: device.id(),
+            seq: self.seq + 1,
+            prev: self.last,
+            kind,
+            created_at_ms: wire::now_ms(),
+            supersedes,
+        };
+        let bundle = Bundle::seal(header, plaintext, key, device)?;
+        let id = bundle.id();
+        let mut seq_value = (self.seq + 1).to_le_bytes().to_vec();
+        seq_value.extend_from_slice(id.as_bytes());
+        batch
+            .put_bundle(self.id, id, bundle.into_bytes())
+            .put_meta(&seq_key(self.id), seq_value);
+        self.seq += 1;
+        self.last = Some(id);
+        self.live.insert(id, device.id());
+        Ok(id)
+    }
+
+    /// Writes a snapshot of the whole document superseding every live bundle.
+    pub(super) fn snapshot(
+        &mut self,
+        device: &DeviceKeys,
+        batch: &mut Batch,
+    ) -> Result<CompactReport, VaultError> {
+        let superseded: Vec<BundleId> = self.live.keys().copied().collect();
+        let snapshot = self.doc.save();
+        self.author(
+            device,
+            BundleKind::Snapshot,
+            &snapshot,
+            superseded.clone(),
+            batch,
+        )?;
+        for id in &superseded {
+            batch.delete_bundle(self.id, *id);
+            self.live.remove(id);
+        }
+        Ok(CompactReport {
+            superseded: superseded.len(),
+            snapshot_bytes: snapshot.len(),
+        })
+    }
+
+    /// Names another device in the ACL and seals every epoch key this device holds
+    /// to it.
+    pub(super) fn grant(
+        &mut self,
+        me: &DeviceKeys,
+        to: &DevicePublic,
+        role: Role,
+        batch: &mut Batch,
+    ) -> Result<(), VaultError> {
+        self.grant_with(me.endpoint_key(), to, role, batch)?;
+        self.seal_keys_for(me, to, batch)
+    }
+
+    /// An ACL grant signed by `issuer` (a device, or the recovery key).
+    pub(super) fn grant_with(
+        &mut self,
+        issuer: &iroh_base::SecretKey,
+        to: &DevicePublic,
+        role: Role,
+        batch: &mut Batch,
+    ) -> Result<(), VaultError> {
+        if !self.acl.is_owner(&DeviceId::from(issuer.public())) {
+            return Err(VaultError::Denied("only an owner adds devices".into()));
+        }
+        crypto::age_recipient(&to.recipient)?;
+        let record = AclRecord::sign_with(
+            AclBody {
+                doc: self.id,
+                prev: self.acl.head(),
+                issuer: DeviceId::from(issuer.public()),
+                subject: to.id,
+                subject_recipient: Some(to.recipient.clone()),
+                role,
+                epoch: self.acl.epoch(),
+                nonce: None,
+                created_at_ms: wire::now_ms(),
+            },
+            issuer,
+        );
+        self.add_acl(record, batch);
+        Ok(())
+    }
+
+    /// Envelopes for every epoch key held, from `me` to `to`.
+    pub(super) fn seal_keys_for(
+        &mut self,
+        me: &DeviceKeys,
+        to: &DevicePublic,
+        batch: &mut Batch,
+    ) -> Result<(), VaultError> {
+        let recipient = crypto::age_recipient(&to.recipient)?;
+        for (epoch, key) in &self.keys {
+            let envelope = Envelope::seal(self.id, *epoch, key, to.id, &recipient, me)?;
+            batch.put_envelope(self.id, *epoch, to.id, envelope.bytes().to_vec());
+        }
+        Ok(())
+    }
+
+    /// Adds epoch keys from a backup.
+    pub(super) fn add_keys(&mut self, keys: impl IntoIterator<Item = (u32, DocKey)>) {
+        self.keys.extend(keys);
+    }
+
+    /// Takes in items from a peer: see [`Journal::ingest_with`].
+    pub(super) fn ingest(
+        &mut self,
+        store: &Store,
+        device: &DeviceKeys,
+        items: Vec<SyncItem>,
+        batch: &mut Batch,
+    ) -> Result<IngestReport, VaultError> {
+        self.ingest_with(store, device, items, batch, false)
+    }
+
+    /// Verifies and applies items. ACL records first (they decide the rest), then
+    /// envelopes, then bundles: snapshots first (one whole load is the fast path), then
+    /// changes. With `loading`, the items come from our own store and are not re-stored.
+    fn ingest_with(
+        &mut self,
+        store: &Store,
+        device: &DeviceKeys,
+        items: Vec<SyncItem>,
+        batch: &mut Batch,
+        loading: bool,
+    ) -> Result<IngestReport, VaultError> {
+        let mut report = IngestReport::default();
+        let (mut acl, mut envelopes, mut bundles) = (Vec::new(), Vec::new(), Vec::new());
+        for item in items {
+            match item {
+                SyncItem::Acl(b) => acl.push(b),
+                SyncItem::Envelope(b) => envelopes.push(b),
+                SyncItem::Bundle(b) => bundles.push(b),
+            }
+        }
+
+        let mut acl_changed = false;
+        for bytes in acl {
+            match AclRecord::decode(&bytes) {
+                Err(e) => report.rejected.push(format!("ACL record: {e}")),
+                Ok(r) if r.body().doc != self.id => report
+                    .rejected
+                    .push("ACL record for another document".into()),
+                Ok(r)
+                    if self.acl.contains(&r.id())
+                        || self.acl_records.iter().any(|x| x.id() == r.id()) =>
+                {
+                    report.duplicates += 1
+                }
+                Ok(r) => {
+                    if !loading {
+                        batch.put_acl(self.id, r.id(), bytes);
+                    }
+                    self.acl_records.push(r);
+                    acl_changed = true;
+                    report.accepted += 1;
+                }
+            }
+        }
+        if acl_changed {
+            self.acl = AclState::evaluate(self.id, &self.acl_records);
+        }
+
+        for bytes in envelopes {
+            let env = match Envelope::decode(&bytes) {
+                Ok(env) => env,
+                Err(e) => {
+                    report.rejected.push(format!("envelope: {e}"));
+                    continue;
+                }
+            };
+            let body = env.body();
+            if body.doc != self.id || !self.acl.was_owner(&body.granter) {
+                report
+                    .rejected
+                    .push("envelope from a device that may not grant keys".into());
+                continue;
+            }
+            if body.recipient == device.id() && !self.keys.contains_key(&body.epoch) {
+                match env.open(device) {
+                    Ok(key) => {
+                        self.keys.insert(body.epoch, key);
+                    }
+                    Err(e) => {
+                        report.rejected.push(format!("envelope: {e}"));
+                        continue;
+                    }
+                }
+            }
+            if !loading {
+                batch.put_envelope(self.id, body.epoch, body.recipient, bytes);
+            }
+            report.accepted += 1;
+        }
+
+        let mut decoded = Vec::with_capacity(bundles.len());
+        for bytes in bundles {
+            match Bundle::decode(&bytes) {
+                Err(e) => report.rejected.push(format!("bundle: {e}")),
+                Ok(b) => decoded.push(b),
+            }
+        }
+        decoded.sort_by_key(|b| {
+            let h = b.header();
+            (
+                h.kind != BundleKind::Snapshot,
+                std::cmp::Reverse(b.bytes().len()),
+                h.created_at_ms,
+                h.seq,
+            )
+        });
+        for bundle in decoded {
+            let h = bundle.header();
+            if h.doc != self.id {
+                report.rejected.push(format!(
+                    "bundle {:?} belongs to another document",
+                    bundle.id()
+                ));
+                continue;
+            }
+            if !self.acl.may_write(&h.author, h.epoch) {
+                report.rejected.push(format!(
+                    "bundle {:?}: its author may not write",
+                    bundle.id()
+                ));
+                continue;
+            }
+            if self.live.contains_key(&bundle.id())
+                || (!loading && store.has_bundle(&self.id, &bundle.id())?)
+            {
+                report.duplicates += 1;
+                continue;
+            }
+            let Some(key) = self.keys.get(&h.epoch) else {
+                // Validly signed by a writer, but we hold no key for its epoch (yet):
+                // keep it so a later envelope can unlock it.
+                if !loading {
+                    batch.put_bundle(self.id, bundle.id(), bundle.bytes().to_vec());
+                }
+                report.accepted += 1;
+                continue;
+            };
+            let applied = bundle
+                .decrypt(key)
+                .map_err(VaultError::from)
+                .and_then(|plain| {
+                    if self.live.is_empty() && h.kind == BundleKind::Snapshot {
+                        self.doc = JournalDoc::load(&plain, self.actor.clone())?;
+                        Ok(())
+                    } else {
+                        Ok(self.doc.apply(&plain)?)
+                    }
+                });
+            if let Err(e) = applied {
+                report
+                    .rejected
+                    .push(format!("bundle {:?}: {e}", bundle.id()));
+                continue;
+            }
+            if h.author == device.id() && h.seq > self.seq {
+                self.seq = h.seq;
+                self.last = Some(bundle.id());
+            }
+            if h.kind == BundleKind::Snapshot && self.acl.is_owner(&h.author) {
+                for old in &h.supersedes {
+                    if self.live.remove(old).is_some()
+                        || (!loading && store.has_bundle(&self.id, old)?)
+                    {
+                        batch.delete_bundle(self.id, *old);
+                    }
+                }
+            }
+            self.live.insert(bundle.id(), h.author);
+            if !loading {
+                batch.put_bundle(self.id, bundle.id(), bundle.into_bytes());
+            }
+            report.accepted += 1;
+        }
+        Ok(report)
+    }
+}
+
+/// Everything stored for a doc, as sync items.
+pub(super) fn stored_items(store: &Store, doc: DocId) -> Result<Vec<SyncItem>, VaultError> {
+    let mut items: Vec<SyncItem> = store.acl(&doc)?.into_iter().map(SyncItem::Acl).collect();
+    items.extend(store.envelopes(&doc)?.into_iter().map(SyncItem::Envelope));
+    items.extend(
+        store
+            .bundles(&doc)?
+            .into_iter()
+            .map(|(_, b)| SyncItem::Bundle(b)),
+    );
+    Ok(items)
+}
