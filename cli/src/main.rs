@@ -1,3 +1,182 @@
-//! The `hearth` CLI.
+//! `hearth`: a member's device in a terminal. Every command opens the vault under the
+//! home directory, does one thing, and exits; errors are one line on stderr and a
+//! non-zero exit, and a failed command changes nothing.
 
-fn main() {}
+mod commands;
+mod render;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Hearth: your private recovery journal, plan and check-ins.
+#[derive(Debug, Parser)]
+#[command(name = "hearth", version, about, long_about = None)]
+struct Cli {
+    /// Where this device keeps its vault (default: $XDG_DATA_HOME/hearth).
+    #[arg(long, global = true, env = "HEARTH_HOME", value_name = "DIR")]
+    home: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a new, empty vault on this device.
+    Init {
+        /// The name you want to be called by (optional; never needs to be your legal name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Record how you are doing right now.
+    Checkin(CheckinArgs),
+    /// Change a check-in.
+    Edit {
+        /// The check-in's id (from `hearth journal`).
+        id: String,
+        #[command(flatten)]
+        fields: EditArgs,
+    },
+    /// Delete a check-in.
+    Delete {
+        /// The check-in's id.
+        id: String,
+    },
+    /// Show your check-ins, newest first, with your mood trend.
+    Journal {
+        /// Print JSON instead.
+        #[arg(long)]
+        json: bool,
+        /// Show at most this many.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
+    /// Your recovery plan.
+    Plan {
+        #[command(subcommand)]
+        command: PlanCommand,
+    },
+    /// Write an encrypted backup (or, with --json, a plain export you can read).
+    Export {
+        /// The file to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Write plain, unencrypted JSON instead of an encrypted backup.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore an encrypted backup (into an empty home), or merge it into this vault.
+    Import {
+        /// The backup file.
+        file: PathBuf,
+    },
+    /// Show this device and vault.
+    Status,
+    /// Fold the journal's bundles into one snapshot and reclaim space.
+    Compact,
+}
+
+#[derive(Debug, Args)]
+struct CheckinArgs {
+    /// Mood, 1 (very low) to 5 (very good).
+    #[arg(long, value_name = "1-5")]
+    mood: u8,
+    /// Craving, 0 (none) to 10 (overwhelming).
+    #[arg(long, value_name = "0-10")]
+    craving: Option<u8>,
+    /// Energy, 1 (exhausted) to 5 (full).
+    #[arg(long, value_name = "1-5")]
+    energy: Option<u8>,
+    /// Hours slept.
+    #[arg(long, value_name = "HOURS")]
+    sleep: Option<f32>,
+    /// A tag (repeat for more).
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+    /// A private note.
+    #[arg(long, default_value = "")]
+    note: String,
+}
+
+#[derive(Debug, Args)]
+struct EditArgs {
+    /// New mood.
+    #[arg(long)]
+    mood: Option<u8>,
+    /// New craving.
+    #[arg(long)]
+    craving: Option<u8>,
+    /// New energy.
+    #[arg(long)]
+    energy: Option<u8>,
+    /// New hours slept.
+    #[arg(long)]
+    sleep: Option<f32>,
+    /// Replace the tags (repeat for more).
+    #[arg(long = "tag")]
+    tags: Vec<String>,
+    /// New note.
+    #[arg(long)]
+    note: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum PlanCommand {
+    /// Show the plan.
+    Show {
+        /// Print JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace a section's text.
+    Set {
+        /// toolbox daily triggers warning-signs breakdown crisis post-crisis goals strengths
+        section: String,
+        /// The new text.
+        text: String,
+    },
+    /// Add an item to a section.
+    Add {
+        /// toolbox daily triggers warning-signs breakdown crisis post-crisis goals strengths
+        section: String,
+        /// The item.
+        item: String,
+    },
+    /// Remove an item (numbered from 1, as `plan show` lists them).
+    Remove {
+        /// The section.
+        section: String,
+        /// The item's number.
+        number: usize,
+    },
+    /// Add a supporter to your crisis plan.
+    Supporter {
+        /// What you call them.
+        name: String,
+        /// How they help.
+        #[arg(long, default_value = "")]
+        role: String,
+        /// How to reach them.
+        #[arg(long, default_value = "")]
+        contact: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HEARTH_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hearth: {}", render::one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}

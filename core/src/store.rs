@@ -143,6 +143,7 @@ impl Store {
         if !create && !path.exists() {
             return Err(StoreError::Missing(path.to_owned()));
         }
+        let is_new = !path.exists();
         let db = Database::create(path).map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse(path.to_owned()),
             other => StoreError::Damaged {
@@ -150,11 +151,18 @@ impl Store {
                 reason: other.to_string(),
             },
         })?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        }
         let store = Store {
             db,
             path: Some(path.to_owned()),
         };
-        store.ensure_tables()?;
+        if is_new {
+            store.ensure_tables()?;
+        }
         Ok(store)
     }
 

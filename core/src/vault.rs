@@ -52,8 +52,14 @@ impl Location {
     fn open_store(&self, create: bool) -> Result<Store, VaultError> {
         match self {
             Location::Dir(dir) => {
-                if create {
+                if create && !dir.exists() {
                     std::fs::create_dir_all(dir).map_err(|e| VaultError::Io(e.to_string()))?;
+                    #[cfg(unix)]
+                    {
+                        use std::os::unix::fs::PermissionsExt;
+                        let _ =
+                            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+                    }
                 }
                 let path = dir.join(STORE_FILE);
                 Store::open(&path, create).map_err(|e| match e {
@@ -499,6 +505,12 @@ impl Vault {
         let report = compact_locked(store, device, journal)?;
         store.compact_file()?;
         Ok(report)
+    }
+
+    /// The journal's whole Automerge document (`save()`), in plaintext: for
+    /// benchmarks and for moving the journal to another Automerge tool. Never stored.
+    pub fn journal_bytes(&self) -> Result<Vec<u8>, VaultError> {
+        Ok(self.lock()?.journal.doc_mut().save())
     }
 
     /// How many bundles the journal is stored as.
