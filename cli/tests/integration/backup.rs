@@ -4,7 +4,7 @@ use crate::{Home, canary, found_under};
 
 #[test]
 fn backup_restores_into_an_empty_home_as_a_new_device() {
-    let phone = Home::new();
+    let phone = Home::empty();
     phone.ok(&["init", "--name", "Sam"]);
     let word = canary();
     phone.ok(&["checkin", "--mood", "4", "--note", &word]);
@@ -26,7 +26,7 @@ fn backup_restores_into_an_empty_home_as_a_new_device() {
     assert!(!bytes.windows(word.len()).any(|w| w == word.as_bytes()));
 
     // Wrong passphrase: a clear error, and the new home is left as it was (absent).
-    let new_phone = Home::new();
+    let new_phone = Home::empty();
     let out = new_phone
         .cmd()
         .arg("import")
@@ -75,7 +75,7 @@ fn backup_restores_into_an_empty_home_as_a_new_device() {
     assert!(found_under(&new_phone.path(), word.as_bytes()).is_empty());
 
     // A backup of another member's vault does not merge into this one.
-    let other = Home::new();
+    let other = Home::empty();
     other.ok(&["init"]);
     let out = other
         .cmd()
@@ -90,7 +90,7 @@ fn backup_restores_into_an_empty_home_as_a_new_device() {
 
 #[test]
 fn short_passphrase_is_refused_and_json_export_is_plain_on_request() {
-    let home = Home::new();
+    let home = Home::empty();
     home.ok(&["init"]);
     home.ok(&["checkin", "--mood", "3", "--note", "plain on purpose"]);
     let out_file = home.path().with_file_name("b.age");

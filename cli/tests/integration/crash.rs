@@ -19,7 +19,7 @@ fn kill_nine_never_loses_an_acknowledged_checkin() {
     eprintln!("crash test seed: {seed} (rerun with HEARTH_CRASH_SEED={seed})");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
 
-    let home = Home::new();
+    let home = Home::empty();
     home.ok(&["init"]);
     // How long one uninterrupted check-in takes, so kills land before, during and
     // after the write.

@@ -5,7 +5,7 @@ use crate::{Home, canary, found_under};
 
 #[test]
 fn three_checkins_show_up_and_the_canary_is_nowhere_on_disk() {
-    let home = Home::new();
+    let home = Home::empty();
     home.ok(&["init", "--name", "Sam"]);
     let word = canary();
     home.ok(&[
@@ -62,7 +62,7 @@ fn three_checkins_show_up_and_the_canary_is_nowhere_on_disk() {
 
 #[test]
 fn plan_sections_items_and_json() {
-    let home = Home::new();
+    let home = Home::empty();
     home.ok(&["init"]);
     home.ok(&["plan", "set", "toolbox", "Things that help"]);
     home.ok(&["plan", "add", "toolbox", "a walk outside"]);
@@ -96,7 +96,7 @@ fn plan_sections_items_and_json() {
 
 #[test]
 fn bad_input_is_one_clear_line_and_changes_nothing() {
-    let home = Home::new();
+    let home = Home::empty();
     assert!(home.fails(&["journal"]).contains("hearth init"));
     home.ok(&["init"]);
     home.ok(&["checkin", "--mood", "3", "--note", "kept"]);
@@ -143,7 +143,7 @@ fn bad_input_is_one_clear_line_and_changes_nothing() {
 
 #[test]
 fn edit_and_delete_checkins() {
-    let home = Home::new();
+    let home = Home::empty();
     home.ok(&["init"]);
     home.ok(&["checkin", "--mood", "2", "--note", "before"]);
     let id = home.journal()[0]["id"].as_str().unwrap().to_owned();

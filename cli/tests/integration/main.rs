@@ -16,7 +16,7 @@ pub struct Home {
 
 impl Home {
     /// A fresh, empty home.
-    pub fn new() -> Self {
+    pub fn empty() -> Self {
         Home {
             dir: tempfile::tempdir().unwrap(),
         }
