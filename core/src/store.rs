@@ -6,9 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
-use redb::{Database, Durability, ReadableDatabase, TableDefinition};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::ids::{AclId, BundleId, DeviceId, DocId};
+use crate::item::{ItemId, SyncItem};
 
 const BUNDLES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("bundles");
 const ENVELOPES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("envelopes");
@@ -97,6 +98,26 @@ impl Batch {
         self
     }
 
+    /// The items this batch stores (ACL records, envelopes, bundles), as sync items.
+    pub fn items(&self) -> Vec<SyncItem> {
+        let mut out: Vec<SyncItem> = self
+            .acl
+            .iter()
+            .map(|(_, _, b)| SyncItem::Acl(b.clone()))
+            .collect();
+        out.extend(
+            self.envelopes
+                .iter()
+                .map(|(_, _, _, b)| SyncItem::Envelope(b.clone())),
+        );
+        out.extend(
+            self.bundles
+                .iter()
+                .map(|(_, _, b)| SyncItem::Bundle(b.clone())),
+        );
+        out
+    }
+
     /// Whether the batch writes nothing.
     pub fn is_empty(&self) -> bool {
         self.bundles.is_empty()
@@ -160,7 +181,8 @@ impl Store {
             db,
             path: Some(path.to_owned()),
         };
-        if is_new {
+        if is_new || !store.has_tables()? {
+            // A new file, or one a crash left before its tables were made.
             store.ensure_tables()?;
         }
         Ok(store)
@@ -174,6 +196,15 @@ impl Store {
         let store = Store { db, path: None };
         store.ensure_tables()?;
         Ok(store)
+    }
+
+    fn has_tables(&self) -> Result<bool, StoreError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        match tx.open_table(META) {
+            Ok(_) => Ok(true),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(false),
+            Err(e) => Err(db_err(e)),
+        }
     }
 
     fn ensure_tables(&self) -> Result<(), StoreError> {
@@ -270,6 +301,23 @@ impl Store {
             .is_some())
     }
 
+    /// Whether an item with this content id is stored for the doc (bundle, ACL record
+    /// or envelope).
+    pub fn has_item(&self, doc: &DocId, id: &ItemId) -> Result<bool, StoreError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let key = key2(doc, &id.0);
+        for table in [BUNDLES, ACL] {
+            let t = tx.open_table(table).map_err(db_err)?;
+            if t.get(key.as_slice()).map_err(db_err)?.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(self
+            .envelopes(doc)?
+            .iter()
+            .any(|e| blake3::hash(e).as_bytes() == &id.0))
+    }
+
     /// Every envelope of a doc.
     pub fn envelopes(&self, doc: &DocId) -> Result<Vec<Vec<u8>>, StoreError> {
         Ok(self
@@ -289,6 +337,37 @@ impl Store {
         let tx = self.db.begin_read().map_err(db_err)?;
         let t = tx.open_table(META).map_err(db_err)?;
         Ok(t.get(key).map_err(db_err)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Every doc with at least one ACL record.
+    pub fn docs(&self) -> Result<Vec<DocId>, StoreError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = tx.open_table(ACL).map_err(db_err)?;
+        let mut out: Vec<DocId> = Vec::new();
+        for row in t.iter().map_err(db_err)? {
+            let (k, _) = row.map_err(db_err)?;
+            if let Some(Ok(id)) = k.value().get(..16).map(<[u8; 16]>::try_from)
+                && out.last() != Some(&DocId(id))
+            {
+                out.push(DocId(id));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Metadata entries whose key starts with `prefix`.
+    pub fn meta_prefixed(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = tx.open_table(META).map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in t.range(prefix..).map_err(db_err)? {
+            let (k, v) = row.map_err(db_err)?;
+            if !k.value().starts_with(prefix) {
+                break;
+            }
+            out.push((k.value().to_owned(), v.value().to_vec()));
+        }
+        Ok(out)
     }
 
     /// Rewrites the file to reclaim the space of deleted bundles.
