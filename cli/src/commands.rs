@@ -8,7 +8,14 @@ use hearth_core::identity::FileKeyStore;
 use hearth_core::model::{CheckInId, CheckInPatch, NewCheckIn, PlanSection, Supporter};
 use hearth_core::vault::{Location, MIN_PASSPHRASE_CHARS, STORE_FILE, Vault};
 
-use crate::{Cli, Command, PlanCommand, render};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hearth_core::device::{self, Live};
+use hearth_core::pairing::Ticket;
+use hearth_core::sync::net::NetConfig;
+
+use crate::{Cli, Command, DeviceCommand, PlanCommand, render, watch};
 
 /// The file inside the home that holds this device's seed (mode 0600).
 const KEY_FILE: &str = "device.key";
@@ -48,6 +55,11 @@ impl Home {
         Vault::exists(&self.dir)
     }
 
+    /// Removes what a failed join or restore created, so the home is as it was.
+    fn forget_partial(&self) {
+        let _ = std::fs::remove_file(self.dir.join(STORE_FILE));
+    }
+
     fn open(&self) -> Result<Vault> {
         if !self.has_vault() {
             bail!(
@@ -61,10 +73,118 @@ impl Home {
 
 pub(crate) fn run(cli: Cli) -> Result<()> {
     let home = Home::resolve(cli.home)?;
+    let net = NetConfig {
+        bind: cli.bind,
+        relay: None,
+    };
     match cli.command {
         Command::Init { name } => init(&home, name.as_deref()),
+        Command::Import { file } => import(&home, &file),
+        Command::Enroll { ticket } => {
+            let ticket: Ticket = ticket.parse()?;
+            let vault = Arc::new(home.open()?);
+            let hub = runtime()?.block_on(device::enroll(&vault, &ticket, &net))?;
+            println!(
+                "Enrolled at the center (hub {}). Your journal is stored there encrypted; the hub cannot read it.",
+                hub.short()
+            );
+            Ok(())
+        }
+        Command::Sync { watch: false } => {
+            let vault = Arc::new(home.open()?);
+            let summary = runtime()?.block_on(device::sync_once(&vault, &net, None))?;
+            println!(
+                "In sync with {} peer(s){}.",
+                summary.reached.len(),
+                if summary.failed.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {} not reachable", summary.failed.len())
+                }
+            );
+            Ok(())
+        }
+        Command::Sync { watch: true } => {
+            let vault = Arc::new(home.open()?);
+            runtime()?.block_on(watch::run(vault, &net))
+        }
+        Command::Device {
+            command: DeviceCommand::Join { ticket },
+        } => {
+            let ticket: Ticket = ticket.parse()?;
+            if home.has_vault() {
+                bail!("this home already has a vault; join from an empty home");
+            }
+            let vault = runtime()?
+                .block_on(device::join(home.location(), &home.keys(), &ticket, &net))
+                .inspect_err(|_| home.forget_partial())?;
+            println!(
+                "Joined: this device ({}) now holds your journal ({} check-ins).",
+                vault.device_id()?.short(),
+                vault.checkins()?.len()
+            );
+            Ok(())
+        }
+        Command::Device {
+            command: DeviceCommand::Invite { wait },
+        } => {
+            let vault = Arc::new(home.open()?);
+            runtime()?.block_on(invite(vault, &net, wait))
+        }
+        command => vault_command(&home.open()?, command),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+async fn invite(vault: Arc<Vault>, net: &NetConfig, wait: u64) -> Result<()> {
+    let (live, invite) = Live::start(
+        vault.clone(),
+        net,
+        Some(Duration::from_secs(wait)),
+        false,
+        None,
+    )
+    .await?;
+    let Some((ticket, joined)) = invite else {
+        bail!("could not open an invite");
+    };
+    println!("{ticket}");
+    std::io::stdout().flush()?;
+    eprintln!("{}", ticket.qr());
+    eprintln!(
+        "On the new device run: hearth device join <the ticket above>  (valid {wait} s, once)"
+    );
+    let result = tokio::time::timeout(Duration::from_secs(wait), joined).await;
+    // Let the joining device finish reading the answer before going offline.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    live.shutdown().await;
+    match result {
+        Ok(Ok(device)) => {
+            // Tell the hub about the new device so it lets it in.
+            if !vault.peers()?.is_empty()
+                && let Err(e) = device::sync_once(&vault, net, None).await
+            {
+                eprintln!(
+                    "hearth: the new device is added here, but the hub has not heard yet ({e}); run `hearth sync` later"
+                );
+            }
+            println!("Device {} joined.", device.short());
+            Ok(())
+        }
+        _ => bail!("no device joined within {wait} s"),
+    }
+}
+
+/// The commands that act on an open vault (also typed into `hearth sync --watch`).
+pub(crate) fn vault_command(vault: &Vault, command: Command) -> Result<()> {
+    match command {
         Command::Checkin(a) => {
-            let vault = home.open()?;
             let c = vault.add_checkin(&NewCheckIn {
                 at_ms: None,
                 mood: a.mood,
@@ -79,7 +199,6 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         }
         Command::Edit { id, fields } => {
             let id: CheckInId = id.parse()?;
-            let vault = home.open()?;
             let patch = CheckInPatch {
                 mood: fields.mood,
                 craving: fields.craving.map(Some),
@@ -94,12 +213,11 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         }
         Command::Delete { id } => {
             let id: CheckInId = id.parse()?;
-            home.open()?.delete_checkin(id)?;
+            vault.delete_checkin(id)?;
             println!("Deleted check-in {id}.");
             Ok(())
         }
         Command::Journal { json, limit } => {
-            let vault = home.open()?;
             let mut checkins = vault.checkins()?;
             let trend = render::mood_trend(&checkins, render::local_offset());
             if let Some(n) = limit {
@@ -115,12 +233,9 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Plan { command } => plan(&home, command),
-        Command::Export { out, json } => export(&home, &out, json),
-        Command::Import { file } => import(&home, &file),
+        Command::Plan { command } => plan(vault, command),
+        Command::Export { out, json } => export(vault, &out, json),
         Command::Status => {
-            let vault = home.open()?;
-            println!("home:     {}", home.dir.display());
             println!("device:   {}", vault.device_id()?);
             println!("journal:  {}", vault.journal_id()?);
             println!(
@@ -129,20 +244,62 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             );
             println!("check-ins: {}", vault.checkins()?.len());
             println!("bundles:  {}", vault.bundle_count()?);
-            for d in vault.devices()? {
-                let me = if d.this_device { " (this device)" } else { "" };
-                println!("device {} {:?}{me}", d.id.short(), d.role);
-            }
             Ok(())
         }
         Command::Compact => {
-            let r = home.open()?.compact()?;
+            let r = vault.compact()?;
             println!(
                 "Folded {} bundles into one snapshot of {} bytes.",
                 r.superseded, r.snapshot_bytes
             );
             Ok(())
         }
+        Command::Device {
+            command: DeviceCommand::List,
+        } => {
+            for d in vault.devices()? {
+                let me = if d.this_device { "  (this device)" } else { "" };
+                println!("{}  {:?}{me}", d.id, d.role);
+            }
+            Ok(())
+        }
+        Command::Device {
+            command: DeviceCommand::Remove { id },
+        } => {
+            let id = id.trim().to_lowercase();
+            let matches: Vec<_> = vault
+                .devices()?
+                .into_iter()
+                .filter(|d| d.id.to_string().starts_with(&id) && !id.is_empty())
+                .collect();
+            let [device] = matches.as_slice() else {
+                bail!(
+                    "{} devices match {id:?}; give more of the id (see `hearth device list`)",
+                    matches.len()
+                );
+            };
+            vault.remove_device(device.id)?;
+            println!(
+                "Removed device {}. It can read nothing written from now on; run `hearth sync` so the hub refuses it too.",
+                device.id.short()
+            );
+            Ok(())
+        }
+        other => bail!(
+            "`{}` needs the vault to itself; stop `hearth sync --watch` first",
+            command_name(&other)
+        ),
+    }
+}
+
+fn command_name(c: &Command) -> &'static str {
+    match c {
+        Command::Init { .. } => "init",
+        Command::Import { .. } => "import",
+        Command::Enroll { .. } => "enroll",
+        Command::Sync { .. } => "sync",
+        Command::Device { .. } => "device",
+        _ => "this command",
     }
 }
 
@@ -159,8 +316,7 @@ fn init(home: &Home, name: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-fn plan(home: &Home, command: PlanCommand) -> Result<()> {
-    let vault = home.open()?;
+fn plan(vault: &Vault, command: PlanCommand) -> Result<()> {
     match command {
         PlanCommand::Show { json } => {
             let plan = vault.plan()?;
@@ -246,8 +402,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     result.with_context(|| format!("cannot write {}", path.display()))
 }
 
-fn export(home: &Home, out: &Path, json: bool) -> Result<()> {
-    let vault = home.open()?;
+fn export(vault: &Vault, out: &Path, json: bool) -> Result<()> {
     if json {
         let value = vault.export_json()?;
         write_private(out, serde_json::to_string_pretty(&value)?.as_bytes())?;

@@ -4,6 +4,7 @@
 
 mod commands;
 mod render;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,6 +18,15 @@ struct Cli {
     /// Where this device keeps its vault (default: $XDG_DATA_HOME/hearth).
     #[arg(long, global = true, env = "HEARTH_HOME", value_name = "DIR")]
     home: Option<PathBuf>,
+    /// The address this device's network endpoint binds (all interfaces by default).
+    #[arg(
+        long,
+        global = true,
+        env = "HEARTH_BIND",
+        default_value = "0.0.0.0:0",
+        value_name = "ADDR"
+    )]
+    bind: std::net::SocketAddr,
     #[command(subcommand)]
     command: Command,
 }
@@ -73,8 +83,46 @@ enum Command {
     },
     /// Show this device and vault.
     Status,
+    /// Enroll this device at a center with the ticket its hub prints.
+    Enroll {
+        /// The center's enrollment ticket.
+        ticket: String,
+    },
+    /// Sync with the center's hub and any of your devices that are reachable.
+    Sync {
+        /// Stay connected and show what arrives; type hearth commands meanwhile.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Your devices: invite, join, list, remove.
+    Device {
+        #[command(subcommand)]
+        command: DeviceCommand,
+    },
     /// Fold the journal's bundles into one snapshot and reclaim space.
     Compact,
+}
+
+#[derive(Debug, Subcommand)]
+enum DeviceCommand {
+    /// Print a one-time ticket (first line of output) and wait for a device to join.
+    Invite {
+        /// How long to wait, in seconds.
+        #[arg(long, default_value_t = 300, value_name = "SECS")]
+        wait: u64,
+    },
+    /// Make this (empty) home one more device of the member who invited it.
+    Join {
+        /// The ticket `hearth device invite` printed.
+        ticket: String,
+    },
+    /// List this journal's devices.
+    List,
+    /// Remove a device (lost or given away): it can read nothing written from now on.
+    Remove {
+        /// The device's id (or the start of it, as `device list` shows it).
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]

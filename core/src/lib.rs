@@ -6,13 +6,18 @@
 //! has no UI and no HTTP.
 
 pub mod acl;
+pub mod blind;
 pub mod bundle;
 pub mod crypto;
+pub mod device;
 pub mod doc;
 pub mod envelope;
 pub mod identity;
 pub mod ids;
+pub mod item;
 pub mod model;
+pub mod pairing;
 pub mod store;
+pub mod sync;
 pub mod vault;
 pub mod wire;

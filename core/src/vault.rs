@@ -6,6 +6,7 @@
 
 mod backup;
 mod journal;
+mod replica;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -20,10 +21,12 @@ use crate::doc::{DocError, JournalDoc};
 use crate::envelope::EnvelopeError;
 use crate::identity::{DeviceKeys, KeyStore, KeyStoreError, Seed};
 use crate::ids::{DeviceId, DocId};
+pub use crate::item::SyncItem;
 use crate::model::{
     CheckIn, CheckInId, CheckInPatch, Consent, NewCheckIn, PlanSection, RecoveryPlan, Supporter,
     ValidationError,
 };
+use crate::pairing::PeerAddr;
 use crate::store::{Batch, Store, StoreError};
 use crate::wire;
 
@@ -38,6 +41,7 @@ pub const COMPACT_AFTER: usize = 256;
 
 const META_JOURNAL: &str = "journal";
 const META_ACTOR: &str = "actor";
+const META_PEER: &str = "peer/";
 
 /// Where a vault keeps its store.
 #[derive(Debug, Clone)]
@@ -144,17 +148,6 @@ pub enum VaultEvent {
     },
 }
 
-/// One thing a peer stores and syncs: all are signed, bundles are also encrypted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum SyncItem {
-    /// An ACL record.
-    Acl(Vec<u8>),
-    /// A doc-key envelope.
-    Envelope(Vec<u8>),
-    /// A bundle.
-    Bundle(Vec<u8>),
-}
-
 /// What happened to items handed to [`Vault::ingest`].
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct IngestReport {
@@ -205,7 +198,17 @@ struct Inner {
 pub struct Vault {
     inner: Mutex<Inner>,
     events: broadcast::Sender<VaultEvent>,
+    outgoing: broadcast::Sender<Outgoing>,
     location: Location,
+}
+
+/// Items this device just made, for pushing to connected peers.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// The doc.
+    pub doc: DocId,
+    /// The new items.
+    pub items: Vec<SyncItem>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -218,6 +221,11 @@ impl std::fmt::Debug for Vault {
 
 fn new_actor() -> automerge::ActorId {
     automerge::ActorId::from(crypto::random_bytes::<16>().to_vec())
+}
+
+/// This device's keys from its key store, creating its seed first if it has none.
+pub fn device_keys_of(keys: &dyn KeyStore) -> Result<DeviceKeys, VaultError> {
+    device_keys(keys)
 }
 
 /// Loads the device seed, creating and saving one if the key store has none.
@@ -318,6 +326,7 @@ impl Vault {
 
     fn assemble(location: Location, store: Store, device: DeviceKeys, journal: Journal) -> Self {
         let (events, _) = broadcast::channel(256);
+        let (outgoing, _) = broadcast::channel(1024);
         Vault {
             inner: Mutex::new(Inner {
                 store,
@@ -325,6 +334,7 @@ impl Vault {
                 journal,
             }),
             events,
+            outgoing,
             location,
         }
     }
@@ -344,6 +354,22 @@ impl Vault {
         let _ = self.events.send(VaultEvent::Changed { doc, origin });
     }
 
+    /// Hands new local items to connected peers (before the local fsync completes, so
+    /// peers see an edit while it is being made durable here).
+    fn send_out(&self, doc: DocId, batch: &Batch) {
+        if self.outgoing.receiver_count() > 0 {
+            let _ = self.outgoing.send(Outgoing {
+                doc,
+                items: batch.items(),
+            });
+        }
+    }
+
+    /// New items this device makes, as they are made (for live sync).
+    pub fn subscribe_outgoing(&self) -> broadcast::Receiver<Outgoing> {
+        self.outgoing.subscribe()
+    }
+
     /// Runs an edit on the journal; when it changed something, the change becomes a
     /// bundle that is durable before this returns. On a failed write the in-memory
     /// journal is reloaded from the store, so memory never runs ahead of disk.
@@ -357,6 +383,7 @@ impl Vault {
             device,
             journal,
         } = &mut *guard;
+        let doc_id = journal.id();
         let (change, out) = f(journal.doc_mut())?;
         let Some(change) = change else {
             return Ok(out);
@@ -370,14 +397,17 @@ impl Vault {
                 Vec::new(),
                 &mut batch,
             )
-            .and_then(|_| Ok(store.commit(batch, true)?));
+            .and_then(|_| {
+                self.send_out(journal.id(), &batch);
+                Ok(store.commit(batch, true)?)
+            });
         if let Err(e) = written {
             *journal = Journal::load(store, device, journal.id(), journal.actor())?;
             return Err(e);
         }
         if journal.live_bundles() > COMPACT_AFTER
             && journal.is_owner(device)
-            && let Err(e) = compact_locked(store, device, journal)
+            && let Err(e) = compact_locked(store, device, journal, |b| self.send_out(doc_id, b))
         {
             tracing::warn!("compaction failed (the edit is saved): {e}");
         }
@@ -502,7 +532,8 @@ impl Vault {
             device,
             journal,
         } = &mut *guard;
-        let report = compact_locked(store, device, journal)?;
+        let doc = journal.id();
+        let report = compact_locked(store, device, journal, |b| self.send_out(doc, b))?;
         store.compact_file()?;
         Ok(report)
     }
@@ -528,6 +559,17 @@ impl Vault {
     /// document) before it is stored; bad ones are dropped and reported, never stored.
     /// What is accepted is durable when this returns.
     pub fn ingest(&self, items: Vec<SyncItem>) -> Result<IngestReport, VaultError> {
+        let (report, batch) = self.check_items(items)?;
+        self.commit_batch(batch)?;
+        Ok(report)
+    }
+
+    /// Verifies items and applies them in memory (subscribers hear of them now);
+    /// returns the write that [`Vault::commit_batch`] makes durable.
+    pub(crate) fn check_items(
+        &self,
+        items: Vec<SyncItem>,
+    ) -> Result<(IngestReport, Batch), VaultError> {
         let mut guard = self.lock()?;
         let Inner {
             store,
@@ -536,16 +578,30 @@ impl Vault {
         } = &mut *guard;
         let mut batch = Batch::new();
         let report = journal.ingest(store, device, items, &mut batch)?;
-        if let Err(e) = store.commit(batch, true) {
-            *journal = Journal::load(store, device, journal.id(), journal.actor())?;
-            return Err(e.into());
-        }
         let doc = journal.id();
         drop(guard);
         if report.accepted > 0 {
             self.notify(Origin::Remote, doc);
         }
-        Ok(report)
+        Ok((report, batch))
+    }
+
+    /// Makes checked items durable; on failure the journal is reloaded from the store.
+    pub(crate) fn commit_batch(&self, batch: Batch) -> Result<(), VaultError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut guard = self.lock()?;
+        let Inner {
+            store,
+            device,
+            journal,
+        } = &mut *guard;
+        if let Err(e) = store.commit(batch, true) {
+            *journal = Journal::load(store, device, journal.id(), journal.actor())?;
+            return Err(e.into());
+        }
+        Ok(())
     }
 
     /// Adds another device of the member's (an owner may do this): an ACL record
@@ -559,8 +615,66 @@ impl Vault {
         } = &mut *guard;
         let mut batch = Batch::new();
         journal.grant(me, device, role, &mut batch)?;
+        self.send_out(journal.id(), &batch);
         store.commit(batch, true)?;
         Ok(())
+    }
+
+    /// Removes one of the member's devices (lost or given away): it is refused from
+    /// then on and cannot decrypt anything written after this.
+    pub fn remove_device(&self, device: DeviceId) -> Result<(), VaultError> {
+        let mut guard = self.lock()?;
+        let Inner {
+            store,
+            device: me,
+            journal,
+        } = &mut *guard;
+        let mut batch = Batch::new();
+        if let Err(e) = journal.remove_device(me, device, &mut batch) {
+            *journal = Journal::load(store, me, journal.id(), journal.actor())?;
+            return Err(e);
+        }
+        self.send_out(journal.id(), &batch);
+        if let Err(e) = store.commit(batch, true) {
+            *journal = Journal::load(store, me, journal.id(), journal.actor())?;
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Remembers where a peer (a hub, or one of the member's devices) can be reached.
+    pub fn remember_peer(&self, peer: &PeerAddr) -> Result<(), VaultError> {
+        let guard = self.lock()?;
+        let mut batch = Batch::new();
+        let id = DeviceId::from(peer.addr.id);
+        batch.put_meta(&format!("{META_PEER}{id}"), wire::to_postcard(peer));
+        guard.store.commit(batch, true)?;
+        Ok(())
+    }
+
+    /// Every peer this device remembers.
+    pub fn peers(&self) -> Result<Vec<PeerAddr>, VaultError> {
+        let guard = self.lock()?;
+        Ok(guard
+            .store
+            .meta_prefixed(META_PEER)?
+            .into_iter()
+            .filter_map(|(_, v)| postcard::from_bytes(&v).ok())
+            .collect())
+    }
+
+    /// This device's keys, for its network endpoint.
+    pub fn endpoint_key(&self) -> Result<iroh_base::SecretKey, VaultError> {
+        Ok(self.lock()?.device.endpoint_key().clone())
+    }
+
+    /// This device's public half.
+    pub fn device_public(&self) -> Result<DevicePublic, VaultError> {
+        let guard = self.lock()?;
+        Ok(DevicePublic {
+            id: guard.device.id(),
+            recipient: guard.device.recipient().to_string(),
+        })
     }
 
     /// Everything in the journal as plain JSON, for the member to take elsewhere.
@@ -586,12 +700,14 @@ fn compact_locked(
     store: &Store,
     device: &DeviceKeys,
     journal: &mut Journal,
+    send_out: impl FnOnce(&Batch),
 ) -> Result<CompactReport, VaultError> {
     if !journal.is_owner(device) {
         return Err(VaultError::Denied("only an owner device compacts".into()));
     }
     let mut batch = Batch::new();
     let report = journal.snapshot(device, &mut batch)?;
+    send_out(&batch);
     if let Err(e) = store.commit(batch, true) {
         *journal = Journal::load(store, device, journal.id(), journal.actor())?;
         return Err(e.into());

@@ -15,6 +15,7 @@ use crate::doc::JournalDoc;
 use crate::envelope::{DocKey, Envelope};
 use crate::identity::DeviceKeys;
 use crate::ids::{BundleId, DeviceId, DocId};
+use crate::item::{self, ItemId};
 use crate::store::{Batch, Store};
 use crate::wire;
 
@@ -247,7 +248,11 @@ impl Journal {
         batch: &mut Batch,
     ) -> Result<(), VaultError> {
         self.grant_with(me.endpoint_key(), to, role, batch)?;
-        self.seal_keys_for(me, to, batch)
+        match role {
+            // A store (the hub) keeps ciphertext and never gets a key.
+            Role::Owner | Role::Writer | Role::Reader => self.seal_keys_for(me, to, batch),
+            Role::Store | Role::Removed => Ok(()),
+        }
     }
 
     /// An ACL grant signed by `issuer` (a device, or the recovery key).
@@ -295,6 +300,60 @@ impl Journal {
         Ok(())
     }
 
+    /// Removes a device: a removal record opening a new epoch, a new key sealed only
+    /// to the devices that remain, and a snapshot under it that supersedes everything.
+    pub(super) fn remove_device(
+        &mut self,
+        me: &DeviceKeys,
+        target: DeviceId,
+        batch: &mut Batch,
+    ) -> Result<(), VaultError> {
+        if !self.acl.is_owner(&me.id()) {
+            return Err(VaultError::Denied("only an owner removes devices".into()));
+        }
+        if target == me.id() {
+            return Err(VaultError::Denied(
+                "a device cannot remove itself; remove it from another device".into(),
+            ));
+        }
+        if !self.acl.may_hold(&target) {
+            return Err(VaultError::Denied(format!(
+                "{target:?} is not one of this journal's devices"
+            )));
+        }
+        let epoch = self.acl.epoch() + 1;
+        let record = AclRecord::sign(
+            AclBody {
+                doc: self.id,
+                prev: self.acl.head(),
+                issuer: me.id(),
+                subject: target,
+                subject_recipient: None,
+                role: Role::Removed,
+                epoch,
+                nonce: None,
+                created_at_ms: wire::now_ms(),
+            },
+            me,
+        );
+        self.add_acl(record, batch);
+        let key = DocKey::generate()?;
+        let remaining: Vec<(DeviceId, String)> = self
+            .acl
+            .members()
+            .filter(|m| matches!(m.role, Role::Owner | Role::Writer | Role::Reader))
+            .filter_map(|m| Some((m.device, m.recipient.clone()?)))
+            .collect();
+        for (device, recipient) in remaining {
+            let recipient = crypto::age_recipient(&recipient)?;
+            let envelope = Envelope::seal(self.id, epoch, &key, device, &recipient, me)?;
+            batch.put_envelope(self.id, epoch, device, envelope.bytes().to_vec());
+        }
+        self.keys.insert(epoch, key);
+        self.snapshot(me, batch)?;
+        Ok(())
+    }
+
     /// Adds epoch keys from a backup.
     pub(super) fn add_keys(&mut self, keys: impl IntoIterator<Item = (u32, DocKey)>) {
         self.keys.extend(keys);
@@ -311,9 +370,10 @@ impl Journal {
         self.ingest_with(store, device, items, batch, false)
     }
 
-    /// Verifies and applies items. ACL records first (they decide the rest), then
-    /// envelopes, then bundles: snapshots first (one whole load is the fast path), then
-    /// changes. With `loading`, the items come from our own store and are not re-stored.
+    /// Verifies and applies items (see [`crate::item::verify`]): ACL records decide
+    /// the rest; envelopes for this device are opened; bundles are decrypted and
+    /// applied, snapshots first. With `loading`, the items come from our own store and
+    /// are not written again.
     fn ingest_with(
         &mut self,
         store: &Store,
@@ -322,62 +382,31 @@ impl Journal {
         batch: &mut Batch,
         loading: bool,
     ) -> Result<IngestReport, VaultError> {
-        let mut report = IngestReport::default();
-        let (mut acl, mut envelopes, mut bundles) = (Vec::new(), Vec::new(), Vec::new());
-        for item in items {
-            match item {
-                SyncItem::Acl(b) => acl.push(b),
-                SyncItem::Envelope(b) => envelopes.push(b),
-                SyncItem::Bundle(b) => bundles.push(b),
+        let held = |id: &ItemId| {
+            !loading
+                && (self.live.contains_key(&BundleId(id.0))
+                    || store.has_item(&self.id, id).unwrap_or(false))
+        };
+        let verified = item::verify(self.id, &mut self.acl_records, &mut self.acl, items, held);
+        let mut report = IngestReport {
+            duplicates: verified.duplicates,
+            rejected: verified.rejected,
+            ..IngestReport::default()
+        };
+        for record in verified.acl {
+            if !loading {
+                batch.put_acl(self.id, record.id(), record.bytes().to_vec());
             }
+            report.accepted += 1;
         }
-
-        let mut acl_changed = false;
-        for bytes in acl {
-            match AclRecord::decode(&bytes) {
-                Err(e) => report.rejected.push(format!("ACL record: {e}")),
-                Ok(r) if r.body().doc != self.id => report
-                    .rejected
-                    .push("ACL record for another document".into()),
-                Ok(r)
-                    if self.acl.contains(&r.id())
-                        || self.acl_records.iter().any(|x| x.id() == r.id()) =>
-                {
-                    report.duplicates += 1
-                }
-                Ok(r) => {
-                    if !loading {
-                        batch.put_acl(self.id, r.id(), bytes);
-                    }
-                    self.acl_records.push(r);
-                    acl_changed = true;
-                    report.accepted += 1;
-                }
-            }
-        }
-        if acl_changed {
-            self.acl = AclState::evaluate(self.id, &self.acl_records);
-        }
-
-        for bytes in envelopes {
-            let env = match Envelope::decode(&bytes) {
-                Ok(env) => env,
-                Err(e) => {
-                    report.rejected.push(format!("envelope: {e}"));
-                    continue;
-                }
-            };
+        let mut new_epochs = Vec::new();
+        for env in verified.envelopes {
             let body = env.body();
-            if body.doc != self.id || !self.acl.was_owner(&body.granter) {
-                report
-                    .rejected
-                    .push("envelope from a device that may not grant keys".into());
-                continue;
-            }
             if body.recipient == device.id() && !self.keys.contains_key(&body.epoch) {
                 match env.open(device) {
                     Ok(key) => {
                         self.keys.insert(body.epoch, key);
+                        new_epochs.push(body.epoch);
                     }
                     Err(e) => {
                         report.rejected.push(format!("envelope: {e}"));
@@ -386,53 +415,37 @@ impl Journal {
                 }
             }
             if !loading {
-                batch.put_envelope(self.id, body.epoch, body.recipient, bytes);
+                batch.put_envelope(self.id, body.epoch, body.recipient, env.bytes().to_vec());
             }
             report.accepted += 1;
         }
-
-        let mut decoded = Vec::with_capacity(bundles.len());
-        for bytes in bundles {
-            match Bundle::decode(&bytes) {
-                Err(e) => report.rejected.push(format!("bundle: {e}")),
-                Ok(b) => decoded.push(b),
+        // Bundles kept earlier without a key for their epoch can be read now.
+        let mut unlocked = Vec::new();
+        if !new_epochs.is_empty() && !loading {
+            for (id, bytes) in store.bundles(&self.id)? {
+                if self.live.contains_key(&id) {
+                    continue;
+                }
+                if let Ok(b) = Bundle::decode(&bytes)
+                    && new_epochs.contains(&b.header().epoch)
+                    && self.acl.may_write(&b.header().author, b.header().epoch)
+                {
+                    unlocked.push(b);
+                }
             }
         }
-        decoded.sort_by_key(|b| {
-            let h = b.header();
-            (
-                h.kind != BundleKind::Snapshot,
-                std::cmp::Reverse(b.bytes().len()),
-                h.created_at_ms,
-                h.seq,
-            )
-        });
-        for bundle in decoded {
-            let h = bundle.header();
-            if h.doc != self.id {
-                report.rejected.push(format!(
-                    "bundle {:?} belongs to another document",
-                    bundle.id()
-                ));
-                continue;
-            }
-            if !self.acl.may_write(&h.author, h.epoch) {
-                report.rejected.push(format!(
-                    "bundle {:?}: its author may not write",
-                    bundle.id()
-                ));
-                continue;
-            }
-            if self.live.contains_key(&bundle.id())
-                || (!loading && store.has_bundle(&self.id, &bundle.id())?)
-            {
+        let fresh = verified.bundles.into_iter().map(|b| (b, false));
+        for (bundle, already_stored) in fresh.chain(unlocked.into_iter().map(|b| (b, true))) {
+            let write = !loading && !already_stored;
+            if self.live.contains_key(&bundle.id()) {
                 report.duplicates += 1;
                 continue;
             }
+            let h = bundle.header();
             let Some(key) = self.keys.get(&h.epoch) else {
                 // Validly signed by a writer, but we hold no key for its epoch (yet):
                 // keep it so a later envelope can unlock it.
-                if !loading {
+                if write {
                     batch.put_bundle(self.id, bundle.id(), bundle.bytes().to_vec());
                 }
                 report.accepted += 1;
@@ -469,10 +482,12 @@ impl Journal {
                 }
             }
             self.live.insert(bundle.id(), h.author);
-            if !loading {
+            if write {
                 batch.put_bundle(self.id, bundle.id(), bundle.into_bytes());
             }
-            report.accepted += 1;
+            if !already_stored {
+                report.accepted += 1;
+            }
         }
         Ok(report)
     }

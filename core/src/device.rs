@@ -1,0 +1,453 @@
+//! A member device's network side, over the vault: enroll at a center, invite and join
+//! the member's other devices, sync once, and stay live. Everything here is iroh
+//! plumbing around [`crate::sync`] and [`crate::pairing`]; the rules live there.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use iroh::endpoint::Connection;
+use iroh::protocol::{AcceptError, ProtocolHandler, Router};
+use iroh::{Endpoint, EndpointAddr};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::acl::Role;
+use crate::identity::KeyStore;
+use crate::ids::DeviceId;
+use crate::pairing::{
+    self, InviteKind, PAIR_ALPN, PairRequest, PairResponse, PeerAddr, PendingInvite, Ticket,
+};
+use crate::sync::net::{Hooks, NetConfig, SyncEvent, bind_endpoint, run_connection};
+use crate::sync::{Replica, SYNC_ALPN, SyncError};
+use crate::vault::{DevicePublic, Location, Vault};
+
+/// How long to wait for a peer to answer a dial.
+pub const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long to wait for one of the member's own devices (often asleep or away).
+pub const DEVICE_DIAL_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// A network operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NetError {
+    /// Sync or pairing failed.
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+    /// The vault failed.
+    #[error(transparent)]
+    Vault(#[from] crate::vault::VaultError),
+    /// The other side refused.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// No hub and no device answered.
+    #[error("nothing reachable: {0}")]
+    Unreachable(String),
+}
+
+async fn endpoint(
+    vault: &Vault,
+    net: &NetConfig,
+    alpns: Vec<Vec<u8>>,
+) -> Result<Endpoint, NetError> {
+    Ok(bind_endpoint(&vault.endpoint_key()?, net, alpns).await?)
+}
+
+async fn dial(ep: &Endpoint, addr: EndpointAddr, alpn: &[u8]) -> Result<Connection, SyncError> {
+    dial_within(ep, addr, alpn, DIAL_TIMEOUT).await
+}
+
+async fn dial_within(
+    ep: &Endpoint,
+    addr: EndpointAddr,
+    alpn: &[u8],
+    timeout: Duration,
+) -> Result<Connection, SyncError> {
+    match tokio::time::timeout(timeout, ep.connect(addr, alpn)).await {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(e)) => Err(SyncError::Network(e.to_string())),
+        Err(_) => Err(SyncError::Network("no answer".into())),
+    }
+}
+
+/// Enrolls this device at a center with its ticket, shares the journal with the hub
+/// (as a blind store that never gets a key), and syncs once. Returns the hub's id.
+pub async fn enroll(
+    vault: &Arc<Vault>,
+    ticket: &Ticket,
+    net: &NetConfig,
+) -> Result<DeviceId, NetError> {
+    if ticket.kind != InviteKind::Center {
+        return Err(NetError::Refused(
+            "this is a device invite; use `hearth device join`".into(),
+        ));
+    }
+    let ep = endpoint(vault, net, Vec::new()).await?;
+    let conn = dial(&ep, ticket.addr.clone(), PAIR_ALPN).await?;
+    let resp = pairing::request(
+        &conn,
+        &PairRequest::Enroll {
+            secret: ticket.secret,
+        },
+    )
+    .await;
+    conn.close(0u32.into(), b"enrolled");
+    ep.close().await;
+    let (hub, recipient) = match resp? {
+        PairResponse::Enrolled { hub, recipient } => (hub, recipient),
+        PairResponse::Refused { reason } => return Err(NetError::Refused(reason)),
+        PairResponse::Joined { .. } => return Err(NetError::Refused("unexpected answer".into())),
+    };
+    if hub != DeviceId::from(ticket.addr.id) {
+        return Err(NetError::Refused(
+            "the hub is not the one the ticket names".into(),
+        ));
+    }
+    if !vault.may_hold(&vault.journal_id()?, &hub) {
+        vault.authorize_device(&DevicePublic { id: hub, recipient }, Role::Store)?;
+    }
+    vault.remember_peer(&PeerAddr {
+        hub: true,
+        addr: ticket.addr.clone(),
+    })?;
+    sync_once(vault, net, None).await?;
+    Ok(hub)
+}
+
+/// What a one-shot sync reached.
+#[derive(Debug, Default)]
+pub struct SyncSummary {
+    /// Peers reconciled with.
+    pub reached: Vec<DeviceId>,
+    /// Peers that could not be reached, with why.
+    pub failed: Vec<(DeviceId, String)>,
+}
+
+/// Reconciles with every remembered hub and device that answers, then returns.
+/// Fails only when none answered.
+pub async fn sync_once(
+    vault: &Arc<Vault>,
+    net: &NetConfig,
+    events: Option<mpsc::UnboundedSender<SyncEvent>>,
+) -> Result<SyncSummary, NetError> {
+    let peers = vault.peers()?;
+    if peers.is_empty() {
+        return Err(NetError::Unreachable(
+            "no hub or device to sync with yet (run `hearth enroll` or `hearth device join`)"
+                .into(),
+        ));
+    }
+    let ep = endpoint(vault, net, Vec::new()).await?;
+    let mut tasks = Vec::new();
+    for peer in peers {
+        let ep = ep.clone();
+        let replica: Arc<dyn Replica> = vault.clone();
+        let events = events.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = DeviceId::from(peer.addr.id);
+            let result = async {
+                // The member's other devices are often offline: do not wait long.
+                let timeout = if peer.hub {
+                    DIAL_TIMEOUT
+                } else {
+                    DEVICE_DIAL_TIMEOUT
+                };
+                let conn = dial_within(&ep, peer.addr, SYNC_ALPN, timeout).await?;
+                let hooks = Hooks {
+                    events,
+                    ..Hooks::once()
+                };
+                run_connection(conn, replica, hooks, true).await
+            }
+            .await;
+            (id, result)
+        }));
+    }
+    let mut summary = SyncSummary::default();
+    for task in tasks {
+        match task.await {
+            Ok((id, Ok(()))) => summary.reached.push(id),
+            Ok((id, Err(e))) => summary.failed.push((id, e.to_string())),
+            Err(e) => summary.failed.push((DeviceId([0; 32]), e.to_string())),
+        }
+    }
+    ep.close().await;
+    if summary.reached.is_empty() {
+        let why = summary
+            .failed
+            .iter()
+            .map(|(id, e)| format!("{}: {e}", id.short()))
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(NetError::Unreachable(why));
+    }
+    Ok(summary)
+}
+
+/// The live hooks for a vault connection: its own new items go out as they are made.
+fn live_hooks(vault: &Vault, events: Option<mpsc::UnboundedSender<SyncEvent>>) -> Hooks {
+    let mut outgoing = vault.subscribe_outgoing();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            match outgoing.recv().await {
+                Ok(o) => {
+                    if tx.send((o.doc, o.items)).is_err() {
+                        break;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!("{n} live updates skipped; the next sync catches up");
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
+    Hooks {
+        live: Some(rx),
+        on_accepted: None,
+        events,
+        stay_open: true,
+    }
+}
+
+#[derive(Clone)]
+struct VaultSync {
+    vault: Arc<Vault>,
+    events: Option<mpsc::UnboundedSender<SyncEvent>>,
+}
+
+impl std::fmt::Debug for VaultSync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VaultSync")
+    }
+}
+
+impl ProtocolHandler for VaultSync {
+    async fn accept(&self, conn: Connection) -> Result<(), AcceptError> {
+        let peer = DeviceId::from(conn.remote_id());
+        let journal = self.vault.journal_id().ok();
+        if !journal.is_some_and(|j| self.vault.may_hold(&j, &peer)) {
+            conn.close(1u32.into(), b"not one of this member's devices");
+            return Ok(());
+        }
+        let replica: Arc<dyn Replica> = self.vault.clone();
+        if let Err(e) = run_connection(
+            conn,
+            replica,
+            live_hooks(&self.vault, self.events.clone()),
+            false,
+        )
+        .await
+        {
+            tracing::info!("sync with {} ended: {e}", peer.short());
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone)]
+struct InviteHandler {
+    vault: Arc<Vault>,
+    invite: Arc<PendingInvite>,
+    self_addr: EndpointAddr,
+    joined: Arc<std::sync::Mutex<Option<oneshot::Sender<DeviceId>>>>,
+}
+
+impl std::fmt::Debug for InviteHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InviteHandler")
+    }
+}
+
+impl InviteHandler {
+    fn answer(&self, peer: DeviceId, req: PairRequest) -> Result<PairResponse, String> {
+        let PairRequest::Join { secret, recipient } = req else {
+            return Err("this is a member's device: use `hearth device join`".into());
+        };
+        self.invite.take(&secret)?;
+        let public = DevicePublic {
+            id: peer,
+            recipient,
+        };
+        self.vault
+            .authorize_device(&public, Role::Owner)
+            .map_err(|e| e.to_string())?;
+        let mut peers = self.vault.peers().map_err(|e| e.to_string())?;
+        peers.push(PeerAddr {
+            hub: false,
+            addr: self.self_addr.clone(),
+        });
+        let resp = PairResponse::Joined {
+            journal: self.vault.journal_id().map_err(|e| e.to_string())?,
+            items: self.vault.sync_items().map_err(|e| e.to_string())?,
+            peers,
+        };
+        if let Ok(mut j) = self.joined.lock()
+            && let Some(tx) = j.take()
+        {
+            let _ = tx.send(peer);
+        }
+        Ok(resp)
+    }
+}
+
+impl ProtocolHandler for InviteHandler {
+    async fn accept(&self, conn: Connection) -> Result<(), AcceptError> {
+        let this = self.clone();
+        let result = pairing::serve(conn, move |peer, req| {
+            this.answer(peer, req)
+                .unwrap_or_else(|reason| PairResponse::Refused { reason })
+        })
+        .await;
+        if let Err(e) = result {
+            tracing::info!("pairing attempt failed: {e}");
+        }
+        Ok(())
+    }
+}
+
+/// A device online for live sync: it accepts the member's other devices, keeps
+/// connections to every remembered peer, and (while an invite is open) pairs.
+pub struct Live {
+    router: Router,
+    addr: EndpointAddr,
+}
+
+impl std::fmt::Debug for Live {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Live").field("addr", &self.addr).finish()
+    }
+}
+
+impl Live {
+    /// Brings the device online. With `invite_ttl`, a one-time device invite is open;
+    /// its ticket is returned with a receiver told when a device joins. With `dial`,
+    /// it also connects to every remembered peer and reconnects when they drop.
+    pub async fn start(
+        vault: Arc<Vault>,
+        net: &NetConfig,
+        invite_ttl: Option<Duration>,
+        dial_peers: bool,
+        events: Option<mpsc::UnboundedSender<SyncEvent>>,
+    ) -> Result<(Self, Option<(Ticket, oneshot::Receiver<DeviceId>)>), NetError> {
+        let ep = endpoint(&vault, net, vec![SYNC_ALPN.to_vec(), PAIR_ALPN.to_vec()]).await?;
+        let addr = ep.addr();
+        let mut builder = Router::builder(ep.clone()).accept(
+            SYNC_ALPN,
+            VaultSync {
+                vault: vault.clone(),
+                events: events.clone(),
+            },
+        );
+        let mut invite = None;
+        if let Some(ttl) = invite_ttl {
+            let ticket = Ticket::new(
+                InviteKind::Device,
+                addr.clone(),
+                crate::wire::now_ms() + ttl.as_millis() as u64,
+            );
+            let (tx, rx) = oneshot::channel();
+            builder = builder.accept(
+                PAIR_ALPN,
+                InviteHandler {
+                    vault: vault.clone(),
+                    invite: Arc::new(PendingInvite::new(ticket.clone())),
+                    self_addr: addr.clone(),
+                    joined: Arc::new(std::sync::Mutex::new(Some(tx))),
+                },
+            );
+            invite = Some((ticket, rx));
+        }
+        let router = builder.spawn();
+        if dial_peers {
+            for peer in vault.peers()? {
+                let (ep, vault, events) = (ep.clone(), vault.clone(), events.clone());
+                tokio::spawn(async move { keep_connected(ep, vault, peer, events).await });
+            }
+        }
+        Ok((Live { router, addr }, invite))
+    }
+
+    /// Where this device can be reached.
+    pub fn addr(&self) -> &EndpointAddr {
+        &self.addr
+    }
+
+    /// Goes offline.
+    pub async fn shutdown(self) {
+        let _ = self.router.shutdown().await;
+    }
+}
+
+async fn keep_connected(
+    ep: Endpoint,
+    vault: Arc<Vault>,
+    peer: PeerAddr,
+    events: Option<mpsc::UnboundedSender<SyncEvent>>,
+) {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        if ep.is_closed() {
+            return;
+        }
+        match dial(&ep, peer.addr.clone(), SYNC_ALPN).await {
+            Ok(conn) => {
+                backoff = Duration::from_millis(200);
+                let replica: Arc<dyn Replica> = vault.clone();
+                if let Err(e) =
+                    run_connection(conn, replica, live_hooks(&vault, events.clone()), true).await
+                {
+                    tracing::info!(
+                        "live sync with {} ended: {e}",
+                        DeviceId::from(peer.addr.id).short()
+                    );
+                }
+            }
+            Err(e) => tracing::debug!("cannot reach {}: {e}", DeviceId::from(peer.addr.id).short()),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
+}
+
+/// Joins the member's vault from another of their devices' invite: this home gets a
+/// vault of its own with everything in the journal.
+pub async fn join(
+    location: Location,
+    keys: &dyn KeyStore,
+    ticket: &Ticket,
+    net: &NetConfig,
+) -> Result<Vault, NetError> {
+    if ticket.kind != InviteKind::Device {
+        return Err(NetError::Refused(
+            "this is a center's ticket; use `hearth enroll`".into(),
+        ));
+    }
+    let public = Vault::prepare_device(keys)?;
+    let device = crate::vault::device_keys_of(keys)?;
+    let ep = bind_endpoint(device.endpoint_key(), net, Vec::new()).await?;
+    let conn = dial(&ep, ticket.addr.clone(), PAIR_ALPN).await?;
+    let resp = pairing::request(
+        &conn,
+        &PairRequest::Join {
+            secret: ticket.secret,
+            recipient: public.recipient,
+        },
+    )
+    .await;
+    conn.close(0u32.into(), b"joined");
+    ep.close().await;
+    let (journal, items, peers) = match resp? {
+        PairResponse::Joined {
+            journal,
+            items,
+            peers,
+        } => (journal, items, peers),
+        PairResponse::Refused { reason } => return Err(NetError::Refused(reason)),
+        PairResponse::Enrolled { .. } => return Err(NetError::Refused("unexpected answer".into())),
+    };
+    let vault = Vault::join(location, keys, journal, items)?;
+    for peer in peers {
+        vault.remember_peer(&peer)?;
+    }
+    Ok(vault)
+}

@@ -1,0 +1,257 @@
+//! Sync messages and frames. A frame is a u32 little-endian length and that many
+//! bytes of a postcard-encoded [`Message`]; the length is checked against
+//! [`MAX_FRAME`] before anything is allocated, and a decode error ends the stream.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::SyncError;
+use crate::ids::DocId;
+use crate::item::{ItemId, SyncItem};
+use crate::wire::{self, WireError};
+
+/// The ALPN of the sync protocol.
+pub const SYNC_ALPN: &[u8] = b"hearth/sync/1";
+/// The protocol version inside [`Message::Hello`].
+pub const PROTOCOL_VERSION: u16 = 1;
+/// The largest frame accepted (one whole snapshot bundle plus room).
+pub const MAX_FRAME: usize = crate::bundle::MAX_CIPHERTEXT + (1 << 20);
+/// Items are sent in messages of about this many bytes.
+pub const CHUNK_BYTES: usize = 4 << 20;
+/// The most documents one hello may list.
+pub const MAX_DOCS: usize = 100_000;
+
+/// A compact description of one side's copy of a doc: equal summaries mean equal
+/// copies, and that doc's sync ends at once.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Summary {
+    /// The doc.
+    pub doc: DocId,
+    /// How many items are held.
+    pub count: u32,
+    /// BLAKE3 over the sorted item ids.
+    pub digest: [u8; 32],
+    /// How many ACL records are held.
+    pub acl_len: u32,
+}
+
+impl Summary {
+    /// The summary of a set of item ids (sorted here).
+    pub fn of(doc: DocId, ids: &mut [ItemId], acl_len: usize) -> Self {
+        ids.sort_unstable();
+        let mut h = blake3::Hasher::new();
+        for id in ids.iter() {
+            h.update(&id.0);
+        }
+        Summary {
+            doc,
+            count: ids.len() as u32,
+            digest: *h.finalize().as_bytes(),
+            acl_len: acl_len as u32,
+        }
+    }
+}
+
+/// One message of the sync protocol.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub enum Message {
+    /// First message each way: the protocol version and a summary of every doc the
+    /// sender will sync with this peer.
+    Hello {
+        /// [`PROTOCOL_VERSION`].
+        version: u16,
+        /// One summary per doc.
+        docs: Vec<Summary>,
+    },
+    /// "My copy differs (or I have none): these are the ids I hold."
+    Ids {
+        /// The doc.
+        doc: DocId,
+        /// Every item id held.
+        ids: Vec<ItemId>,
+    },
+    /// "I will not take this doc from you."
+    Decline {
+        /// The doc.
+        doc: DocId,
+    },
+    /// Items the peer lacks; `last` ends the reply for that doc.
+    Items {
+        /// The doc.
+        doc: DocId,
+        /// The items.
+        items: Vec<SyncItem>,
+        /// Whether this is the last chunk.
+        last: bool,
+    },
+    /// Live: new items, sent as they are made or arrive.
+    Push {
+        /// The doc.
+        doc: DocId,
+        /// The items.
+        items: Vec<SyncItem>,
+    },
+    /// The items of a reply or push are durably stored (or were already held).
+    Ack {
+        /// The doc.
+        doc: DocId,
+        /// How many items were new.
+        stored: u32,
+        /// Whether this acknowledges a reconciliation reply (`Items` with `last`).
+        reconcile: bool,
+    },
+    /// The sender is closing the stream because of this error.
+    Error {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Encodes a value as one frame: a u32 length and its postcard bytes.
+pub fn frame<T: Serialize>(value: &T) -> Vec<u8> {
+    let body = wire::to_postcard(value);
+    let mut out = Vec::with_capacity(body.len() + 4);
+    wire::put_sized(&mut out, &body);
+    out
+}
+
+/// Writes one message.
+pub async fn write_message<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    msg: &Message,
+) -> Result<(), SyncError> {
+    write_frame(w, msg).await
+}
+
+/// Writes any value as one frame.
+pub async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(
+    w: &mut W,
+    value: &T,
+) -> Result<(), SyncError> {
+    w.write_all(&frame(value))
+        .await
+        .map_err(|e| SyncError::Network(e.to_string()))
+}
+
+/// Reads one message, or `None` at a clean end of stream. The length is checked
+/// before the body is allocated.
+pub async fn read_message<R: AsyncRead + Unpin>(r: &mut R) -> Result<Option<Message>, SyncError> {
+    read_frame(r, MAX_FRAME, "sync message").await
+}
+
+/// Reads one frame of at most `max` bytes holding a `T`, or `None` at a clean end of
+/// stream.
+pub async fn read_frame<R: AsyncRead + Unpin, T: DeserializeOwned>(
+    r: &mut R,
+    max: usize,
+    what: &'static str,
+) -> Result<Option<T>, SyncError> {
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(SyncError::Network(e.to_string())),
+    }
+    let len = u32::from_le_bytes(len) as usize;
+    if len > max {
+        return Err(WireError::TooLarge { what, len, max }.into());
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body)
+        .await
+        .map_err(|e| SyncError::Network(format!("frame cut short: {e}")))?;
+    let (value, rest) =
+        postcard::take_from_bytes::<T>(&body).map_err(|e| WireError::Malformed {
+            what,
+            reason: e.to_string(),
+        })?;
+    if !rest.is_empty() {
+        return Err(WireError::Trailing(rest.len()).into());
+    }
+    Ok(Some(value))
+}
+
+/// Splits items into messages of about [`CHUNK_BYTES`], the last marked `last`
+/// (always at least one message, so an empty reply still ends the doc).
+pub fn chunk_items(doc: DocId, items: Vec<SyncItem>) -> Vec<Message> {
+    let mut out = Vec::new();
+    let mut chunk = Vec::new();
+    let mut size = 0;
+    for item in items {
+        size += item.bytes().len();
+        chunk.push(item);
+        if size >= CHUNK_BYTES {
+            out.push(Message::Items {
+                doc,
+                items: std::mem::take(&mut chunk),
+                last: false,
+            });
+            size = 0;
+        }
+    }
+    out.push(Message::Items {
+        doc,
+        items: chunk,
+        last: true,
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn frames_round_trip_and_oversize_is_refused_before_allocating() {
+        let msg = Message::Push {
+            doc: DocId([1; 16]),
+            items: vec![SyncItem::Bundle(vec![1, 2, 3])],
+        };
+        let frame = frame(&msg);
+        let mut r = frame.as_slice();
+        assert_eq!(read_message(&mut r).await.unwrap(), Some(msg));
+        assert_eq!(read_message(&mut r).await.unwrap(), None);
+
+        let huge = (u32::MAX).to_le_bytes();
+        let mut r = huge.as_slice();
+        assert!(matches!(
+            read_message(&mut r).await,
+            Err(SyncError::Frame(WireError::TooLarge { .. }))
+        ));
+
+        let mut garbage = Vec::new();
+        wire::put_sized(&mut garbage, &[0xff; 10]);
+        let mut r = garbage.as_slice();
+        assert!(matches!(
+            read_message(&mut r).await,
+            Err(SyncError::Frame(_))
+        ));
+
+        let mut cut = frame.clone();
+        cut.truncate(frame.len() - 1);
+        let mut r = cut.as_slice();
+        assert!(read_message(&mut r).await.is_err());
+    }
+
+    #[test]
+    fn chunks_end_with_last() {
+        let doc = DocId([1; 16]);
+        let msgs = chunk_items(doc, vec![]);
+        assert_eq!(
+            msgs,
+            vec![Message::Items {
+                doc,
+                items: vec![],
+                last: true
+            }]
+        );
+        let big = vec![SyncItem::Bundle(vec![0; CHUNK_BYTES]); 3];
+        let msgs = chunk_items(doc, big);
+        assert_eq!(msgs.len(), 4);
+        assert!(matches!(
+            msgs.last(),
+            Some(Message::Items { last: true, .. })
+        ));
+    }
+}

@@ -1,0 +1,326 @@
+//! The iroh side of sync: endpoints that need no internet, and the loop that runs one
+//! connection's [`Session`] over a bi-directional stream. Reads happen in their own
+//! task (a frame read is not cancel-safe), checks and commits on the blocking pool, and
+//! live items go out as soon as they are checked — before the local fsync finishes.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use iroh::endpoint::{Connection, RecvStream, SendStream, presets};
+use iroh::{Endpoint, RelayMode, RelayUrl};
+use tokio::sync::mpsc;
+
+use super::message::{Message, read_message, write_message};
+use super::session::{Ingest, Session};
+use super::{Replica, SyncError};
+use crate::ids::{DeviceId, DocId};
+use crate::item::SyncItem;
+
+/// How long a one-shot sync waits for the peer to finish after reconciling.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How an endpoint reaches the network: a LAN or loopback address, and optionally the
+/// center's own relay. No public relay, no address lookup service, no port mapping.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// The socket to bind (e.g. `0.0.0.0:0`, or `127.0.0.1:0` in tests).
+    pub bind: SocketAddr,
+    /// A relay the center runs itself, if any.
+    pub relay: Option<RelayUrl>,
+}
+
+impl NetConfig {
+    /// Loopback only, any port.
+    pub fn loopback() -> Self {
+        NetConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            relay: None,
+        }
+    }
+}
+
+/// Binds an endpoint with this device's key.
+pub async fn bind_endpoint(
+    key: &iroh_base::SecretKey,
+    config: &NetConfig,
+    alpns: Vec<Vec<u8>>,
+) -> Result<Endpoint, SyncError> {
+    let relay_mode = match &config.relay {
+        Some(url) => RelayMode::custom([url.clone()]),
+        None => RelayMode::Disabled,
+    };
+    let mut builder = Endpoint::builder(presets::Minimal)
+        .relay_mode(relay_mode)
+        .clear_address_lookup()
+        .clear_ip_transports()
+        .bind_addr(config.bind)
+        .map_err(|e| SyncError::Network(format!("cannot bind {}: {e}", config.bind)))?
+        .secret_key(iroh::SecretKey::from_bytes(&key.to_bytes()))
+        .alpns(alpns);
+    if config.relay.is_none() {
+        builder = builder.clear_relay_transports();
+    }
+    builder
+        .bind()
+        .await
+        .map_err(|e| SyncError::Network(format!("cannot start the endpoint: {e}")))
+}
+
+/// What happened on a connection, for a UI or a log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncEvent {
+    /// Every shared doc is settled with this peer.
+    Reconciled {
+        /// The peer.
+        peer: DeviceId,
+    },
+    /// New items arrived from the peer and were checked.
+    Received {
+        /// The peer.
+        peer: DeviceId,
+        /// The doc.
+        doc: DocId,
+        /// How many were new.
+        new: usize,
+        /// How many were dropped as invalid.
+        rejected: usize,
+    },
+    /// The peer acknowledged pushed items as durably stored.
+    Acked {
+        /// The peer.
+        peer: DeviceId,
+        /// How many.
+        stored: u32,
+    },
+}
+
+/// Called with items a peer sent, once checked and before they are durable (the hub
+/// fans them out to its other connections here).
+pub type OnAccepted = Arc<dyn Fn(DeviceId, DocId, &[SyncItem]) + Send + Sync>;
+
+/// How a connection behaves beyond the protocol.
+pub struct Hooks {
+    /// Items to push live, as they are made or arrive elsewhere.
+    pub live: Option<mpsc::UnboundedReceiver<(DocId, Vec<SyncItem>)>>,
+    /// Told about items checked from this peer.
+    pub on_accepted: Option<OnAccepted>,
+    /// Told what happens.
+    pub events: Option<mpsc::UnboundedSender<SyncEvent>>,
+    /// Stay open after reconciling, for live sync.
+    pub stay_open: bool,
+}
+
+impl Hooks {
+    /// A one-shot sync: reconcile, then close.
+    pub fn once() -> Self {
+        Hooks {
+            live: None,
+            on_accepted: None,
+            events: None,
+            stay_open: false,
+        }
+    }
+}
+
+/// Runs sync over a connection: the dialer opens the stream, the acceptor accepts it.
+/// Returns when the peer closes, or (one-shot) once reconciled and drained.
+pub async fn run_connection(
+    conn: Connection,
+    replica: Arc<dyn Replica>,
+    mut hooks: Hooks,
+    dialer: bool,
+) -> Result<(), SyncError> {
+    let peer = DeviceId::from(conn.remote_id());
+    let net = |e: &dyn std::fmt::Display| SyncError::Network(e.to_string());
+    let (mut send, recv) = if dialer {
+        conn.open_bi().await.map_err(|e| net(&e))?
+    } else {
+        conn.accept_bi().await.map_err(|e| net(&e))?
+    };
+    let result = drive(&mut send, recv, peer, &replica, &mut hooks).await;
+    if let Err(e) = &result {
+        // Tell the peer why, then end the stream; the connection stays usable for others.
+        let _ = write_message(
+            &mut send,
+            &Message::Error {
+                reason: e.to_string(),
+            },
+        )
+        .await;
+    }
+    let _ = send.finish();
+    if dialer {
+        // Give the peer a moment to read what is in flight before the connection goes.
+        let _ = tokio::time::timeout(Duration::from_millis(500), conn.closed()).await;
+        conn.close(0u32.into(), b"done");
+    } else {
+        let _ = tokio::time::timeout(DRAIN_TIMEOUT, conn.closed()).await;
+    }
+    result
+}
+
+fn reader(mut recv: RecvStream) -> mpsc::Receiver<Result<Message, SyncError>> {
+    let (tx, rx) = mpsc::channel(16);
+    tokio::spawn(async move {
+        loop {
+            let msg = read_message(&mut recv).await;
+            let stop = !matches!(msg, Ok(Some(_)));
+            let item = match msg {
+                Ok(Some(m)) => Ok(m),
+                Ok(None) => break,
+                Err(e) => Err(e),
+            };
+            if tx.send(item).await.is_err() || stop {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, SyncError> + Send + 'static,
+) -> Result<T, SyncError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| SyncError::Local(format!("worker failed: {e}")))?
+}
+
+async fn drive(
+    send: &mut SendStream,
+    recv: RecvStream,
+    peer: DeviceId,
+    replica: &Arc<dyn Replica>,
+    hooks: &mut Hooks,
+) -> Result<(), SyncError> {
+    let (mut session, hello) = {
+        let r = replica.clone();
+        blocking(move || Session::start(&*r, peer)).await?
+    };
+    write_message(send, &hello).await?;
+    let mut incoming = reader(recv);
+    let mut finished = false;
+    let mut live_open = hooks.live.is_some();
+    loop {
+        let msg = tokio::select! {
+            msg = incoming.recv() => msg,
+            live = async { hooks.live.as_mut()?.recv().await }, if live_open => {
+                match live {
+                    Some((doc, items)) => {
+                        if let Some(m) = session.push(&**replica, doc, items) {
+                            write_message(send, &m).await?;
+                        }
+                    }
+                    None => live_open = false,
+                }
+                continue;
+            }
+        };
+        let Some(msg) = msg else {
+            return Ok(()); // the peer finished its stream
+        };
+        let step = session.handle(&**replica, msg?)?;
+        for m in &step.send {
+            write_message(send, m).await?;
+        }
+        if step.acked > 0
+            && let Some(ev) = &hooks.events
+        {
+            let _ = ev.send(SyncEvent::Acked {
+                peer,
+                stored: step.acked,
+            });
+        }
+        let mut reconciled = step.reconciled;
+        for ingest in step.ingest {
+            reconciled |= take_in(send, &mut session, replica, hooks, peer, ingest).await?;
+        }
+        if reconciled {
+            if let Some(ev) = &hooks.events {
+                let _ = ev.send(SyncEvent::Reconciled { peer });
+            }
+            if !hooks.stay_open && !finished {
+                // One-shot: end our side; keep reading until the peer ends its side, so
+                // nothing it still sends (acks) is lost.
+                send.finish()
+                    .map_err(|e| SyncError::Network(e.to_string()))?;
+                finished = true;
+                live_open = false;
+            }
+        }
+        if finished {
+            return drain(&mut incoming).await;
+        }
+    }
+}
+
+async fn drain(incoming: &mut mpsc::Receiver<Result<Message, SyncError>>) -> Result<(), SyncError> {
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        while let Some(Ok(_)) = incoming.recv().await {}
+    })
+    .await;
+    Ok(())
+}
+
+/// Checks items, hands them on, commits them, and acknowledges. Returns whether the
+/// session became reconciled.
+async fn take_in(
+    send: &mut SendStream,
+    session: &mut Session,
+    replica: &Arc<dyn Replica>,
+    hooks: &Hooks,
+    peer: DeviceId,
+    ingest: Ingest,
+) -> Result<bool, SyncError> {
+    let Ingest { doc, items, reply } = ingest;
+    let r = replica.clone();
+    let checked = blocking(move || r.check(&doc, &peer, items)).await;
+    let checked = match checked {
+        Ok(c) => c,
+        // A doc the peer may not share with us: refuse it, keep the connection.
+        Err(SyncError::Denied(why)) if reply.is_none() => {
+            tracing::warn!("refused a push from {peer:?}: {why}");
+            return Ok(false);
+        }
+        Err(e) => return Err(e),
+    };
+    let new = checked.accepted.len();
+    if let Some(cb) = &hooks.on_accepted
+        && new > 0
+    {
+        cb(peer, doc, &checked.accepted);
+    }
+    if let Some(ev) = &hooks.events
+        && (new > 0 || !checked.rejected.is_empty())
+    {
+        let _ = ev.send(SyncEvent::Received {
+            peer,
+            doc,
+            new,
+            rejected: checked.rejected.len(),
+        });
+    }
+    for why in &checked.rejected {
+        tracing::warn!("dropped an item from {peer:?}: {why}");
+    }
+    let r = replica.clone();
+    blocking(move || r.commit(checked)).await?;
+    match reply {
+        Some(true) => {
+            let (ack, now) = session.reply_committed(doc, new as u32);
+            write_message(send, &ack).await?;
+            Ok(now)
+        }
+        Some(false) => Ok(false),
+        None => {
+            let ack = Message::Ack {
+                doc,
+                stored: new as u32,
+                reconcile: false,
+            };
+            write_message(send, &ack).await?;
+            Ok(false)
+        }
+    }
+}

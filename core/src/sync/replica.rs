@@ -1,0 +1,64 @@
+//! What one side of a sync offers the protocol: which docs it shares with a peer, the
+//! ids and items it holds, and a two-phase ingest. [`Replica::check`] verifies items
+//! and applies them in memory (so a device shows them and a hub can forward them at
+//! once); [`Replica::commit`] makes them durable, after which they are acknowledged.
+
+use std::collections::BTreeSet;
+
+use super::SyncError;
+use crate::ids::{DeviceId, DocId};
+use crate::item::{ItemId, SyncItem};
+use crate::store::Batch;
+
+/// Items from a peer that passed verification, and the write that keeps them.
+#[derive(Debug)]
+pub struct Checked {
+    /// The doc.
+    pub doc: DocId,
+    /// The items that were new and valid.
+    pub accepted: Vec<SyncItem>,
+    /// How many were already held.
+    pub duplicates: usize,
+    /// What was dropped, with why.
+    pub rejected: Vec<String>,
+    pub(crate) batch: Batch,
+}
+
+impl Checked {
+    pub(crate) fn new(doc: DocId, batch: Batch) -> Self {
+        Checked {
+            doc,
+            accepted: batch.items(),
+            duplicates: 0,
+            rejected: Vec::new(),
+            batch,
+        }
+    }
+}
+
+/// A side of the sync protocol: a member's vault, or the hub's blind store.
+pub trait Replica: Send + Sync + 'static {
+    /// The docs this side syncs with `peer`: those the peer may hold.
+    fn docs_for(&self, peer: &DeviceId) -> Result<Vec<DocId>, SyncError>;
+    /// Whether `peer` may receive `doc`'s items.
+    fn may_hold(&self, doc: &DocId, peer: &DeviceId) -> bool;
+    /// Whether this side takes a doc it does not hold yet from `peer`.
+    fn may_take(&self, doc: &DocId, peer: &DeviceId) -> bool;
+    /// The ids of the items held for `doc`, and how many of them are ACL records.
+    fn item_ids(&self, doc: &DocId) -> Result<(Vec<ItemId>, usize), SyncError>;
+    /// The items held for `doc` whose ids are not in `except`.
+    fn items_except(
+        &self,
+        doc: &DocId,
+        except: &BTreeSet<ItemId>,
+    ) -> Result<Vec<SyncItem>, SyncError>;
+    /// Verifies items `peer` sent for `doc` and applies them in memory.
+    fn check(
+        &self,
+        doc: &DocId,
+        peer: &DeviceId,
+        items: Vec<SyncItem>,
+    ) -> Result<Checked, SyncError>;
+    /// Makes checked items durable.
+    fn commit(&self, checked: Checked) -> Result<(), SyncError>;
+}

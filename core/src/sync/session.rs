@@ -1,0 +1,251 @@
+//! The sans-IO sync state machine for one connection. It takes the peer's messages
+//! and says what to send and which items to ingest; it never touches a socket, a
+//! file or a clock, so tests can drive any interleaving of peers directly.
+//!
+//! Per doc: both sides send a summary in `Hello`. Equal summaries end that doc.
+//! Otherwise each side sends `Ids` (all it holds), and answers the other's `Ids` with
+//! the `Items` the other lacks, the last chunk marked; each side acknowledges a reply
+//! once it is durable. A doc only one side lists is taken (`Ids` with nothing) or
+//! `Decline`d by the other. The session is reconciled when every doc is settled both
+//! ways; after that `Push` carries new items live.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::message::{MAX_DOCS, Message, PROTOCOL_VERSION, Summary, chunk_items};
+use super::{Replica, SyncError};
+use crate::ids::{DeviceId, DocId};
+use crate::item::SyncItem;
+
+/// What to do after a message.
+#[derive(Debug, Default)]
+pub struct Step {
+    /// Messages to send, in order.
+    pub send: Vec<Message>,
+    /// Items to check and commit: (doc, items, whether the reply for that doc is
+    /// complete and must be acknowledged as a reconciliation).
+    pub ingest: Vec<Ingest>,
+    /// Whether the session just became reconciled.
+    pub reconciled: bool,
+    /// The peer acknowledged this many live-pushed items as stored.
+    pub acked: u32,
+}
+
+/// Items from the peer to check, commit, then acknowledge.
+#[derive(Debug)]
+pub struct Ingest {
+    /// The doc.
+    pub doc: DocId,
+    /// The items.
+    pub items: Vec<SyncItem>,
+    /// `Some(last)` for a reconciliation reply (ack with `reconcile` once `last`),
+    /// `None` for a live push.
+    pub reply: Option<bool>,
+}
+
+/// One connection's sync state.
+#[derive(Debug)]
+pub struct Session {
+    peer: DeviceId,
+    mine: BTreeMap<DocId, Summary>,
+    hello_received: bool,
+    /// Docs we sent `Ids` for: waiting for the peer's last `Items`.
+    awaiting_items: BTreeSet<DocId>,
+    /// Docs only we listed: waiting for the peer's `Ids` or `Decline`.
+    awaiting_answer: BTreeSet<DocId>,
+    /// Docs we replied to with `Items`: waiting for the peer's reconcile `Ack`.
+    awaiting_ack: BTreeSet<DocId>,
+    /// Reconcile acks we still owe (docs whose reply we have not finished ingesting).
+    owed_acks: BTreeSet<DocId>,
+    reconciled: bool,
+}
+
+impl Session {
+    /// Starts a session with `peer`: returns it and the `Hello` to send.
+    pub fn start(replica: &dyn Replica, peer: DeviceId) -> Result<(Self, Message), SyncError> {
+        let mut mine = BTreeMap::new();
+        for doc in replica.docs_for(&peer)? {
+            let (mut ids, acl_len) = replica.item_ids(&doc)?;
+            mine.insert(doc, Summary::of(doc, &mut ids, acl_len));
+        }
+        let hello = Message::Hello {
+            version: PROTOCOL_VERSION,
+            docs: mine.values().copied().collect(),
+        };
+        Ok((
+            Session {
+                peer,
+                mine,
+                hello_received: false,
+                awaiting_items: BTreeSet::new(),
+                awaiting_answer: BTreeSet::new(),
+                awaiting_ack: BTreeSet::new(),
+                owed_acks: BTreeSet::new(),
+                reconciled: false,
+            },
+            hello,
+        ))
+    }
+
+    /// The peer's device id.
+    pub fn peer(&self) -> DeviceId {
+        self.peer
+    }
+
+    /// Whether every doc is settled both ways.
+    pub fn is_reconciled(&self) -> bool {
+        self.reconciled
+    }
+
+    /// The message that pushes new items live, if the peer may hold the doc.
+    pub fn push(&self, replica: &dyn Replica, doc: DocId, items: Vec<SyncItem>) -> Option<Message> {
+        (self.hello_received && !items.is_empty() && replica.may_hold(&doc, &self.peer))
+            .then_some(Message::Push { doc, items })
+    }
+
+    /// Notes that a reconciliation reply for `doc` was ingested and durable; returns
+    /// the acknowledgement to send.
+    pub fn reply_committed(&mut self, doc: DocId, stored: u32) -> (Message, bool) {
+        self.owed_acks.remove(&doc);
+        let msg = Message::Ack {
+            doc,
+            stored,
+            reconcile: true,
+        };
+        (msg, self.settle())
+    }
+
+    fn settle(&mut self) -> bool {
+        let done = self.hello_received
+            && self.awaiting_items.is_empty()
+            && self.awaiting_answer.is_empty()
+            && self.awaiting_ack.is_empty()
+            && self.owed_acks.is_empty();
+        if done && !self.reconciled {
+            self.reconciled = true;
+            return true;
+        }
+        false
+    }
+
+    fn protocol(what: impl Into<String>) -> SyncError {
+        SyncError::Protocol(what.into())
+    }
+
+    /// Handles one message from the peer.
+    pub fn handle(&mut self, replica: &dyn Replica, msg: Message) -> Result<Step, SyncError> {
+        let mut step = Step::default();
+        match msg {
+            Message::Hello { version, docs } => {
+                if version != PROTOCOL_VERSION {
+                    return Err(SyncError::Version(version, PROTOCOL_VERSION));
+                }
+                if self.hello_received {
+                    return Err(Self::protocol("a second hello"));
+                }
+                if docs.len() > MAX_DOCS {
+                    return Err(Self::protocol("too many documents"));
+                }
+                self.hello_received = true;
+                let mut listed = BTreeSet::new();
+                for theirs in docs {
+                    if !listed.insert(theirs.doc) {
+                        return Err(Self::protocol("a document listed twice"));
+                    }
+                    match self.mine.get(&theirs.doc) {
+                        Some(mine) if *mine == theirs => {}
+                        Some(_) => {
+                            let (ids, _) = replica.item_ids(&theirs.doc)?;
+                            step.send.push(Message::Ids {
+                                doc: theirs.doc,
+                                ids,
+                            });
+                            self.awaiting_items.insert(theirs.doc);
+                        }
+                        None if replica.may_take(&theirs.doc, &self.peer) => {
+                            step.send.push(Message::Ids {
+                                doc: theirs.doc,
+                                ids: Vec::new(),
+                            });
+                            self.awaiting_items.insert(theirs.doc);
+                        }
+                        None => step.send.push(Message::Decline { doc: theirs.doc }),
+                    }
+                }
+                self.awaiting_answer = self
+                    .mine
+                    .keys()
+                    .filter(|d| !listed.contains(d))
+                    .copied()
+                    .collect();
+            }
+            Message::Ids { doc, ids } => {
+                self.require_hello()?;
+                if !self.mine.contains_key(&doc) {
+                    return Err(Self::protocol("ids for a document we did not offer"));
+                }
+                if !self.awaiting_ack.insert(doc) {
+                    return Err(Self::protocol("ids twice for one document"));
+                }
+                self.awaiting_answer.remove(&doc);
+                let theirs: BTreeSet<_> = ids.into_iter().collect();
+                let items = replica.items_except(&doc, &theirs)?;
+                step.send.extend(chunk_items(doc, items));
+            }
+            Message::Decline { doc } => {
+                self.require_hello()?;
+                if !self.awaiting_answer.remove(&doc) {
+                    return Err(Self::protocol(
+                        "decline for a document we did not offer alone",
+                    ));
+                }
+            }
+            Message::Items { doc, items, last } => {
+                self.require_hello()?;
+                if !self.awaiting_items.contains(&doc) {
+                    return Err(Self::protocol("items we did not ask for"));
+                }
+                if last {
+                    self.awaiting_items.remove(&doc);
+                    self.owed_acks.insert(doc);
+                }
+                step.ingest.push(Ingest {
+                    doc,
+                    items,
+                    reply: Some(last),
+                });
+            }
+            Message::Push { doc, items } => {
+                self.require_hello()?;
+                step.ingest.push(Ingest {
+                    doc,
+                    items,
+                    reply: None,
+                });
+            }
+            Message::Ack {
+                doc,
+                stored,
+                reconcile,
+            } => {
+                if reconcile {
+                    if !self.awaiting_ack.remove(&doc) {
+                        return Err(Self::protocol("an ack for nothing"));
+                    }
+                } else {
+                    step.acked = stored;
+                }
+            }
+            Message::Error { reason } => return Err(SyncError::Remote(reason)),
+        }
+        step.reconciled = self.settle();
+        Ok(step)
+    }
+
+    fn require_hello(&self) -> Result<(), SyncError> {
+        if self.hello_received {
+            Ok(())
+        } else {
+            Err(Self::protocol("a message before hello"))
+        }
+    }
+}

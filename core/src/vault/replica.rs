@@ -1,0 +1,92 @@
+//! The vault as one side of the sync protocol: it shares its journal with every
+//! device the journal's ACL names (its own other devices, and the hub as a store),
+//! and takes no doc it does not already hold.
+
+use std::collections::BTreeSet;
+
+use super::{Vault, VaultError, journal};
+use crate::ids::{DeviceId, DocId};
+use crate::item::{ItemId, SyncItem};
+use crate::sync::{Checked, Replica, SyncError};
+
+impl From<VaultError> for SyncError {
+    fn from(e: VaultError) -> Self {
+        SyncError::Local(e.to_string())
+    }
+}
+
+impl Vault {
+    fn stored(&self, doc: &DocId) -> Result<Vec<SyncItem>, SyncError> {
+        let guard = self.lock()?;
+        if *doc != guard.journal.id() {
+            return Ok(Vec::new());
+        }
+        Ok(journal::stored_items(&guard.store, *doc)?)
+    }
+}
+
+impl Replica for Vault {
+    fn docs_for(&self, peer: &DeviceId) -> Result<Vec<DocId>, SyncError> {
+        let guard = self.lock()?;
+        let j = &guard.journal;
+        Ok(if j.acl().may_hold(peer) {
+            vec![j.id()]
+        } else {
+            Vec::new()
+        })
+    }
+
+    fn may_hold(&self, doc: &DocId, peer: &DeviceId) -> bool {
+        self.lock()
+            .map(|g| g.journal.id() == *doc && g.journal.acl().may_hold(peer))
+            .unwrap_or(false)
+    }
+
+    fn may_take(&self, _doc: &DocId, _peer: &DeviceId) -> bool {
+        false
+    }
+
+    fn item_ids(&self, doc: &DocId) -> Result<(Vec<ItemId>, usize), SyncError> {
+        let items = self.stored(doc)?;
+        let acl = items
+            .iter()
+            .filter(|i| matches!(i, SyncItem::Acl(_)))
+            .count();
+        Ok((items.iter().map(SyncItem::id).collect(), acl))
+    }
+
+    fn items_except(
+        &self,
+        doc: &DocId,
+        except: &BTreeSet<ItemId>,
+    ) -> Result<Vec<SyncItem>, SyncError> {
+        Ok(self
+            .stored(doc)?
+            .into_iter()
+            .filter(|i| !except.contains(&i.id()))
+            .collect())
+    }
+
+    fn check(
+        &self,
+        doc: &DocId,
+        peer: &DeviceId,
+        items: Vec<SyncItem>,
+    ) -> Result<Checked, SyncError> {
+        let journal = self.journal_id()?;
+        if *doc != journal || !self.may_hold(doc, peer) {
+            return Err(SyncError::Denied(format!(
+                "{peer:?} does not share document {doc}"
+            )));
+        }
+        let (report, batch) = self.check_items(items)?;
+        let mut checked = Checked::new(*doc, batch);
+        checked.duplicates = report.duplicates;
+        checked.rejected = report.rejected;
+        Ok(checked)
+    }
+
+    fn commit(&self, checked: Checked) -> Result<(), SyncError> {
+        Ok(self.commit_batch(checked.batch)?)
+    }
+}

@@ -1,0 +1,213 @@
+//! Hearth end to end: the real `hearth-hub` and `hearth` binaries as separate
+//! processes on loopback (and, where root is available, in network namespaces).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod netns;
+mod sync;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Where cargo put the workspace's binaries (next to this test's `deps/`).
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace` first (./scripts/test-all does)",
+        path.display()
+    );
+    path
+}
+
+/// A random word no file could contain by chance.
+pub fn canary() -> String {
+    format!("canary{:016x}", rand::random::<u64>())
+}
+
+/// Whether `needle` occurs in any file under `dir`.
+pub fn found_under(dir: &Path, needle: &[u8]) -> bool {
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if std::fs::read(&p)
+                .unwrap()
+                .windows(needle.len())
+                .any(|w| w == needle)
+            {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// A running process whose stdout lines arrive on a channel; killed on drop.
+pub struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Running {
+    /// Spawns `cmd` with piped stdout.
+    pub fn spawn(mut cmd: Command) -> Self {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout: ChildStdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running { child, lines }
+    }
+
+    /// Waits for a stdout line that satisfies `pred`.
+    pub fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if pred(&line) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("timed out waiting for {what}"),
+            }
+        }
+    }
+
+    /// The process, to write to its stdin.
+    pub fn child(&mut self) -> &mut Child {
+        &mut self.child
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A hub serving from `home`, bound as given (optionally inside a namespace).
+pub fn start_hub(home: &Path, bind: &str, netns: Option<&str>) -> (Running, String) {
+    let mut cmd = in_netns(netns, &bin("hearth-hub"));
+    cmd.arg("--home")
+        .arg(home)
+        .args(["serve", "--bind", bind])
+        .env("HEARTH_LOG", "warn");
+    let hub = Running::spawn(cmd);
+    let ticket = hub.wait_for("the hub's ticket", Duration::from_secs(30), |l| {
+        l.starts_with("hearth")
+    });
+    (hub, ticket)
+}
+
+/// A command, run inside network namespace `ns` when given.
+pub fn in_netns(ns: Option<&str>, program: &Path) -> Command {
+    match ns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns]).arg(program);
+            c
+        }
+        None => Command::new(program),
+    }
+}
+
+/// One member device: a home directory and the `hearth` command for it.
+pub struct Device {
+    home: PathBuf,
+    netns: Option<String>,
+    bind: String,
+}
+
+impl Device {
+    /// A device with its home under `dir`, on loopback.
+    pub fn new(dir: &Path, name: &str) -> Self {
+        Device {
+            home: dir.join(name),
+            netns: None,
+            bind: "127.0.0.1:0".into(),
+        }
+    }
+
+    /// The same, inside a network namespace.
+    pub fn in_netns(dir: &Path, name: &str, ns: &str) -> Self {
+        Device {
+            home: dir.join(name),
+            netns: Some(ns.into()),
+            bind: "0.0.0.0:0".into(),
+        }
+    }
+
+    /// Its home.
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    /// `hearth --home HOME --bind ADDR`.
+    pub fn cmd(&self) -> Command {
+        let mut c = in_netns(self.netns.as_deref(), &bin("hearth"));
+        c.arg("--home")
+            .arg(&self.home)
+            .arg("--bind")
+            .arg(&self.bind)
+            .env("HEARTH_LOG", "warn")
+            .env_remove("HEARTH_HOME");
+        c
+    }
+
+    /// Runs `hearth ARGS`.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().unwrap()
+    }
+
+    /// Runs `hearth ARGS`, insisting on success.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "hearth {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// The journal's notes.
+    pub fn notes(&self) -> Vec<String> {
+        let j: Vec<serde_json::Value> =
+            serde_json::from_str(&self.ok(&["journal", "--json"])).unwrap();
+        j.iter()
+            .map(|c| c["note"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// Pairs `other` (an empty home) to this device through an invite.
+    pub fn pair(&self, other: &Device) {
+        let mut cmd = self.cmd();
+        cmd.args(["device", "invite", "--wait", "60"]);
+        let inviter = Running::spawn(cmd);
+        let ticket = inviter.wait_for("the invite ticket", Duration::from_secs(30), |l| {
+            l.starts_with("hearth")
+        });
+        other.ok(&["device", "join", &ticket]);
+        inviter.wait_for("the join", Duration::from_secs(30), |l| {
+            l.contains("joined")
+        });
+    }
+}
