@@ -434,6 +434,7 @@ impl Journal {
                 }
             }
         }
+        let mut pending: Vec<(BundleId, Vec<u8>)> = Vec::new();
         let fresh = verified.bundles.into_iter().map(|b| (b, false));
         for (bundle, already_stored) in fresh.chain(unlocked.into_iter().map(|b| (b, true))) {
             let write = !loading && !already_stored;
@@ -457,10 +458,12 @@ impl Journal {
                 .and_then(|plain| {
                     if self.live.is_empty() && h.kind == BundleKind::Snapshot {
                         self.doc = JournalDoc::load(&plain, self.actor.clone())?;
-                        Ok(())
                     } else {
-                        Ok(self.doc.apply(&plain)?)
+                        // Applied together below: one load_incremental of many changes
+                        // is several times faster than one call per bundle.
+                        pending.push((bundle.id(), plain));
                     }
+                    Ok(())
                 });
             if let Err(e) = applied {
                 report
@@ -489,7 +492,38 @@ impl Journal {
                 report.accepted += 1;
             }
         }
+        self.apply_pending(pending, batch, &mut report);
         Ok(report)
+    }
+}
+
+impl Journal {
+    /// Applies decrypted changes in one go; if Automerge refuses the lot, applies them
+    /// one by one and drops (and does not store) the ones it refuses.
+    fn apply_pending(
+        &mut self,
+        pending: Vec<(BundleId, Vec<u8>)>,
+        batch: &mut Batch,
+        report: &mut IngestReport,
+    ) {
+        if pending.is_empty() {
+            return;
+        }
+        let all: Vec<u8> = pending
+            .iter()
+            .flat_map(|(_, p)| p.iter().copied())
+            .collect();
+        if self.doc.apply(&all).is_ok() {
+            return;
+        }
+        for (id, plain) in pending {
+            if let Err(e) = self.doc.apply(&plain) {
+                self.live.remove(&id);
+                batch.forget_bundle(&id);
+                report.accepted = report.accepted.saturating_sub(1);
+                report.rejected.push(format!("bundle {id:?}: {e}"));
+            }
+        }
     }
 }
 
