@@ -215,8 +215,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HEARTH_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_env("HEARTH_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("warn,iroh=off,noq=off,noq_proto=off")
+            }),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -92,26 +92,28 @@ impl BlindStore {
         Ok(())
     }
 
-    /// Whether a device may connect: it enrolled, or a doc stored here names it — and
-    /// no doc stored here has removed it.
+    /// Whether a device may connect: a doc stored here names it as a current member,
+    /// or it enrolled and no doc stored here has removed it. (A removal in one doc
+    /// never locks out a device that another doc still names, so one member cannot
+    /// shut another's device out by naming and removing it.)
     pub fn admits(&self, device: &DeviceId) -> bool {
         let Ok(docs) = self.docs.lock() else {
             return false;
         };
+        if docs.values().any(|d| d.acl.may_hold(device)) {
+            return true;
+        }
         let removed = docs.values().any(|d| {
             d.acl
                 .member(device)
                 .is_some_and(|m| m.role == Role::Removed)
         });
-        if removed {
-            return false;
-        }
         let enrolled = self
             .enrolled
             .lock()
             .map(|e| e.contains(device))
             .unwrap_or(false);
-        enrolled || docs.values().any(|d| d.acl.may_hold(device))
+        enrolled && !removed
     }
 
     /// How many documents are stored.

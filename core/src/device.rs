@@ -68,6 +68,11 @@ async fn dial_within(
     }
 }
 
+/// Closes an endpoint without waiting long for peers that never answered.
+async fn close(ep: Endpoint) {
+    let _ = tokio::time::timeout(Duration::from_millis(300), ep.close()).await;
+}
+
 /// Enrolls this device at a center with its ticket, shares the journal with the hub
 /// (as a blind store that never gets a key), and syncs once. Returns the hub's id.
 pub async fn enroll(
@@ -90,7 +95,7 @@ pub async fn enroll(
     )
     .await;
     conn.close(0u32.into(), b"enrolled");
-    ep.close().await;
+    close(ep).await;
     let (hub, recipient) = match resp? {
         PairResponse::Enrolled { hub, recipient } => (hub, recipient),
         PairResponse::Refused { reason } => return Err(NetError::Refused(reason)),
@@ -169,7 +174,7 @@ pub async fn sync_once(
             Err(e) => summary.failed.push((DeviceId([0; 32]), e.to_string())),
         }
     }
-    ep.close().await;
+    close(ep).await;
     if summary.reached.is_empty() {
         let why = summary
             .failed
@@ -329,7 +334,25 @@ impl Live {
         dial_peers: bool,
         events: Option<mpsc::UnboundedSender<SyncEvent>>,
     ) -> Result<(Self, Option<(Ticket, oneshot::Receiver<DeviceId>)>), NetError> {
-        let ep = endpoint(&vault, net, vec![SYNC_ALPN.to_vec(), PAIR_ALPN.to_vec()]).await?;
+        // Listen on the port used last time, so the address the member's other devices
+        // remember from an invite stays valid; fall back to any port if it is taken.
+        let alpns = vec![SYNC_ALPN.to_vec(), PAIR_ALPN.to_vec()];
+        let mut config = net.clone();
+        if config.bind.port() == 0
+            && let Some(port) = vault.listen_port()?
+        {
+            config.bind.set_port(port);
+        }
+        let ep = match endpoint(&vault, &config, alpns.clone()).await {
+            Ok(ep) => ep,
+            Err(_) if config.bind != net.bind => endpoint(&vault, net, alpns).await?,
+            Err(e) => return Err(e),
+        };
+        if let Some(port) = ep.bound_sockets().first().map(|s| s.port())
+            && Some(port) != vault.listen_port()?
+        {
+            vault.set_listen_port(port)?;
+        }
         let addr = ep.addr();
         let mut builder = Router::builder(ep.clone()).accept(
             SYNC_ALPN,
@@ -435,7 +458,7 @@ pub async fn join(
     )
     .await;
     conn.close(0u32.into(), b"joined");
-    ep.close().await;
+    close(ep).await;
     let (journal, items, peers) = match resp? {
         PairResponse::Joined {
             journal,

@@ -177,22 +177,29 @@ impl JournalDoc {
 
     /// Records a validated check-in.
     pub fn add_checkin(&mut self, c: &CheckIn) -> Result<Vec<u8>, DocError> {
+        self.add_checkins(std::slice::from_ref(c))
+    }
+
+    /// Records validated check-ins as one change.
+    pub fn add_checkins(&mut self, all: &[CheckIn]) -> Result<Vec<u8>, DocError> {
         let checkins = self.obj(&ROOT, "checkins")?;
         let bytes = self.change(|d| {
-            let m = d.put_object(&checkins, c.id.to_string(), ObjType::Map)?;
-            d.put(&m, "at", ScalarValue::Timestamp(c.at_ms as i64))?;
-            write_fields(
-                d,
-                &m,
-                &CheckInPatch {
-                    mood: Some(c.mood),
-                    craving: Some(c.craving),
-                    energy: Some(c.energy),
-                    sleep_hours: Some(c.sleep_hours),
-                    tags: Some(c.tags.clone()),
-                    note: Some(c.note.clone()),
-                },
-            )
+            all.iter().try_for_each(|c| {
+                let m = d.put_object(&checkins, c.id.to_string(), ObjType::Map)?;
+                d.put(&m, "at", ScalarValue::Timestamp(c.at_ms as i64))?;
+                write_fields(
+                    d,
+                    &m,
+                    &CheckInPatch {
+                        mood: Some(c.mood),
+                        craving: Some(c.craving),
+                        energy: Some(c.energy),
+                        sleep_hours: Some(c.sleep_hours),
+                        tags: Some(c.tags.clone()),
+                        note: Some(c.note.clone()),
+                    },
+                )
+            })
         })?;
         bytes.ok_or(DocError::Missing("change"))
     }

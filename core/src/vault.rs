@@ -42,6 +42,7 @@ pub const COMPACT_AFTER: usize = 256;
 const META_JOURNAL: &str = "journal";
 const META_ACTOR: &str = "actor";
 const META_PEER: &str = "peer/";
+const META_PORT: &str = "listen_port";
 
 /// Where a vault keeps its store.
 #[derive(Debug, Clone)]
@@ -479,6 +480,16 @@ impl Vault {
         self.edit(|doc| Ok((Some(doc.add_checkin(&checkin)?), checkin.clone())))
     }
 
+    /// Records many check-ins as one change (importing a history kept elsewhere).
+    pub fn add_checkins(&self, new: &[NewCheckIn]) -> Result<Vec<CheckIn>, VaultError> {
+        let now = wire::now_ms();
+        let checkins = new
+            .iter()
+            .map(|n| n.validate(now))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.edit(|doc| Ok((Some(doc.add_checkins(&checkins)?), checkins.clone())))
+    }
+
     /// Changes a check-in.
     pub fn edit_checkin(&self, id: CheckInId, patch: &CheckInPatch) -> Result<CheckIn, VaultError> {
         self.edit(|doc| {
@@ -661,6 +672,26 @@ impl Vault {
             .into_iter()
             .filter_map(|(_, v)| postcard::from_bytes(&v).ok())
             .collect())
+    }
+
+    /// The port this device last listened on (so the address its devices remember
+    /// stays valid across runs).
+    pub fn listen_port(&self) -> Result<Option<u16>, VaultError> {
+        let guard = self.lock()?;
+        Ok(guard
+            .store
+            .meta(META_PORT)?
+            .and_then(|v| <[u8; 2]>::try_from(v.as_slice()).ok())
+            .map(u16::from_le_bytes))
+    }
+
+    /// Remembers the port this device listens on.
+    pub fn set_listen_port(&self, port: u16) -> Result<(), VaultError> {
+        let guard = self.lock()?;
+        let mut batch = Batch::new();
+        batch.put_meta(META_PORT, port.to_le_bytes().to_vec());
+        guard.store.commit(batch, true)?;
+        Ok(())
     }
 
     /// This device's keys, for its network endpoint.

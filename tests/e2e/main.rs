@@ -167,7 +167,8 @@ impl Device {
             .arg(&self.home)
             .arg("--bind")
             .arg(&self.bind)
-            .env("HEARTH_LOG", "warn")
+            // What a member sees: the CLI's own default logging.
+            .env_remove("HEARTH_LOG")
             .env_remove("HEARTH_HOME");
         c
     }

@@ -138,7 +138,13 @@ pub async fn run_connection(
     } else {
         conn.accept_bi().await.map_err(|e| net(&e))?
     };
-    let result = drive(&mut send, recv, peer, &replica, &mut hooks).await;
+    let result = drive(&mut send, recv, peer, &replica, &mut hooks)
+        .await
+        .map_err(|e| match (e, conn.close_reason()) {
+            // Say why the peer closed ("unknown device"), not just that it did.
+            (SyncError::Network(_), Some(reason)) => SyncError::Network(reason.to_string()),
+            (e, _) => e,
+        });
     if let Err(e) = &result {
         // Tell the peer why, then end the stream; the connection stays usable for others.
         let _ = write_message(
@@ -151,8 +157,12 @@ pub async fn run_connection(
     }
     let _ = send.finish();
     if dialer {
-        // Give the peer a moment to read what is in flight before the connection goes.
-        let _ = tokio::time::timeout(Duration::from_millis(500), conn.closed()).await;
+        // A clean one-shot sync returns only after reading the peer's end of stream,
+        // which the peer sends after reading ours: everything both ways has arrived.
+        // After an error, give the peer a moment to read why before closing.
+        if result.is_err() {
+            let _ = tokio::time::timeout(Duration::from_millis(500), conn.closed()).await;
+        }
         conn.close(0u32.into(), b"done");
     } else {
         let _ = tokio::time::timeout(DRAIN_TIMEOUT, conn.closed()).await;

@@ -1,0 +1,396 @@
+//! Sync benchmark, printed as medians with ratios against baselines measured in the
+//! same run. Run with `cargo bench -p hearth-hub --bench sync`.
+//!
+//! 1. Live latency: devices A and B online through a hub on loopback (real iroh, real
+//!    redb files with fsync); 100 times, from A calling `add_checkin` until B's vault
+//!    announces the change. Target: median under 3 ms.
+//! 2. First sync: a journal of 5,500 check-ins (one commit each) reaches a newly paired
+//!    device through the hub: from B's `sync_once` until B holds all 5,500.
+//! 3. The same two workloads in automerge-repo (JavaScript: repo + websocket adapter +
+//!    a sync server on loopback, `bench/automerge-repo/bench.mjs`), run in this same
+//!    run when Node is installed, and the ratios.
+//! 4. The hub's resident memory with many members' 5,500-check-in journals stored
+//!    (`HEARTH_BENCH_MEMBERS`, default 1,000): the real `hearth-hub` binary started on
+//!    a store holding them, RSS read from /proc after start and after serving a sync.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hearth_core::acl::Role;
+use hearth_core::device::{self, Live};
+use hearth_core::identity::MemoryKeyStore;
+use hearth_core::model::NewCheckIn;
+use hearth_core::pairing::PeerAddr;
+use hearth_core::sync::net::NetConfig;
+use hearth_core::vault::{Location, Origin, SyncItem, Vault, VaultEvent};
+use hearth_hub::{Hub, HubConfig};
+use rand::Rng;
+
+const WORDS: &[&str] = &[
+    "walked", "meeting", "sister", "called", "slept", "badly", "group", "felt", "calm", "angry",
+    "coffee", "rain", "bus", "work", "tired", "good", "talked", "sponsor", "art", "yoga", "meal",
+    "housing", "form", "played", "music", "breathed", "cried", "laughed",
+];
+
+fn note(rng: &mut impl Rng) -> String {
+    let n = rng.random_range(4..30);
+    (0..n)
+        .map(|_| WORDS[rng.random_range(0..WORDS.len())])
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn checkin(rng: &mut impl Rng, at_ms: u64) -> NewCheckIn {
+    NewCheckIn {
+        at_ms: Some(at_ms),
+        mood: rng.random_range(1..=5),
+        craving: rng.random_bool(0.6).then(|| rng.random_range(0..=10)),
+        energy: Some(rng.random_range(1..=5)),
+        sleep_hours: Some(rng.random_range(3.0..10.0)),
+        tags: vec!["walk".into(), "meeting".into()][..rng.random_range(0..=2)].to_vec(),
+        note: note(rng),
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn pct(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+struct Member {
+    vault: Arc<Vault>,
+    _keys: Arc<MemoryKeyStore>,
+}
+
+fn member(dir: &Path, name: &str) -> Member {
+    let keys = Arc::new(MemoryKeyStore::new());
+    let vault = Vault::create(Location::Dir(dir.join(name)), &*keys, None).unwrap();
+    Member {
+        vault: Arc::new(vault),
+        _keys: keys,
+    }
+}
+
+/// A new device of `a`'s member that has the ACL and keys but no bundles, so the
+/// journal itself must come through the hub.
+fn pair_empty(a: &Member, dir: &Path, name: &str, hub: &Hub) -> Member {
+    let keys = Arc::new(MemoryKeyStore::new());
+    let public = Vault::prepare_device(&*keys).unwrap();
+    a.vault.authorize_device(&public, Role::Owner).unwrap();
+    let items: Vec<SyncItem> = a
+        .vault
+        .sync_items()
+        .unwrap()
+        .into_iter()
+        .filter(|i| !matches!(i, SyncItem::Bundle(_)))
+        .collect();
+    let vault = Vault::join(
+        Location::Dir(dir.join(name)),
+        &*keys,
+        a.vault.journal_id().unwrap(),
+        items,
+    )
+    .unwrap();
+    vault
+        .remember_peer(&PeerAddr {
+            hub: true,
+            addr: hub.ticket().addr.clone(),
+        })
+        .unwrap();
+    Member {
+        vault: Arc::new(vault),
+        _keys: keys,
+    }
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+struct JsFigures {
+    first_sync_ms: f64,
+    live_median_ms: f64,
+}
+
+fn run_js() -> Option<JsFigures> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/automerge-repo");
+    if !dir.join("bench.mjs").exists() || Command::new("node").arg("--version").output().is_err() {
+        eprintln!("automerge-repo baseline skipped: node or bench/automerge-repo missing");
+        return None;
+    }
+    if !dir.join("node_modules").exists() {
+        let ok = Command::new("npm")
+            .arg("ci")
+            .current_dir(&dir)
+            .status()
+            .map(|s| s.success());
+        if !matches!(ok, Ok(true)) {
+            eprintln!("automerge-repo baseline skipped: npm ci failed");
+            return None;
+        }
+    }
+    let out = Command::new("node")
+        .arg("bench.mjs")
+        .current_dir(&dir)
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!(
+            "automerge-repo baseline failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))?;
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    Some(JsFigures {
+        first_sync_ms: v["first_sync_ms"].as_f64()?,
+        live_median_ms: v["live_median_ms"].as_f64()?,
+    })
+}
+
+async fn live_latency(dir: &Path, hub: &Hub, rounds: usize) -> Vec<f64> {
+    let net = NetConfig::loopback();
+    let a = member(dir, "live-a");
+    device::enroll(&a.vault, hub.ticket(), &net).await.unwrap();
+    let b = pair_empty(&a, dir, "live-b", hub);
+    device::sync_once(&a.vault, &net, None).await.unwrap();
+    device::sync_once(&b.vault, &net, None).await.unwrap();
+    let (la, _) = Live::start(a.vault.clone(), &net, None, true, None)
+        .await
+        .unwrap();
+    let (lb, _) = Live::start(b.vault.clone(), &net, None, true, None)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // B's announcements, stamped where they happen.
+    let mut events = b.vault.subscribe();
+    let (tx, rx) = std::sync::mpsc::channel::<Instant>();
+    std::thread::spawn(move || {
+        while let Ok(ev) = events.blocking_recv() {
+            if matches!(
+                ev,
+                VaultEvent::Changed {
+                    origin: Origin::Remote,
+                    ..
+                }
+            ) && tx.send(Instant::now()).is_err()
+            {
+                break;
+            }
+        }
+    });
+    let mut rng = rand::rng();
+    let mut out = Vec::new();
+    for i in 0..rounds + 5 {
+        let c = checkin(&mut rng, 1_700_000_000_000 + i as u64);
+        let va = a.vault.clone();
+        let t0 = Instant::now();
+        tokio::task::spawn_blocking(move || va.add_checkin(&c).unwrap())
+            .await
+            .unwrap();
+        let t1 = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("B never saw the check-in");
+        if i >= 5 {
+            out.push(t1.duration_since(t0).as_secs_f64() * 1e3);
+        }
+        // Let B's fsync finish before the next round.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(b.vault.checkins().unwrap().len(), rounds + 5);
+    la.shutdown().await;
+    lb.shutdown().await;
+    out
+}
+
+async fn first_sync(dir: &Path, hub: &Hub, runs: usize) -> (Vec<f64>, usize) {
+    let net = NetConfig::loopback();
+    let a = member(dir, "big-a");
+    let mut rng = rand::rng();
+    let build = Instant::now();
+    for i in 0..5_500u64 {
+        a.vault
+            .add_checkin(&checkin(&mut rng, 1_600_000_000_000 + i * 3_600_000))
+            .unwrap();
+    }
+    eprintln!(
+        "  built the 5,500-check-in journal (one commit each, fsync'd) in {:.1} s; {} live bundles",
+        build.elapsed().as_secs_f64(),
+        a.vault.bundle_count().unwrap()
+    );
+    device::enroll(&a.vault, hub.ticket(), &net).await.unwrap();
+    let mut times = Vec::new();
+    for run in 0..runs {
+        let b = pair_empty(&a, dir, &format!("big-b{run}"), hub);
+        device::sync_once(&a.vault, &net, None).await.unwrap(); // the hub learns of B
+        assert_eq!(b.vault.checkins().unwrap().len(), 0);
+        let t0 = Instant::now();
+        device::sync_once(&b.vault, &net, None).await.unwrap();
+        let dt = t0.elapsed().as_secs_f64() * 1e3;
+        assert_eq!(b.vault.checkins().unwrap().len(), 5_500);
+        times.push(dt);
+    }
+    (times, a.vault.journal_bytes().unwrap().len())
+}
+
+/// Fills a hub home with `n` members' journals of 5,500 check-ins each (as the hub
+/// would store them: every member's compacted, encrypted journal sent over sync).
+async fn fill_hub(dir: &Path, n: usize) -> std::path::PathBuf {
+    let home = dir.join("hub-many");
+    let hub = Hub::start(HubConfig {
+        home: home.clone(),
+        net: NetConfig::loopback(),
+    })
+    .await
+    .unwrap();
+    let net = NetConfig::loopback();
+    let mut rng = rand::rng();
+    let t = Instant::now();
+    for i in 0..n {
+        let keys = MemoryKeyStore::new();
+        let vault = Arc::new(Vault::create(Location::Memory, &keys, None).unwrap());
+        let batch: Vec<NewCheckIn> = (0..5_500u64)
+            .map(|j| checkin(&mut rng, 1_600_000_000_000 + j * 3_600_000))
+            .collect();
+        vault.add_checkins(&batch).unwrap();
+        vault.compact().unwrap();
+        device::enroll(&vault, hub.ticket(), &net).await.unwrap();
+        if (i + 1) % 100 == 0 {
+            eprintln!(
+                "  {} members stored ({:.0} s)",
+                i + 1,
+                t.elapsed().as_secs_f64()
+            );
+        }
+    }
+    assert_eq!(hub.doc_count(), n);
+    hub.shutdown().await.unwrap();
+    home
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let members: usize = std::env::var("HEARTH_BENCH_MEMBERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000);
+    println!("hearth sync benchmark (loopback iroh, relays off, real redb files; medians)");
+
+    let (live, first, save_len) = rt.block_on(async {
+        let hub = Hub::start(HubConfig {
+            home: dir.path().join("hub"),
+            net: NetConfig::loopback(),
+        })
+        .await
+        .unwrap();
+        let live = live_latency(dir.path(), &hub, 100).await;
+        let first = first_sync(dir.path(), &hub, 5).await;
+        hub.shutdown().await.unwrap();
+        (live, first.0, first.1)
+    });
+    let (mut live, mut first) = (live, first);
+    let live_med = median(&mut live);
+    let live_p90 = pct(&mut live, 0.9);
+    let first_med = median(&mut first);
+    println!("\n1. live: A add_checkin -> B sees it, through the hub, 100 rounds");
+    println!(
+        "   median {live_med:.2} ms   p90 {live_p90:.2} ms   max {:.2} ms   target < 3 ms: {}",
+        live.iter().copied().fold(0.0, f64::max),
+        if live_med < 3.0 { "PASS" } else { "MISS" }
+    );
+    println!(
+        "\n2. first sync of a 5,500-check-in journal to a newly paired device via the hub (5 runs)"
+    );
+    println!("   median {first_med:.1} ms   (journal save() = {save_len} B)   runs {first:.1?}");
+
+    println!("\n3. automerge-repo (JavaScript) baseline, same workloads, same run");
+    match run_js() {
+        Some(js) => {
+            println!(
+                "   first sync: automerge-repo {:.1} ms vs Hearth {first_med:.1} ms = {:.1}x faster (goal >= 20x): {}",
+                js.first_sync_ms,
+                js.first_sync_ms / first_med,
+                if js.first_sync_ms / first_med >= 20.0 {
+                    "PASS"
+                } else {
+                    "MISS"
+                }
+            );
+            println!(
+                "   live:       automerge-repo {:.2} ms vs Hearth {live_med:.2} ms = {:.1}x faster (goal >= 10x): {}",
+                js.live_median_ms,
+                js.live_median_ms / live_med,
+                if js.live_median_ms / live_med >= 10.0 {
+                    "PASS"
+                } else {
+                    "MISS"
+                }
+            );
+        }
+        None => println!("   skipped (see above)"),
+    }
+
+    println!("\n4. hub memory with {members} members' 5,500-check-in journals stored");
+    let home = rt.block_on(fill_hub(dir.path(), members));
+    let store_bytes = std::fs::metadata(home.join(hearth_hub::STORE_FILE))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let hub_bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/hearth-hub");
+    let hub_bin = if hub_bin.exists() {
+        hub_bin
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/hearth-hub")
+    };
+    let mut child = Command::new(&hub_bin)
+        .arg("--home")
+        .arg(&home)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("HEARTH_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let rss_start = rss_kib(child.id());
+    println!(
+        "   store file {:.1} MiB; hub RSS after start: {} KiB ({})",
+        store_bytes as f64 / 1048576.0,
+        rss_start.map(|r| r.to_string()).unwrap_or("?".into()),
+        hub_bin.display()
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -1,0 +1,295 @@
+//! hearth-hub's integration tests: a real hub (redb in a temporary home, an iroh
+//! endpoint on loopback with relays off) and real member devices, proving what the hub
+//! refuses — unknown and removed devices, bundles forged by a non-writer, and oversize
+//! or garbage frames — while it keeps serving everyone else.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod refusals;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hearth_core::acl::Role;
+use hearth_core::device::{self, SyncSummary};
+use hearth_core::identity::{DeviceKeys, KeyStore, MemoryKeyStore};
+use hearth_core::ids::DocId;
+use hearth_core::model::NewCheckIn;
+use hearth_core::pairing::PeerAddr;
+use hearth_core::sync::message::{Message, PROTOCOL_VERSION, read_message, write_message};
+use hearth_core::sync::net::{NetConfig, bind_endpoint};
+use hearth_core::sync::{SYNC_ALPN, SyncError};
+use hearth_core::vault::{Location, SyncItem, Vault, VaultError};
+use hearth_hub::{Hub, HubConfig};
+use iroh::Endpoint;
+use iroh::endpoint::{Connection, RecvStream, SendStream};
+use tempfile::TempDir;
+
+/// How long any single network step may take before the test fails instead of hanging.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Loopback only, relays off.
+pub fn net() -> NetConfig {
+    NetConfig::loopback()
+}
+
+/// A hub serving from a fresh temporary home (kept alive by the returned directory).
+pub async fn start_hub() -> (Hub, TempDir) {
+    let home = tempfile::tempdir().expect("hub home");
+    let hub = Hub::start(HubConfig {
+        home: home.path().to_owned(),
+        net: net(),
+    })
+    .await
+    .expect("start hub");
+    (hub, home)
+}
+
+/// Where a device reaches the hub.
+pub fn hub_peer(hub: &Hub) -> PeerAddr {
+    PeerAddr {
+        hub: true,
+        addr: hub.ticket().addr.clone(),
+    }
+}
+
+/// One device: its vault in a temporary directory (real redb) and its key store.
+pub struct Device {
+    /// The vault.
+    pub vault: Arc<Vault>,
+    /// The device seed.
+    pub keys: MemoryKeyStore,
+    dir: TempDir,
+}
+
+impl Device {
+    fn location(dir: &TempDir) -> Location {
+        Location::Dir(dir.path().join("vault"))
+    }
+
+    /// This device's keys (what a test needs to speak as it on the wire).
+    pub fn device_keys(&self) -> DeviceKeys {
+        DeviceKeys::derive(&self.keys.load().expect("load").expect("seed")).expect("derive")
+    }
+
+    /// Closes the vault and opens it again from its directory.
+    pub fn reopen(self) -> Result<Device, VaultError> {
+        let Device { vault, keys, dir } = self;
+        drop(Arc::try_unwrap(vault).expect("nothing else holds the vault"));
+        let vault = Vault::open(Self::location(&dir), &keys)?;
+        Ok(Device {
+            vault: Arc::new(vault),
+            keys,
+            dir,
+        })
+    }
+}
+
+/// A member's first device with a new journal.
+pub fn new_member(name: &str) -> Device {
+    let dir = tempfile::tempdir().expect("device dir");
+    let keys = MemoryKeyStore::new();
+    let vault = Vault::create(Device::location(&dir), &keys, Some(name)).expect("create vault");
+    Device {
+        vault: Arc::new(vault),
+        keys,
+        dir,
+    }
+}
+
+/// Another device `owner` adds with `role`: it joins from what `owner` holds and
+/// remembers the same hubs and devices.
+pub fn add_device(owner: &Vault, role: Role) -> Device {
+    let dir = tempfile::tempdir().expect("device dir");
+    let keys = MemoryKeyStore::new();
+    let public = Vault::prepare_device(&keys).expect("prepare device");
+    owner.authorize_device(&public, role).expect("authorize");
+    let vault = Vault::join(
+        Device::location(&dir),
+        &keys,
+        owner.journal_id().expect("journal id"),
+        owner.sync_items().expect("sync items"),
+    )
+    .expect("join");
+    for peer in owner.peers().expect("peers") {
+        vault.remember_peer(&peer).expect("remember peer");
+    }
+    Device {
+        vault: Arc::new(vault),
+        keys,
+        dir,
+    }
+}
+
+/// One sync with every remembered peer, which must succeed.
+pub async fn sync(vault: &Arc<Vault>) -> SyncSummary {
+    let summary = tokio::time::timeout(WAIT * 2, device::sync_once(vault, &net(), None))
+        .await
+        .expect("sync timed out")
+        .expect("sync");
+    assert!(summary.failed.is_empty(), "{summary:?}");
+    summary
+}
+
+/// A plain check-in.
+pub fn checkin(mood: u8, note: &str) -> NewCheckIn {
+    NewCheckIn {
+        mood,
+        note: note.into(),
+        ..Default::default()
+    }
+}
+
+/// The notes of every check-in the member sees on this device.
+pub fn notes(vault: &Vault) -> Vec<String> {
+    vault
+        .checkins()
+        .expect("checkins")
+        .into_iter()
+        .map(|c| c.note)
+        .collect()
+}
+
+/// A hello that offers no documents.
+pub fn empty_hello() -> Message {
+    Message::Hello {
+        version: PROTOCOL_VERSION,
+        docs: Vec::new(),
+    }
+}
+
+/// A raw `hearth/sync/1` connection to the hub, speaking as the device whose key it
+/// binds with: the test writes whatever bytes or messages it likes.
+pub struct Raw {
+    ep: Endpoint,
+    conn: Connection,
+    send: SendStream,
+    recv: RecvStream,
+}
+
+impl Raw {
+    /// Connects and opens the sync stream (the hub sees it with the first write).
+    pub async fn connect(keys: &DeviceKeys, hub: &Hub) -> Raw {
+        let ep = bind_endpoint(keys.endpoint_key(), &net(), Vec::new())
+            .await
+            .expect("bind");
+        let conn = tokio::time::timeout(WAIT, ep.connect(hub.ticket().addr.clone(), SYNC_ALPN))
+            .await
+            .expect("connect timed out")
+            .expect("connect");
+        let (send, recv) = conn.open_bi().await.expect("open stream");
+        Raw {
+            ep,
+            conn,
+            send,
+            recv,
+        }
+    }
+
+    /// Writes one message.
+    pub async fn write(&mut self, msg: &Message) {
+        write_message(&mut self.send, msg).await.expect("write");
+    }
+
+    /// Writes raw bytes.
+    pub async fn write_bytes(&mut self, bytes: &[u8]) {
+        self.send.write_all(bytes).await.expect("write bytes");
+    }
+
+    /// Ends our side of the stream.
+    pub fn finish(&mut self) {
+        self.send.finish().expect("finish");
+    }
+
+    /// Reads the hub's next message (`None` when it ended the stream).
+    pub async fn read(&mut self) -> Result<Option<Message>, SyncError> {
+        tokio::time::timeout(WAIT, read_message(&mut self.recv))
+            .await
+            .expect("the hub neither answered nor closed the stream")
+    }
+
+    /// Reads until the hub ends the stream or breaks the connection.
+    pub async fn read_to_end(&mut self) -> Vec<Message> {
+        let mut got = Vec::new();
+        while let Ok(Some(m)) = self.read().await {
+            got.push(m);
+        }
+        got
+    }
+
+    /// Closes the connection and the endpoint.
+    pub async fn close(self) {
+        self.conn.close(0u32.into(), b"done");
+        self.ep.close().await;
+    }
+}
+
+/// Dials the hub as `keys` and says hello; returns why the hub closed the connection.
+/// Fails if the hub answered anything at all.
+pub async fn refused(keys: &DeviceKeys, hub: &Hub) -> String {
+    let ep = bind_endpoint(keys.endpoint_key(), &net(), Vec::new())
+        .await
+        .expect("bind");
+    let conn = tokio::time::timeout(WAIT, ep.connect(hub.ticket().addr.clone(), SYNC_ALPN))
+        .await
+        .expect("connect timed out")
+        .expect("the handshake itself succeeds; the hub refuses after it");
+    // Opening the stream or writing may already fail: the hub closes as soon as it
+    // sees who dialled.
+    if let Ok((mut send, mut recv)) = conn.open_bi().await
+        && write_message(&mut send, &empty_hello()).await.is_ok()
+    {
+        let answer = tokio::time::timeout(WAIT, read_message(&mut recv))
+            .await
+            .expect("the hub neither answered nor closed");
+        assert!(
+            !matches!(answer, Ok(Some(_))),
+            "the hub answered a device it must refuse: {answer:?}"
+        );
+    }
+    let why = tokio::time::timeout(WAIT, conn.closed())
+        .await
+        .expect("the hub kept the connection open")
+        .to_string();
+    ep.close().await;
+    why
+}
+
+/// Everything the hub holds of `doc`, fetched as the (admitted) device `keys`: offer
+/// nothing, ask for the doc with no ids, collect the reply.
+pub async fn hub_items(hub: &Hub, keys: &DeviceKeys, doc: DocId) -> Vec<SyncItem> {
+    let mut raw = Raw::connect(keys, hub).await;
+    raw.write(&empty_hello()).await;
+    match raw.read().await {
+        Ok(Some(Message::Hello { docs, .. })) => {
+            assert!(
+                docs.iter().any(|s| s.doc == doc),
+                "hub does not offer {doc}"
+            )
+        }
+        other => panic!("expected the hub's hello, got {other:?}"),
+    }
+    raw.write(&Message::Ids {
+        doc,
+        ids: Vec::new(),
+    })
+    .await;
+    let mut items = Vec::new();
+    loop {
+        match raw.read().await {
+            Ok(Some(Message::Items {
+                doc: d,
+                items: chunk,
+                last,
+            })) => {
+                assert_eq!(d, doc);
+                items.extend(chunk);
+                if last {
+                    break;
+                }
+            }
+            other => panic!("expected items, got {other:?}"),
+        }
+    }
+    raw.close().await;
+    items
+}
