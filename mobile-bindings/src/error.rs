@@ -1,0 +1,104 @@
+//! The one error the apps see: a few variants they can act on, each with a message.
+
+use hearth_core::device::NetError;
+use hearth_core::vault::VaultError;
+
+/// What went wrong, in a form a Kotlin or Swift caller can act on.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum HearthError {
+    /// No hub or device answered, or the connection broke: try again later.
+    #[error("{message}")]
+    Network {
+        /// Why.
+        message: String,
+    },
+    /// A key, signature, passphrase or encrypted file did not check out.
+    #[error("{message}")]
+    Crypto {
+        /// Why.
+        message: String,
+    },
+    /// The device's storage or key store failed.
+    #[error("{message}")]
+    Storage {
+        /// Why.
+        message: String,
+    },
+    /// There is nothing there (no vault yet, no such check-in).
+    #[error("{message}")]
+    NotFound {
+        /// Why.
+        message: String,
+    },
+    /// Not allowed (removed device, not an owner, refused ticket).
+    #[error("{message}")]
+    Denied {
+        /// Why.
+        message: String,
+    },
+    /// Invalid input (mood out of range, unknown section, bad ticket): show the message.
+    #[error("{message}")]
+    Invalid {
+        /// Why.
+        message: String,
+    },
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for HearthError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        HearthError::Storage {
+            message: format!("the app's callback failed: {}", e.reason),
+        }
+    }
+}
+
+impl From<VaultError> for HearthError {
+    fn from(e: VaultError) -> Self {
+        use hearth_core::doc::DocError;
+        let message = e.to_string();
+        match e {
+            VaultError::NoVault(_) => HearthError::NotFound { message },
+            VaultError::Doc(DocError::NoCheckIn(_) | DocError::NoItem(..)) => {
+                HearthError::NotFound { message }
+            }
+            VaultError::AlreadyExists | VaultError::Invalid(_) | VaultError::Doc(_) => {
+                HearthError::Invalid { message }
+            }
+            VaultError::Crypto(_)
+            | VaultError::Bundle(_)
+            | VaultError::Acl(_)
+            | VaultError::Envelope(_)
+            | VaultError::Backup(_) => HearthError::Crypto { message },
+            VaultError::NoKey | VaultError::Denied(_) => HearthError::Denied { message },
+            _ => HearthError::Storage { message },
+        }
+    }
+}
+
+impl From<NetError> for HearthError {
+    fn from(e: NetError) -> Self {
+        match e {
+            NetError::Vault(v) => v.into(),
+            NetError::Refused(message) => HearthError::Denied { message },
+            other => HearthError::Network {
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+impl From<hearth_core::model::ValidationError> for HearthError {
+    fn from(e: hearth_core::model::ValidationError) -> Self {
+        HearthError::Invalid {
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<hearth_core::pairing::TicketError> for HearthError {
+    fn from(e: hearth_core::pairing::TicketError) -> Self {
+        HearthError::Invalid {
+            message: e.to_string(),
+        }
+    }
+}

@@ -1,0 +1,469 @@
+//! The `Hearth` object (one per device), the foreign traits the app implements, and
+//! the free functions that open or create it.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hearth_core::device::{self, Live};
+use hearth_core::identity::{self, KeyStoreError, Seed};
+use hearth_core::pairing::Ticket;
+use hearth_core::sync::net::{NetConfig, SyncEvent};
+use hearth_core::vault::{Location, Origin, Vault, VaultEvent};
+use tokio::sync::{broadcast, mpsc};
+
+use crate::records::{checkin_id, section};
+use crate::runtime::{blocking, handle, spawn};
+use crate::{
+    ChangeOrigin, CheckIn, CheckInPatch, DeviceInfo, HearthError, Invite, NewCheckIn, Plan,
+    PlanSection, Supporter, SyncReport, SyncStatus,
+};
+
+/// Where the app keeps the device's 32-byte seed: Android Keystore-wrapped storage,
+/// the iOS Keychain (this device only). Only the seed crosses, only here.
+#[uniffi::export(with_foreign)]
+pub trait KeyStore: Send + Sync {
+    /// The stored seed, or `None` on a new device.
+    fn load(&self) -> Result<Option<Vec<u8>>, HearthError>;
+    /// Stores the seed durably.
+    fn save(&self, seed: Vec<u8>) -> Result<(), HearthError>;
+}
+
+/// Told about changes and sync status. Called from a background thread.
+#[uniffi::export(with_foreign)]
+pub trait HearthListener: Send + Sync {
+    /// The journal changed (or, once on subscribing, here is the current state).
+    fn on_change(&self, origin: ChangeOrigin);
+    /// Sync status changed.
+    fn on_sync_status(&self, status: SyncStatus);
+}
+
+/// Adapts the app's key store to the core's.
+struct ForeignKeys(Arc<dyn KeyStore>);
+
+impl identity::KeyStore for ForeignKeys {
+    fn load(&self) -> Result<Option<Seed>, KeyStoreError> {
+        match self.0.load() {
+            Ok(None) => Ok(None),
+            Ok(Some(bytes)) => <[u8; 32]>::try_from(bytes.as_slice())
+                .map(|b| Some(Seed::from_bytes(b)))
+                .map_err(|_| KeyStoreError::Damaged(bytes.len())),
+            Err(e) => Err(KeyStoreError::Platform(e.to_string())),
+        }
+    }
+
+    fn save(&self, seed: &Seed) -> Result<(), KeyStoreError> {
+        self.0
+            .save(seed.expose().to_vec())
+            .map_err(|e| KeyStoreError::Platform(e.to_string()))
+    }
+}
+
+fn net(bind: Option<String>) -> Result<NetConfig, HearthError> {
+    let bind = bind.unwrap_or_else(|| "0.0.0.0:0".into());
+    Ok(NetConfig {
+        bind: bind.parse().map_err(|_| HearthError::Invalid {
+            message: format!("{bind:?} is not a socket address"),
+        })?,
+        relay: None,
+    })
+}
+
+fn ticket(text: &str) -> Result<Ticket, HearthError> {
+    Ok(text.parse()?)
+}
+
+/// A member's device: its vault, and its network side.
+#[derive(uniffi::Object)]
+pub struct Hearth {
+    vault: Arc<Vault>,
+    net: NetConfig,
+    live: tokio::sync::Mutex<Option<Live>>,
+    status: broadcast::Sender<SyncStatus>,
+}
+
+impl Hearth {
+    fn wrap(vault: Vault, net: NetConfig) -> Arc<Self> {
+        let (status, _) = broadcast::channel(64);
+        Arc::new(Hearth {
+            vault: Arc::new(vault),
+            net,
+            live: tokio::sync::Mutex::new(None),
+            status,
+        })
+    }
+}
+
+/// Whether `data_dir` holds a vault.
+#[uniffi::export]
+pub fn hearth_exists(data_dir: String) -> bool {
+    Vault::exists(&PathBuf::from(data_dir))
+}
+
+/// Creates a new vault in `data_dir`. `name` is what the member wants to be called
+/// (optional). `bind` is the network address (`None`: all interfaces, any port).
+#[uniffi::export]
+pub async fn create_hearth(
+    data_dir: String,
+    key_store: Arc<dyn KeyStore>,
+    name: Option<String>,
+    bind: Option<String>,
+) -> Result<Arc<Hearth>, HearthError> {
+    let net = net(bind)?;
+    let vault = blocking(move || {
+        let keys = ForeignKeys(key_store);
+        Ok(Vault::create(
+            Location::Dir(data_dir.into()),
+            &keys,
+            name.as_deref(),
+        )?)
+    })
+    .await?;
+    Ok(Hearth::wrap(vault, net))
+}
+
+/// Opens the vault in `data_dir`.
+#[uniffi::export]
+pub async fn open_hearth(
+    data_dir: String,
+    key_store: Arc<dyn KeyStore>,
+    bind: Option<String>,
+) -> Result<Arc<Hearth>, HearthError> {
+    let net = net(bind)?;
+    let vault = blocking(move || {
+        let keys = ForeignKeys(key_store);
+        Ok(Vault::open(Location::Dir(data_dir.into()), &keys)?)
+    })
+    .await?;
+    Ok(Hearth::wrap(vault, net))
+}
+
+/// Makes `data_dir` (empty) one more device of the member whose device printed
+/// `ticket` (`hearth device invite`, or the app's Devices screen).
+#[uniffi::export]
+pub async fn join_hearth(
+    data_dir: String,
+    key_store: Arc<dyn KeyStore>,
+    ticket_text: String,
+    bind: Option<String>,
+) -> Result<Arc<Hearth>, HearthError> {
+    let net = net(bind)?;
+    let t = ticket(&ticket_text)?;
+    let n = net.clone();
+    let vault = spawn(async move {
+        let keys = ForeignKeys(key_store);
+        Ok(device::join(Location::Dir(data_dir.into()), &keys, &t, &n).await?)
+    })
+    .await?;
+    Ok(Hearth::wrap(vault, net))
+}
+
+/// Restores an encrypted backup into an empty `data_dir`, as a new device.
+#[uniffi::export]
+pub async fn restore_hearth(
+    data_dir: String,
+    key_store: Arc<dyn KeyStore>,
+    backup: Vec<u8>,
+    passphrase: String,
+    bind: Option<String>,
+) -> Result<Arc<Hearth>, HearthError> {
+    let net = net(bind)?;
+    let vault = blocking(move || {
+        let keys = ForeignKeys(key_store);
+        Ok(Vault::restore_backup(
+            Location::Dir(data_dir.into()),
+            &keys,
+            &backup,
+            &passphrase,
+        )?)
+    })
+    .await?;
+    Ok(Hearth::wrap(vault, net))
+}
+
+/// Stops a subscription when dropped (or when `cancel` is called).
+#[derive(uniffi::Object)]
+pub struct Subscription {
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+#[uniffi::export]
+impl Subscription {
+    /// Stops delivering updates.
+    pub fn cancel(&self) {
+        if let Ok(mut t) = self.task.lock()
+            && let Some(task) = t.take()
+        {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}
+
+fn status_of(ev: SyncEvent) -> Option<SyncStatus> {
+    match ev {
+        SyncEvent::Reconciled { peer } => Some(SyncStatus::InSync { peer: peer.short() }),
+        SyncEvent::Received { peer, new, .. } if new > 0 => Some(SyncStatus::Received {
+            peer: peer.short(),
+            new_items: new as u32,
+        }),
+        _ => None,
+    }
+}
+
+#[uniffi::export]
+impl Hearth {
+    /// This device's id (hex).
+    pub fn device_id(&self) -> Result<String, HearthError> {
+        Ok(self.vault.device_id()?.to_string())
+    }
+
+    /// The name the member chose, if any.
+    pub fn name(&self) -> Result<Option<String>, HearthError> {
+        Ok(self.vault.name()?)
+    }
+
+    /// Records a check-in.
+    pub async fn add_checkin(&self, checkin: NewCheckIn) -> Result<CheckIn, HearthError> {
+        let v = self.vault.clone();
+        blocking(move || Ok(v.add_checkin(&checkin.into())?.into())).await
+    }
+
+    /// Changes a check-in.
+    pub async fn edit_checkin(
+        &self,
+        id: String,
+        patch: CheckInPatch,
+    ) -> Result<CheckIn, HearthError> {
+        let (v, id) = (self.vault.clone(), checkin_id(&id)?);
+        blocking(move || Ok(v.edit_checkin(id, &patch.into())?.into())).await
+    }
+
+    /// Deletes a check-in.
+    pub async fn delete_checkin(&self, id: String) -> Result<(), HearthError> {
+        let (v, id) = (self.vault.clone(), checkin_id(&id)?);
+        blocking(move || Ok(v.delete_checkin(id)?)).await
+    }
+
+    /// Every check-in, newest first.
+    pub async fn checkins(&self) -> Result<Vec<CheckIn>, HearthError> {
+        let v = self.vault.clone();
+        blocking(move || Ok(v.checkins()?.into_iter().map(Into::into).collect())).await
+    }
+
+    /// The recovery plan.
+    pub async fn plan(&self) -> Result<Plan, HearthError> {
+        let v = self.vault.clone();
+        blocking(move || Ok(v.plan()?.into())).await
+    }
+
+    /// Replaces a plan section's text.
+    pub async fn set_plan_text(
+        &self,
+        section_id: PlanSection,
+        text: String,
+    ) -> Result<(), HearthError> {
+        let v = self.vault.clone();
+        blocking(move || Ok(v.set_plan_text(section(section_id), &text)?)).await
+    }
+
+    /// Adds an item to a plan section.
+    pub async fn add_plan_item(
+        &self,
+        section_id: PlanSection,
+        item: String,
+    ) -> Result<(), HearthError> {
+        let v = self.vault.clone();
+        blocking(move || Ok(v.add_plan_item(section(section_id), &item)?)).await
+    }
+
+    /// Removes an item (0-based) from a plan section.
+    pub async fn remove_plan_item(
+        &self,
+        section_id: PlanSection,
+        index: u32,
+    ) -> Result<(), HearthError> {
+        let v = self.vault.clone();
+        blocking(move || Ok(v.remove_plan_item(section(section_id), index as usize)?)).await
+    }
+
+    /// Adds a supporter to the crisis plan.
+    pub async fn add_supporter(&self, supporter: Supporter) -> Result<(), HearthError> {
+        let v = self.vault.clone();
+        blocking(move || Ok(v.add_supporter(&supporter.into())?)).await
+    }
+
+    /// This journal's devices (and the hub, as "store").
+    pub async fn devices(&self) -> Result<Vec<DeviceInfo>, HearthError> {
+        let v = self.vault.clone();
+        blocking(move || Ok(v.devices()?.into_iter().map(Into::into).collect())).await
+    }
+
+    /// Removes a device: it can read nothing written from now on.
+    pub async fn remove_device(&self, id: String) -> Result<(), HearthError> {
+        let v = self.vault.clone();
+        let id = id
+            .parse()
+            .map_err(|e: hearth_core::ids::IdError| HearthError::Invalid {
+                message: e.to_string(),
+            })?;
+        blocking(move || Ok(v.remove_device(id)?)).await
+    }
+
+    /// Enrolls at a center with the ticket its hub shows (a QR code at the desk).
+    pub async fn enroll(&self, ticket_text: String) -> Result<String, HearthError> {
+        let (v, n, t) = (self.vault.clone(), self.net.clone(), ticket(&ticket_text)?);
+        spawn(async move { Ok(device::enroll(&v, &t, &n).await?.short()) }).await
+    }
+
+    /// Syncs once with the hub and any reachable device of the member's.
+    pub async fn sync(&self) -> Result<SyncReport, HearthError> {
+        let (v, n) = (self.vault.clone(), self.net.clone());
+        spawn(async move {
+            let s = device::sync_once(&v, &n, None).await?;
+            Ok(SyncReport {
+                reached: s.reached.len() as u32,
+                unreachable: s
+                    .failed
+                    .iter()
+                    .map(|(id, e)| format!("{}: {e}", id.short()))
+                    .collect(),
+            })
+        })
+        .await
+    }
+
+    /// Goes online for live sync (until `go_offline`).
+    pub async fn go_online(&self) -> Result<(), HearthError> {
+        self.start_live(None).await.map(drop)
+    }
+
+    /// Goes offline.
+    pub async fn go_offline(&self) -> Result<(), HearthError> {
+        let live = self.live.lock().await.take();
+        if let Some(live) = live {
+            spawn(async move {
+                live.shutdown().await;
+                Ok(())
+            })
+            .await?;
+        }
+        let _ = self.status.send(SyncStatus::Offline);
+        Ok(())
+    }
+
+    /// Opens a one-time invite for another of the member's devices, valid for
+    /// `valid_secs`; listeners hear `DeviceJoined` when it is used. Goes online.
+    pub async fn invite(&self, valid_secs: u32) -> Result<Invite, HearthError> {
+        self.start_live(Some(Duration::from_secs(u64::from(valid_secs))))
+            .await?
+            .ok_or_else(|| HearthError::Storage {
+                message: "could not open an invite".into(),
+            })
+    }
+
+    /// The whole vault as an encrypted backup (passphrase of at least 8 characters).
+    pub async fn export_backup(&self, passphrase: String) -> Result<Vec<u8>, HearthError> {
+        let v = self.vault.clone();
+        blocking(move || Ok(v.export_backup(&passphrase)?)).await
+    }
+
+    /// Merges a backup of this same vault.
+    pub async fn import_backup(
+        &self,
+        backup: Vec<u8>,
+        passphrase: String,
+    ) -> Result<u32, HearthError> {
+        let v = self.vault.clone();
+        blocking(move || Ok(v.import_backup(&backup, &passphrase)?.accepted as u32)).await
+    }
+
+    /// Everything as plain JSON, only when the member asks for it.
+    pub async fn export_json(&self) -> Result<String, HearthError> {
+        let v = self.vault.clone();
+        blocking(move || Ok(v.export_json()?.to_string())).await
+    }
+
+    /// Delivers the current state at once, then every change and sync status, until
+    /// the returned handle is dropped or cancelled.
+    pub fn subscribe(
+        &self,
+        listener: Arc<dyn HearthListener>,
+    ) -> Result<Arc<Subscription>, HearthError> {
+        let mut changes = self.vault.subscribe();
+        let mut status = self.status.subscribe();
+        let task = handle()?.spawn(async move {
+            listener.on_change(ChangeOrigin::Initial);
+            loop {
+                tokio::select! {
+                    ev = changes.recv() => match ev {
+                        Ok(VaultEvent::Changed { origin, .. }) => listener.on_change(match origin {
+                            Origin::Local => ChangeOrigin::Local,
+                            Origin::Remote => ChangeOrigin::Remote,
+                        }),
+                        Err(broadcast::error::RecvError::Lagged(_)) => listener.on_change(ChangeOrigin::Remote),
+                        Err(broadcast::error::RecvError::Closed) => break,
+                    },
+                    st = status.recv() => match st {
+                        Ok(s) => listener.on_sync_status(s),
+                        Err(broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(broadcast::error::RecvError::Closed) => break,
+                    },
+                }
+            }
+        });
+        Ok(Arc::new(Subscription {
+            task: Mutex::new(Some(task)),
+        }))
+    }
+}
+
+impl Hearth {
+    async fn start_live(&self, invite: Option<Duration>) -> Result<Option<Invite>, HearthError> {
+        let mut live = self.live.lock().await;
+        if let Some(old) = live.take() {
+            spawn(async move {
+                old.shutdown().await;
+                Ok(())
+            })
+            .await?;
+        }
+        let (v, n, status) = (self.vault.clone(), self.net.clone(), self.status.clone());
+        let (new_live, invite) = spawn(async move {
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            let fwd = status.clone();
+            tokio::spawn(async move {
+                while let Some(ev) = rx.recv().await {
+                    if let Some(s) = status_of(ev) {
+                        let _ = fwd.send(s);
+                    }
+                }
+            });
+            let (live, invite) = Live::start(v, &n, invite, true, Some(tx)).await?;
+            let invite = invite.map(|(ticket, joined)| {
+                let status = status.clone();
+                tokio::spawn(async move {
+                    if let Ok(device) = joined.await {
+                        let _ = status.send(SyncStatus::DeviceJoined {
+                            device: device.short(),
+                        });
+                    }
+                });
+                Invite {
+                    qr_text: ticket.qr(),
+                    ticket: ticket.to_string(),
+                }
+            });
+            let _ = status.send(SyncStatus::Online);
+            Ok((live, invite))
+        })
+        .await?;
+        *live = Some(new_live);
+        Ok(invite)
+    }
+}
