@@ -9,7 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 use crate::acl::{AclRecord, AclState, Role};
 use crate::bundle::BundleKind;
 use crate::ids::{DeviceId, DocId};
-use crate::item::{self, ItemId, SyncItem};
+use crate::item::{self, SyncItem};
 use crate::store::{Batch, Store, StoreError};
 use crate::sync::{Checked, Replica, SyncError};
 
@@ -125,28 +125,6 @@ impl BlindStore {
     pub fn enrolled_count(&self) -> usize {
         self.enrolled.lock().map(|e| e.len()).unwrap_or(0)
     }
-
-    fn stored(&self, doc: &DocId) -> Result<Vec<SyncItem>, SyncError> {
-        let mut items: Vec<SyncItem> = self
-            .store
-            .acl(doc)?
-            .into_iter()
-            .map(SyncItem::Acl)
-            .collect();
-        items.extend(
-            self.store
-                .envelopes(doc)?
-                .into_iter()
-                .map(SyncItem::Envelope),
-        );
-        items.extend(
-            self.store
-                .bundles(doc)?
-                .into_iter()
-                .map(|(_, b)| SyncItem::Bundle(b)),
-        );
-        Ok(items)
-    }
 }
 
 impl Replica for BlindStore {
@@ -170,25 +148,8 @@ impl Replica for BlindStore {
         self.admits(peer)
     }
 
-    fn item_ids(&self, doc: &DocId) -> Result<(Vec<ItemId>, usize), SyncError> {
-        let items = self.stored(doc)?;
-        let acl = items
-            .iter()
-            .filter(|i| matches!(i, SyncItem::Acl(_)))
-            .count();
-        Ok((items.iter().map(SyncItem::id).collect(), acl))
-    }
-
-    fn items_except(
-        &self,
-        doc: &DocId,
-        except: &BTreeSet<ItemId>,
-    ) -> Result<Vec<SyncItem>, SyncError> {
-        Ok(self
-            .stored(doc)?
-            .into_iter()
-            .filter(|i| !except.contains(&i.id()))
-            .collect())
+    fn stored(&self, doc: &DocId) -> Result<Vec<SyncItem>, SyncError> {
+        Ok(self.store.items(doc)?)
     }
 
     fn check(

@@ -385,6 +385,18 @@ impl Store {
             .is_some())
     }
 
+    /// Everything stored for a doc, as sync items: ACL records, envelopes, bundles.
+    pub fn items(&self, doc: &DocId) -> Result<Vec<SyncItem>, StoreError> {
+        let mut items: Vec<SyncItem> = self.acl(doc)?.into_iter().map(SyncItem::Acl).collect();
+        items.extend(self.envelopes(doc)?.into_iter().map(SyncItem::Envelope));
+        items.extend(
+            self.bundles(doc)?
+                .into_iter()
+                .map(|(_, b)| SyncItem::Bundle(b)),
+        );
+        Ok(items)
+    }
+
     /// Whether an item with this content id is stored for the doc (bundle, ACL record
     /// or envelope).
     pub fn has_item(&self, doc: &DocId, id: &ItemId) -> Result<bool, StoreError> {

@@ -563,7 +563,7 @@ impl Vault {
     /// Everything a peer of this journal should hold: ACL records, envelopes, bundles.
     pub fn sync_items(&self) -> Result<Vec<SyncItem>, VaultError> {
         let guard = self.lock()?;
-        journal::stored_items(&guard.store, guard.journal.id())
+        Ok(guard.store.items(&guard.journal.id())?)
     }
 
     /// Takes in items from another device: each is verified (signature, write right,

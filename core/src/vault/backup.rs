@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use super::{
     DevicePublic, IngestReport, Journal, Location, META_ACTOR, META_JOURNAL, SyncItem, Vault,
-    VaultError, device_keys, journal, new_actor,
+    VaultError, device_keys, new_actor,
 };
 use crate::acl::Role;
 use crate::crypto::{self, CryptoError};
@@ -78,7 +78,7 @@ impl Vault {
                     .iter()
                     .map(|(epoch, key)| (*epoch, *key.secret()))
                     .collect(),
-                items: journal::stored_items(&guard.store, guard.journal.id())?,
+                items: guard.store.items(&guard.journal.id())?,
             }
         };
         let plain = Zeroizing::new(wire::to_postcard(&backup));

@@ -104,7 +104,7 @@ impl Journal {
         actor: ActorId,
     ) -> Result<Self, VaultError> {
         let mut j = Journal::empty(id, actor);
-        let items = stored_items(store, id)?;
+        let items = store.items(&id)?;
         let mut scratch = Batch::new();
         let report = j.ingest_with(store, device, items, &mut scratch, true)?;
         for reason in &report.rejected {
@@ -528,17 +528,4 @@ impl Journal {
             }
         }
     }
-}
-
-/// Everything stored for a doc, as sync items.
-pub(super) fn stored_items(store: &Store, doc: DocId) -> Result<Vec<SyncItem>, VaultError> {
-    let mut items: Vec<SyncItem> = store.acl(&doc)?.into_iter().map(SyncItem::Acl).collect();
-    items.extend(store.envelopes(&doc)?.into_iter().map(SyncItem::Envelope));
-    items.extend(
-        store
-            .bundles(&doc)?
-            .into_iter()
-            .map(|(_, b)| SyncItem::Bundle(b)),
-    );
-    Ok(items)
 }

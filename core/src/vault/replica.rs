@@ -2,26 +2,14 @@
 //! device the journal's ACL names (its own other devices, and the hub as a store),
 //! and takes no doc it does not already hold.
 
-use std::collections::BTreeSet;
-
-use super::{Vault, VaultError, journal};
+use super::{Vault, VaultError};
 use crate::ids::{DeviceId, DocId};
-use crate::item::{ItemId, SyncItem};
+use crate::item::SyncItem;
 use crate::sync::{Checked, Replica, SyncError};
 
 impl From<VaultError> for SyncError {
     fn from(e: VaultError) -> Self {
         SyncError::Local(e.to_string())
-    }
-}
-
-impl Vault {
-    fn stored(&self, doc: &DocId) -> Result<Vec<SyncItem>, SyncError> {
-        let guard = self.lock()?;
-        if *doc != guard.journal.id() {
-            return Ok(Vec::new());
-        }
-        Ok(journal::stored_items(&guard.store, *doc)?)
     }
 }
 
@@ -46,25 +34,12 @@ impl Replica for Vault {
         false
     }
 
-    fn item_ids(&self, doc: &DocId) -> Result<(Vec<ItemId>, usize), SyncError> {
-        let items = self.stored(doc)?;
-        let acl = items
-            .iter()
-            .filter(|i| matches!(i, SyncItem::Acl(_)))
-            .count();
-        Ok((items.iter().map(SyncItem::id).collect(), acl))
-    }
-
-    fn items_except(
-        &self,
-        doc: &DocId,
-        except: &BTreeSet<ItemId>,
-    ) -> Result<Vec<SyncItem>, SyncError> {
-        Ok(self
-            .stored(doc)?
-            .into_iter()
-            .filter(|i| !except.contains(&i.id()))
-            .collect())
+    fn stored(&self, doc: &DocId) -> Result<Vec<SyncItem>, SyncError> {
+        let guard = self.lock()?;
+        if *doc != guard.journal.id() {
+            return Ok(Vec::new());
+        }
+        Ok(guard.store.items(doc).map_err(VaultError::from)?)
     }
 
     fn check(
