@@ -36,8 +36,9 @@ use journal::Journal;
 /// The store file inside a vault directory.
 pub const STORE_FILE: &str = "hearth.redb";
 /// After this many live bundles in the journal, an edit also writes a snapshot that
-/// supersedes them (loading thousands of small bundles is 3.4× slower and 12.5× larger).
-pub const COMPACT_AFTER: usize = 256;
+/// supersedes them (loading thousands of small bundles is 3.4× slower and 12.5× larger;
+/// each bundle costs a signature check and an age unwrap on every open and first sync).
+pub const COMPACT_AFTER: usize = 64;
 
 const META_JOURNAL: &str = "journal";
 const META_ACTOR: &str = "actor";

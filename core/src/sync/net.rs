@@ -17,6 +17,9 @@ use super::{Replica, SyncError};
 use crate::ids::{DeviceId, DocId};
 use crate::item::SyncItem;
 
+/// Items up to this size are checked on the connection's task, not the blocking pool.
+const INLINE_CHECK_BYTES: usize = 16 << 10;
+
 /// How long a one-shot sync waits for the peer to finish after reconciling.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -285,7 +288,14 @@ async fn take_in(
 ) -> Result<bool, SyncError> {
     let Ingest { doc, items, reply } = ingest;
     let r = replica.clone();
-    let checked = blocking(move || r.check(&doc, &peer, items)).await;
+    // A live push of a check-in or two is checked in place: a hop to the blocking pool
+    // would cost more than the check. Large replies go to the pool.
+    let size: usize = items.iter().map(|i| i.bytes().len()).sum();
+    let checked = if size <= INLINE_CHECK_BYTES {
+        r.check(&doc, &peer, items)
+    } else {
+        blocking(move || r.check(&doc, &peer, items)).await
+    };
     let checked = match checked {
         Ok(c) => c,
         // A doc the peer may not share with us: refuse it, keep the connection.
