@@ -357,6 +357,10 @@ fn main() {
         None => println!("   skipped (see above)"),
     }
 
+    if members == 0 {
+        println!("\n4. hub memory: skipped (HEARTH_BENCH_MEMBERS=0)");
+        return;
+    }
     println!("\n4. hub memory with {members} members' 5,500-check-in journals stored");
     let home = rt.block_on(fill_hub(dir.path(), members));
     let store_bytes = std::fs::metadata(home.join(hearth_hub::STORE_FILE))
