@@ -21,7 +21,7 @@ use crate::{
 
 /// Where the app keeps the device's 32-byte seed: Android Keystore-wrapped storage,
 /// the iOS Keychain (this device only). Only the seed crosses, only here.
-#[uniffi::export(with_foreign)]
+#[uniffi::export(foreign)]
 pub trait KeyStore: Send + Sync {
     /// The stored seed, or `None` on a new device.
     fn load(&self) -> Result<Option<Vec<u8>>, HearthError>;
@@ -30,7 +30,7 @@ pub trait KeyStore: Send + Sync {
 }
 
 /// Told about changes and sync status. Called from a background thread.
-#[uniffi::export(with_foreign)]
+#[uniffi::export(foreign)]
 pub trait HearthListener: Send + Sync {
     /// The journal changed (or, once on subscribing, here is the current state).
     fn on_change(&self, origin: ChangeOrigin);
