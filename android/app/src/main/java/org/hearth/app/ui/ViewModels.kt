@@ -1,0 +1,69 @@
+package org.hearth.app.ui
+
+import androidx.lifecycle.ViewModel
+import androidx.lifecycle.viewModelScope
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Job
+import kotlinx.coroutines.launch
+import org.hearth.app.core.CenterModel
+import org.hearth.app.core.DevicesModel
+import org.hearth.app.core.HearthRepository
+import org.hearth.app.core.HearthSession
+import org.hearth.app.core.JournalModel
+import org.hearth.app.core.Outcome
+import org.hearth.app.core.PlanModel
+import org.hearth.app.core.TodayModel
+
+/**
+ * Android ViewModels are thin: each owns one plain model from `core` (where the
+ * logic is, tested on the JVM) and runs its suspend actions in viewModelScope.
+ */
+abstract class ModelViewModel<M : Any>(create: (CoroutineScope) -> M) : ViewModel() {
+    /** The plain model. */
+    val model: M = create(viewModelScope)
+
+    /** Runs a suspend action of the model; it survives recomposition and rotation. */
+    fun act(action: suspend M.() -> Unit): Job = viewModelScope.launch { model.action() }
+}
+
+/** Today. */
+class TodayViewModel(repository: HearthRepository) :
+    ModelViewModel<TodayModel>({ TodayModel(repository, it) })
+
+/** Journal. */
+class JournalViewModel(repository: HearthRepository) :
+    ModelViewModel<JournalModel>({ JournalModel(repository, it) })
+
+/** My Plan. */
+class PlanViewModel(repository: HearthRepository) :
+    ModelViewModel<PlanModel>({ PlanModel(repository, it) })
+
+/** Devices. */
+class DevicesViewModel(repository: HearthRepository) :
+    ModelViewModel<DevicesModel>({ DevicesModel(repository, it) })
+
+/** Center; remembers the live-sync switch through [rememberLiveSync]. */
+class CenterViewModel(
+    repository: HearthRepository,
+    private val rememberLiveSync: (Boolean) -> Unit,
+) : ModelViewModel<CenterModel>({ CenterModel(repository, it) }) {
+    /** Turns live sync on or off, and remembers the choice for next time. */
+    fun setLiveSync(on: Boolean) = act {
+        if (setOnline(on)) rememberLiveSync(on)
+    }
+}
+
+/** The welcome screen on a device with no journal yet. */
+class WelcomeViewModel(private val session: HearthSession) : ViewModel() {
+    /** Starts a journal. */
+    fun create(name: String?) = launch { session.create(name) }
+
+    /** Joins the journal of the device that shows [ticket]. */
+    fun join(ticket: String) = launch { session.join(ticket) }
+
+    /** Restores an encrypted backup. */
+    fun restore(backup: ByteArray, passphrase: String) = launch { session.restore(backup, passphrase) }
+
+    // Failures come back through the session's NeedsSetup(error) state.
+    private fun launch(block: suspend () -> Outcome<Unit>): Job = viewModelScope.launch { block() }
+}
