@@ -390,23 +390,21 @@ impl Vault {
         let Some(change) = change else {
             return Ok(out);
         };
-        let mut batch = Batch::new();
-        let written = journal
-            .author(
-                device,
-                crate::bundle::BundleKind::Changes,
-                &change,
-                Vec::new(),
-                &mut batch,
-            )
-            .and_then(|_| {
-                self.send_out(journal.id(), &batch);
-                Ok(store.commit(batch, true)?)
-            });
-        if let Err(e) = written {
-            *journal = Journal::load(store, device, journal.id(), journal.actor())?;
-            return Err(e);
-        }
+        write_journal(
+            store,
+            device,
+            journal,
+            |j, d, b| {
+                j.author(
+                    d,
+                    crate::bundle::BundleKind::Changes,
+                    &change,
+                    Vec::new(),
+                    b,
+                )
+            },
+            |b| self.send_out(doc_id, b),
+        )?;
         if journal.live_bundles() > COMPACT_AFTER
             && journal.is_owner(device)
             && let Err(e) = compact_locked(store, device, journal, |b| self.send_out(doc_id, b))
@@ -609,11 +607,16 @@ impl Vault {
             device,
             journal,
         } = &mut *guard;
-        if let Err(e) = store.commit(batch, true) {
-            *journal = Journal::load(store, device, journal.id(), journal.actor())?;
-            return Err(e.into());
-        }
-        Ok(())
+        write_journal(
+            store,
+            device,
+            journal,
+            |_, _, b| {
+                *b = batch;
+                Ok(())
+            },
+            |_| {},
+        )
     }
 
     /// Adds another device of the member's (an owner may do this): an ACL record
@@ -625,11 +628,14 @@ impl Vault {
             device: me,
             journal,
         } = &mut *guard;
-        let mut batch = Batch::new();
-        journal.grant(me, device, role, &mut batch)?;
-        self.send_out(journal.id(), &batch);
-        store.commit(batch, true)?;
-        Ok(())
+        let doc = journal.id();
+        write_journal(
+            store,
+            me,
+            journal,
+            |j, me, b| j.grant(me, device, role, b),
+            |b| self.send_out(doc, b),
+        )
     }
 
     /// Removes one of the member's devices (lost or given away): it is refused from
@@ -641,17 +647,14 @@ impl Vault {
             device: me,
             journal,
         } = &mut *guard;
-        let mut batch = Batch::new();
-        if let Err(e) = journal.remove_device(me, device, &mut batch) {
-            *journal = Journal::load(store, me, journal.id(), journal.actor())?;
-            return Err(e);
-        }
-        self.send_out(journal.id(), &batch);
-        if let Err(e) = store.commit(batch, true) {
-            *journal = Journal::load(store, me, journal.id(), journal.actor())?;
-            return Err(e.into());
-        }
-        Ok(())
+        let doc = journal.id();
+        write_journal(
+            store,
+            me,
+            journal,
+            |j, me, b| j.remove_device(me, device, b),
+            |b| self.send_out(doc, b),
+        )
     }
 
     /// Remembers where a peer (a hub, or one of the member's devices) can be reached.
@@ -737,12 +740,29 @@ fn compact_locked(
     if !journal.is_owner(device) {
         return Err(VaultError::Denied("only an owner device compacts".into()));
     }
+    write_journal(store, device, journal, |j, d, b| j.snapshot(d, b), send_out)
+}
+
+/// Makes a change to the journal in memory, hands its items to peers, and commits it
+/// durably. If the change or the commit fails, the journal is reloaded from the store,
+/// so memory never runs ahead of disk.
+fn write_journal<T>(
+    store: &Store,
+    device: &DeviceKeys,
+    journal: &mut Journal,
+    change: impl FnOnce(&mut Journal, &DeviceKeys, &mut Batch) -> Result<T, VaultError>,
+    send_out: impl FnOnce(&Batch),
+) -> Result<T, VaultError> {
     let mut batch = Batch::new();
-    let report = journal.snapshot(device, &mut batch)?;
-    send_out(&batch);
-    if let Err(e) = store.commit(batch, true) {
+    let result = change(journal, device, &mut batch).and_then(|out| {
+        if !batch.is_empty() {
+            send_out(&batch);
+            store.commit(batch, true)?;
+        }
+        Ok(out)
+    });
+    if result.is_err() {
         *journal = Journal::load(store, device, journal.id(), journal.actor())?;
-        return Err(e.into());
     }
-    Ok(report)
+    result
 }
