@@ -9,7 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 use crate::acl::{AclRecord, AclState, Role};
 use crate::bundle::BundleKind;
 use crate::ids::{DeviceId, DocId};
-use crate::item::{self, SyncItem};
+use crate::item::{self, ItemId, SyncItem};
 use crate::store::{Batch, Store, StoreError};
 use crate::sync::{Checked, Replica, SyncError};
 
@@ -148,8 +148,16 @@ impl Replica for BlindStore {
         self.admits(peer)
     }
 
-    fn stored(&self, doc: &DocId) -> Result<Vec<SyncItem>, SyncError> {
-        Ok(self.store.items(doc)?)
+    fn item_ids(&self, doc: &DocId) -> Result<(Vec<ItemId>, usize), SyncError> {
+        Ok(self.store.item_ids(doc)?)
+    }
+
+    fn items_except(
+        &self,
+        doc: &DocId,
+        except: &BTreeSet<ItemId>,
+    ) -> Result<Vec<SyncItem>, SyncError> {
+        Ok(self.store.items_except(doc, except)?)
     }
 
     fn check(

@@ -53,6 +53,8 @@ pub(crate) struct Verified {
     pub duplicates: usize,
     /// Items dropped, with why.
     pub rejected: Vec<String>,
+    /// The ids of the bundles checked so far, to count a repeat as a duplicate.
+    seen: std::collections::BTreeSet<crate::ids::BundleId>,
 }
 
 /// Checks items for `doc`: signatures, that each names this doc, that ACL records
@@ -66,6 +68,20 @@ pub(crate) fn verify(
     items: Vec<SyncItem>,
     held: impl Fn(&ItemId) -> bool,
 ) -> Verified {
+    let (mut out, bundles) = verify_records(doc, records, acl, items, &held);
+    verify_bundles(doc, acl, bundles, &held, &mut out);
+    out
+}
+
+/// The first half of [`verify`]: ACL records and envelopes. Returns the bundles
+/// unchecked, largest first, for [`verify_bundles`].
+pub(crate) fn verify_records(
+    doc: DocId,
+    records: &mut Vec<AclRecord>,
+    acl: &mut AclState,
+    items: Vec<SyncItem>,
+    held: impl Fn(&ItemId) -> bool,
+) -> (Verified, Vec<Vec<u8>>) {
     let mut out = Verified::default();
     let (mut envelopes, mut bundles) = (Vec::new(), Vec::new());
     let mut acl_changed = false;
@@ -101,9 +117,23 @@ pub(crate) fn verify(
             Ok(env) => out.envelopes.push(env),
         }
     }
-    let mut seen = std::collections::BTreeSet::new();
-    for bytes in bundles {
-        match Bundle::decode(&bytes) {
+    bundles.sort_by_key(|b| std::cmp::Reverse(b.len()));
+    (out, bundles)
+}
+
+/// The second half of [`verify`]: each bundle's signature and its author's write
+/// right under `acl` (which [`verify_records`] brought up to date). Adds the good
+/// ones to `out.bundles`, snapshots first (largest first), then changes in time order.
+pub(crate) fn verify_bundles(
+    doc: DocId,
+    acl: &AclState,
+    bundles: Vec<Vec<u8>>,
+    held: impl Fn(&ItemId) -> bool,
+    out: &mut Verified,
+) {
+    // Signature checks are most of the work here: a first sync checks dozens.
+    for decoded in crate::par::map(bundles, |bytes| Bundle::decode(&bytes)) {
+        match decoded {
             Err(e) => out.rejected.push(format!("bundle: {e}")),
             Ok(b) if b.header().doc != doc => out
                 .rejected
@@ -111,7 +141,7 @@ pub(crate) fn verify(
             Ok(b) if !acl.may_write(&b.header().author, b.header().epoch) => out
                 .rejected
                 .push(format!("bundle {:?}: its author may not write", b.id())),
-            Ok(b) if held(&ItemId(b.id().0)) || !seen.insert(b.id()) => out.duplicates += 1,
+            Ok(b) if held(&ItemId(b.id().0)) || !out.seen.insert(b.id()) => out.duplicates += 1,
             Ok(b) => out.bundles.push(b),
         }
     }
@@ -124,5 +154,4 @@ pub(crate) fn verify(
             h.seq,
         )
     });
-    out
 }

@@ -17,6 +17,7 @@ pub mod ids;
 pub mod item;
 pub mod model;
 pub mod pairing;
+mod par;
 pub mod store;
 pub mod sync;
 pub mod vault;

@@ -4,6 +4,7 @@
 //! write. Writes that arrive together go in one transaction; a durable write is
 //! fsync'd before it returns.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
@@ -334,18 +335,41 @@ impl Store {
 
     /// Every stored bundle of a doc, as (id, signed bytes).
     pub fn bundles(&self, doc: &DocId) -> Result<Vec<(BundleId, Vec<u8>)>, StoreError> {
-        let rows = self.scan(BUNDLES, doc)?;
+        self.bundles_where(doc, |_| true)
+    }
+
+    /// The stored bundles of a doc that `wanted` picks, as (id, signed bytes); the
+    /// others are not read.
+    fn bundles_where(
+        &self,
+        doc: &DocId,
+        wanted: impl Fn(&BundleId) -> bool,
+    ) -> Result<Vec<(BundleId, Vec<u8>)>, StoreError> {
         let tx = self.db.begin_read().map_err(db_err)?;
+        let table = tx.open_table(BUNDLES).map_err(db_err)?;
         let pieces = tx.open_table(PIECES).map_err(db_err)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for (k, v) in rows {
-            let Some(key) = k.get(..48).and_then(|k| <[u8; 48]>::try_from(k).ok()) else {
+        let (start, end) = doc_range(doc);
+        let mut out = Vec::new();
+        for row in table
+            .range(start.as_slice()..end.as_slice())
+            .map_err(db_err)?
+        {
+            let (k, v) = row.map_err(db_err)?;
+            let Some(key) = k
+                .value()
+                .get(..48)
+                .and_then(|k| <[u8; 48]>::try_from(k).ok())
+            else {
                 continue;
             };
             let mut id = [0u8; 32];
             id.copy_from_slice(&key[16..]);
             let id = BundleId(id);
-            let bytes = match (v.first(), split_count(&v)) {
+            if !wanted(&id) {
+                continue;
+            }
+            let v = v.value();
+            let bytes = match (v.first(), split_count(v)) {
                 (Some(&INLINE), _) => v[1..].to_vec(),
                 (_, Some(count)) => {
                     let mut bytes = Vec::with_capacity(count as usize * PIECE);
@@ -371,6 +395,48 @@ impl Store {
         Ok(out)
     }
 
+    /// The ids of everything stored for a doc, and how many are ACL records, without
+    /// reading any bundle (their ids are their keys).
+    pub fn item_ids(&self, doc: &DocId) -> Result<(Vec<ItemId>, usize), StoreError> {
+        let id_of = |key: &[u8]| {
+            key.get(16..48)
+                .and_then(|k| <[u8; 32]>::try_from(k).ok())
+                .map(ItemId)
+        };
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let (start, end) = doc_range(doc);
+        let range = start.as_slice()..end.as_slice();
+        let mut ids = Vec::new();
+        for row in tx
+            .open_table(ACL)
+            .map_err(db_err)?
+            .range(range.clone())
+            .map_err(db_err)?
+        {
+            ids.extend(id_of(row.map_err(db_err)?.0.value()));
+        }
+        let acl = ids.len();
+        for row in tx
+            .open_table(ENVELOPES)
+            .map_err(db_err)?
+            .range(range.clone())
+            .map_err(db_err)?
+        {
+            ids.push(ItemId(
+                *blake3::hash(row.map_err(db_err)?.1.value()).as_bytes(),
+            ));
+        }
+        for row in tx
+            .open_table(BUNDLES)
+            .map_err(db_err)?
+            .range(range)
+            .map_err(db_err)?
+        {
+            ids.extend(id_of(row.map_err(db_err)?.0.value()));
+        }
+        Ok((ids, acl))
+    }
+
     /// The ids of a doc's stored bundles, sorted.
     pub fn bundle_ids(&self, doc: &DocId) -> Result<Vec<BundleId>, StoreError> {
         Ok(self.bundles(doc)?.into_iter().map(|(id, _)| id).collect())
@@ -387,10 +453,25 @@ impl Store {
 
     /// Everything stored for a doc, as sync items: ACL records, envelopes, bundles.
     pub fn items(&self, doc: &DocId) -> Result<Vec<SyncItem>, StoreError> {
-        let mut items: Vec<SyncItem> = self.acl(doc)?.into_iter().map(SyncItem::Acl).collect();
-        items.extend(self.envelopes(doc)?.into_iter().map(SyncItem::Envelope));
+        self.items_except(doc, &BTreeSet::new())
+    }
+
+    /// Everything stored for a doc whose id is not in `except`; bundles left out are
+    /// not read.
+    pub fn items_except(
+        &self,
+        doc: &DocId,
+        except: &BTreeSet<ItemId>,
+    ) -> Result<Vec<SyncItem>, StoreError> {
+        let mut items: Vec<SyncItem> = self
+            .acl(doc)?
+            .into_iter()
+            .map(SyncItem::Acl)
+            .chain(self.envelopes(doc)?.into_iter().map(SyncItem::Envelope))
+            .filter(|i| except.is_empty() || !except.contains(&i.id()))
+            .collect();
         items.extend(
-            self.bundles(doc)?
+            self.bundles_where(doc, |id| !except.contains(&ItemId(id.0)))?
                 .into_iter()
                 .map(|(_, b)| SyncItem::Bundle(b)),
         );

@@ -575,7 +575,8 @@ impl Vault {
     }
 
     /// Verifies items and applies them in memory (subscribers hear of them now);
-    /// returns the write that [`Vault::commit_batch`] makes durable.
+    /// returns the write that [`Vault::commit_batch`] makes durable. (A snapshot that
+    /// starts an empty journal is written while it loads, with what came along.)
     pub(crate) fn check_items(
         &self,
         items: Vec<SyncItem>,
@@ -587,7 +588,14 @@ impl Vault {
             journal,
         } = &mut *guard;
         let mut batch = Batch::new();
-        let report = journal.ingest(store, device, items, &mut batch)?;
+        let report = match journal.ingest(store, device, items, &mut batch) {
+            Ok(report) => report,
+            Err(e) => {
+                // Memory must not run ahead of disk (part may have been written).
+                *journal = Journal::load(store, device, journal.id(), journal.actor())?;
+                return Err(e);
+            }
+        };
         let doc = journal.id();
         drop(guard);
         if report.accepted > 0 {

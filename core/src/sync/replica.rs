@@ -44,31 +44,15 @@ pub trait Replica: Send + Sync + 'static {
     fn may_hold(&self, doc: &DocId, peer: &DeviceId) -> bool;
     /// Whether this side takes a doc it does not hold yet from `peer`.
     fn may_take(&self, doc: &DocId, peer: &DeviceId) -> bool;
-    /// Every item held for `doc`.
-    fn stored(&self, doc: &DocId) -> Result<Vec<SyncItem>, SyncError>;
-
     /// The ids of the items held for `doc`, and how many of them are ACL records.
-    fn item_ids(&self, doc: &DocId) -> Result<(Vec<ItemId>, usize), SyncError> {
-        let items = self.stored(doc)?;
-        let acl = items
-            .iter()
-            .filter(|i| matches!(i, SyncItem::Acl(_)))
-            .count();
-        Ok((items.iter().map(SyncItem::id).collect(), acl))
-    }
+    fn item_ids(&self, doc: &DocId) -> Result<(Vec<ItemId>, usize), SyncError>;
 
     /// The items held for `doc` whose ids are not in `except`.
     fn items_except(
         &self,
         doc: &DocId,
         except: &BTreeSet<ItemId>,
-    ) -> Result<Vec<SyncItem>, SyncError> {
-        Ok(self
-            .stored(doc)?
-            .into_iter()
-            .filter(|i| !except.contains(&i.id()))
-            .collect())
-    }
+    ) -> Result<Vec<SyncItem>, SyncError>;
 
     /// Verifies items `peer` sent for `doc` and applies them in memory.
     fn check(

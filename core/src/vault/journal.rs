@@ -385,25 +385,19 @@ impl Journal {
         batch: &mut Batch,
         loading: bool,
     ) -> Result<IngestReport, VaultError> {
-        let held = |id: &ItemId| {
-            !loading
-                && (self.live.contains_key(&BundleId(id.0))
-                    || store.has_item(&self.id, id).unwrap_or(false))
-        };
-        let verified = item::verify(self.id, &mut self.acl_records, &mut self.acl, items, held);
-        let mut report = IngestReport {
-            duplicates: verified.duplicates,
-            rejected: verified.rejected,
-            ..IngestReport::default()
-        };
-        for record in verified.acl {
+        let (mut verified, mut raw) =
+            item::verify_records(self.id, &mut self.acl_records, &mut self.acl, items, |id| {
+                holds(&self.live, store, self.id, loading, id)
+            });
+        let mut report = IngestReport::default();
+        for record in std::mem::take(&mut verified.acl) {
             if !loading {
                 batch.put_acl(self.id, record.id(), record.bytes().to_vec());
             }
             report.accepted += 1;
         }
         let mut new_epochs = Vec::new();
-        for env in verified.envelopes {
+        for env in std::mem::take(&mut verified.envelopes) {
             let body = env.body();
             if body.recipient == device.id() && !self.keys.contains_key(&body.epoch) {
                 match env.open(device) {
@@ -437,77 +431,248 @@ impl Journal {
                 }
             }
         }
+        // The snapshot an empty journal starts from (the largest bundle) is checked
+        // alone and loaded on a thread of its own, while the other bundles are checked
+        // and decrypted here: Automerge's load is the long pole of a first sync and of
+        // every open.
+        if self.live.is_empty() && !raw.is_empty() {
+            let largest = vec![raw.remove(0)];
+            item::verify_bundles(
+                self.id,
+                &self.acl,
+                largest,
+                |id| holds(&self.live, store, self.id, loading, id),
+                &mut verified,
+            );
+        }
+        let base = match verified.bundles.first() {
+            Some(b)
+                if self.live.is_empty()
+                    && b.header().kind == BundleKind::Snapshot
+                    && self.keys.contains_key(&b.header().epoch) =>
+            {
+                Some(verified.bundles.remove(0))
+            }
+            _ => None,
+        };
+        let base = base.and_then(|b| {
+            let key = self.keys.get(&b.header().epoch)?;
+            match b.decrypt(key) {
+                Ok(plain) => Some((b, plain)),
+                Err(e) => {
+                    report.rejected.push(format!("bundle {:?}: {e}", b.id()));
+                    None
+                }
+            }
+        });
+        let base_loading = base.is_some();
         let mut pending: Vec<(BundleId, Vec<u8>)> = Vec::new();
-        let fresh = verified.bundles.into_iter().map(|b| (b, false));
-        for (bundle, already_stored) in fresh.chain(unlocked.into_iter().map(|b| (b, true))) {
-            let write = !loading && !already_stored;
-            if self.live.contains_key(&bundle.id()) {
-                report.duplicates += 1;
-                continue;
-            }
-            let h = bundle.header();
-            let Some(key) = self.keys.get(&h.epoch) else {
-                // Validly signed by a writer, but we hold no key for its epoch (yet):
-                // keep it so a later envelope can unlock it.
-                if write {
-                    batch.put_bundle(self.id, bundle.id(), bundle.bytes().to_vec());
-                }
-                report.accepted += 1;
-                continue;
-            };
-            let applied = bundle
-                .decrypt(key)
-                .map_err(VaultError::from)
-                .and_then(|plain| {
-                    if self.live.is_empty() && h.kind == BundleKind::Snapshot {
-                        self.doc = JournalDoc::load(&plain, self.actor.clone())?;
-                    } else {
-                        // Applied together below: one load_incremental of many changes
-                        // is several times faster than one call per bundle.
-                        pending.push((bundle.id(), plain));
-                    }
-                    Ok(())
+        let (base, loaded, written_early) = std::thread::scope(|s| {
+            let loader = base.map(|(bundle, plain)| {
+                let actor = self.actor.clone();
+                let load = move || JournalDoc::load(&plain, actor).map_err(VaultError::from);
+                (bundle, s.spawn(load))
+            });
+            item::verify_bundles(
+                self.id,
+                &self.acl,
+                raw,
+                |id| holds(&self.live, store, self.id, loading, id),
+                &mut verified,
+            );
+            report.duplicates += verified.duplicates;
+            report.rejected.append(&mut verified.rejected);
+            let bundles = std::mem::take(&mut verified.bundles)
+                .into_iter()
+                .map(|b| (b, false))
+                .chain(unlocked.into_iter().map(|b| (b, true)));
+            let taken = bundles
+                .into_iter()
+                .try_for_each(|(bundle, already_stored)| {
+                    self.take_bundle(TakeBundle {
+                        store,
+                        device,
+                        bundle,
+                        write: !loading && !already_stored,
+                        count: !already_stored,
+                        base_loading,
+                        loading,
+                        batch: &mut *batch,
+                        report: &mut report,
+                        pending: &mut pending,
+                    })
                 });
-            if let Err(e) = applied {
-                report
-                    .rejected
-                    .push(format!("bundle {:?}: {e}", bundle.id()));
-                continue;
-            }
-            if h.author == device.id() && h.seq > self.seq {
-                self.seq = h.seq;
-                self.last = Some(bundle.id());
-            }
-            if h.kind == BundleKind::Snapshot && self.acl.is_owner(&h.author) {
-                for old in &h.supersedes {
-                    if self.live.remove(old).is_some()
-                        || (!loading && store.has_bundle(&self.id, old)?)
-                    {
-                        batch.delete_bundle(self.id, *old);
-                    }
+            taken?;
+            // While the snapshot loads, make everything checked so far durable: the
+            // ciphertext does not depend on the load (a snapshot that fails to load is
+            // deleted again below).
+            let written_early = match &loader {
+                Some((bundle, _)) if !loading => {
+                    let mut now = std::mem::take(&mut *batch);
+                    now.put_bundle(self.id, bundle.id(), bundle.bytes().to_vec());
+                    store.commit(now, true)?;
+                    true
                 }
-            }
-            self.live.insert(bundle.id(), h.author);
-            if write {
-                batch.put_bundle(self.id, bundle.id(), bundle.into_bytes());
-            }
-            if !already_stored {
-                report.accepted += 1;
+                _ => false,
+            };
+            let joined = loader.map(|(bundle, handle)| {
+                let doc = handle.join().unwrap_or_else(|_| {
+                    Err(VaultError::Damaged(
+                        "the snapshot could not be loaded".into(),
+                    ))
+                });
+                (bundle, doc)
+            });
+            let (base, loaded) = joined.unzip();
+            Ok::<_, VaultError>((base, loaded, written_early))
+        })?;
+        if let (Some(bundle), Some(doc)) = (base, loaded) {
+            match doc {
+                Ok(doc) => {
+                    self.doc = doc;
+                    let write = !loading && !written_early;
+                    self.keep_bundle(store, device, bundle, write, loading, batch)?;
+                    report.accepted += 1;
+                }
+                Err(e) => {
+                    if written_early {
+                        batch.delete_bundle(self.id, bundle.id());
+                    }
+                    report
+                        .rejected
+                        .push(format!("bundle {:?}: {e}", bundle.id()));
+                }
             }
         }
-        self.apply_pending(pending, batch, &mut report);
+        self.apply_pending(pending, batch, &mut report, written_early);
         Ok(report)
     }
 }
 
+/// Whether an item is already kept (never, while loading our own store).
+fn holds(
+    live: &BTreeMap<BundleId, DeviceId>,
+    store: &Store,
+    doc: DocId,
+    loading: bool,
+    id: &ItemId,
+) -> bool {
+    !loading && (live.contains_key(&BundleId(id.0)) || store.has_item(&doc, id).unwrap_or(false))
+}
+
+/// One bundle for [`Journal::take_bundle`], and where its outcome goes.
+struct TakeBundle<'a> {
+    store: &'a Store,
+    device: &'a DeviceKeys,
+    bundle: Bundle,
+    /// Store it (it is neither from our store nor already there).
+    write: bool,
+    /// Count it as accepted.
+    count: bool,
+    /// A snapshot is being loaded into the document meanwhile.
+    base_loading: bool,
+    loading: bool,
+    batch: &'a mut Batch,
+    report: &'a mut IngestReport,
+    pending: &'a mut Vec<(BundleId, Vec<u8>)>,
+}
+
 impl Journal {
+    /// Decrypts a verified bundle and loads it (a snapshot into an empty journal) or
+    /// queues its changes for [`Journal::apply_pending`]; keeps a bundle of an epoch
+    /// we hold no key for, so a later envelope can unlock it.
+    fn take_bundle(&mut self, t: TakeBundle<'_>) -> Result<(), VaultError> {
+        let TakeBundle {
+            store,
+            device,
+            bundle,
+            write,
+            count,
+            base_loading,
+            loading,
+            batch,
+            report,
+            pending,
+        } = t;
+        if self.live.contains_key(&bundle.id()) {
+            report.duplicates += 1;
+            return Ok(());
+        }
+        let h = bundle.header();
+        let Some(key) = self.keys.get(&h.epoch) else {
+            if write {
+                batch.put_bundle(self.id, bundle.id(), bundle.bytes().to_vec());
+            }
+            report.accepted += 1;
+            return Ok(());
+        };
+        let applied = bundle
+            .decrypt(key)
+            .map_err(VaultError::from)
+            .and_then(|plain| {
+                if self.live.is_empty() && !base_loading && h.kind == BundleKind::Snapshot {
+                    self.doc = JournalDoc::load(&plain, self.actor.clone())?;
+                } else {
+                    // Applied together: one load_incremental of many changes is several
+                    // times faster than one call per bundle.
+                    pending.push((bundle.id(), plain));
+                }
+                Ok(())
+            });
+        if let Err(e) = applied {
+            report
+                .rejected
+                .push(format!("bundle {:?}: {e}", bundle.id()));
+            return Ok(());
+        }
+        self.keep_bundle(store, device, bundle, write, loading, batch)?;
+        if count {
+            report.accepted += 1;
+        }
+        Ok(())
+    }
+
+    /// Records a bundle whose changes are (or are about to be) in the document: this
+    /// device's sequence, the bundles a snapshot supersedes, the live set, the write.
+    fn keep_bundle(
+        &mut self,
+        store: &Store,
+        device: &DeviceKeys,
+        bundle: Bundle,
+        write: bool,
+        loading: bool,
+        batch: &mut Batch,
+    ) -> Result<(), VaultError> {
+        let h = bundle.header();
+        if h.author == device.id() && h.seq > self.seq {
+            self.seq = h.seq;
+            self.last = Some(bundle.id());
+        }
+        if h.kind == BundleKind::Snapshot && self.acl.is_owner(&h.author) {
+            for old in &h.supersedes {
+                if self.live.remove(old).is_some()
+                    || (!loading && store.has_bundle(&self.id, old)?)
+                {
+                    batch.delete_bundle(self.id, *old);
+                }
+            }
+        }
+        self.live.insert(bundle.id(), h.author);
+        if write {
+            batch.put_bundle(self.id, bundle.id(), bundle.into_bytes());
+        }
+        Ok(())
+    }
+
     /// Applies decrypted changes in one go; if Automerge refuses the lot, applies them
-    /// one by one and drops (and does not store) the ones it refuses.
+    /// one by one and drops (does not store, or deletes if `written_early`) the ones
+    /// it refuses.
     fn apply_pending(
         &mut self,
         pending: Vec<(BundleId, Vec<u8>)>,
         batch: &mut Batch,
         report: &mut IngestReport,
+        written_early: bool,
     ) {
         if pending.is_empty() {
             return;
@@ -523,6 +688,9 @@ impl Journal {
             if let Err(e) = self.doc.apply(&plain) {
                 self.live.remove(&id);
                 batch.forget_bundle(&id);
+                if written_early {
+                    batch.delete_bundle(self.id, id);
+                }
                 report.accepted = report.accepted.saturating_sub(1);
                 report.rejected.push(format!("bundle {id:?}: {e}"));
             }

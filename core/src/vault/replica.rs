@@ -2,9 +2,11 @@
 //! device the journal's ACL names (its own other devices, and the hub as a store),
 //! and takes no doc it does not already hold.
 
+use std::collections::BTreeSet;
+
 use super::{Vault, VaultError};
 use crate::ids::{DeviceId, DocId};
-use crate::item::SyncItem;
+use crate::item::{ItemId, SyncItem};
 use crate::sync::{Checked, Replica, SyncError};
 
 impl From<VaultError> for SyncError {
@@ -34,12 +36,27 @@ impl Replica for Vault {
         false
     }
 
-    fn stored(&self, doc: &DocId) -> Result<Vec<SyncItem>, SyncError> {
+    fn item_ids(&self, doc: &DocId) -> Result<(Vec<ItemId>, usize), SyncError> {
+        let guard = self.lock()?;
+        if *doc != guard.journal.id() {
+            return Ok((Vec::new(), 0));
+        }
+        Ok(guard.store.item_ids(doc).map_err(VaultError::from)?)
+    }
+
+    fn items_except(
+        &self,
+        doc: &DocId,
+        except: &BTreeSet<ItemId>,
+    ) -> Result<Vec<SyncItem>, SyncError> {
         let guard = self.lock()?;
         if *doc != guard.journal.id() {
             return Ok(Vec::new());
         }
-        Ok(guard.store.items(doc).map_err(VaultError::from)?)
+        Ok(guard
+            .store
+            .items_except(doc, except)
+            .map_err(VaultError::from)?)
     }
 
     fn check(
