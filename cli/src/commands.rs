@@ -76,6 +76,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
     let net = NetConfig {
         bind: cli.bind,
         relay: None,
+        local: cli.local_discovery,
     };
     match cli.command {
         Command::Init { name } => init(&home, name.as_deref()),

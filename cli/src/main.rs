@@ -27,6 +27,17 @@ struct Cli {
         value_name = "ADDR"
     )]
     bind: std::net::SocketAddr,
+    /// mDNS on the LAN: `find` (default) looks up a hub or device whose address
+    /// changed; `off` sends no multicast. (`announce` also makes this device visible
+    /// on the network: not recommended on a shared Wi-Fi.)
+    #[arg(
+        long,
+        global = true,
+        env = "HEARTH_LOCAL_DISCOVERY",
+        default_value = "find",
+        value_name = "MODE"
+    )]
+    local_discovery: hearth_core::sync::net::LocalDiscovery,
     #[command(subcommand)]
     command: Command,
 }

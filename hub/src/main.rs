@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use hearth_core::sync::net::NetConfig;
+use hearth_core::sync::net::{LocalDiscovery, NetConfig};
 use hearth_hub::{DEFAULT_BIND, Hub, HubConfig, read_ticket};
 
 /// The center's always-on Hearth hub: stores members' journals as ciphertext it
@@ -31,6 +31,15 @@ enum Command {
         /// An iroh relay the center runs itself (none by default: the LAN is enough).
         #[arg(long, value_name = "URL")]
         relay: Option<iroh::RelayUrl>,
+        /// mDNS on the LAN: `announce` (default) lets members' devices find the hub
+        /// after its address changes; `find` only looks; `off` sends no multicast.
+        #[arg(
+            long,
+            env = "HEARTH_LOCAL_DISCOVERY",
+            default_value = "announce",
+            value_name = "MODE"
+        )]
+        local_discovery: LocalDiscovery,
     },
     /// Print the enrollment ticket (works while the hub is serving).
     Ticket {
@@ -74,10 +83,18 @@ async fn wait_for_shutdown() {
 async fn run(cli: Cli) -> Result<()> {
     let home = home(cli.home)?;
     match cli.command {
-        Command::Serve { bind, relay } => {
+        Command::Serve {
+            bind,
+            relay,
+            local_discovery,
+        } => {
             let hub = Hub::start(HubConfig {
                 home: home.clone(),
-                net: NetConfig { bind, relay },
+                net: NetConfig {
+                    bind,
+                    relay,
+                    local: local_discovery,
+                },
             })
             .await?;
             let ticket = hub.ticket();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use hearth_core::device::{self, Live};
 use hearth_core::identity::{self, KeyStoreError, Seed};
 use hearth_core::pairing::Ticket;
-use hearth_core::sync::net::{NetConfig, SyncEvent};
+use hearth_core::sync::net::{LocalDiscovery, NetConfig, SyncEvent};
 use hearth_core::vault::{Location, Origin, Vault, VaultEvent};
 use tokio::sync::{broadcast, mpsc};
 
@@ -66,6 +66,9 @@ fn net(bind: Option<String>) -> Result<NetConfig, HearthError> {
             message: format!("{bind:?} is not a socket address"),
         })?,
         relay: None,
+        // mDNS needs the platform's permission (Android MulticastLock, iOS local
+        // network): the apps turn it on once they hold it.
+        local: LocalDiscovery::Off,
     })
 }
 

@@ -103,12 +103,23 @@ impl Drop for Running {
     }
 }
 
-/// A hub serving from `home`, bound as given (optionally inside a namespace).
+/// A hub serving from `home`, bound as given (optionally inside a namespace), with
+/// no multicast.
 pub fn start_hub(home: &Path, bind: &str, netns: Option<&str>) -> (Running, String) {
+    start_hub_discovering(home, bind, netns, "off")
+}
+
+/// The same, with local discovery `mode` (`off`, `find`, `announce`).
+pub fn start_hub_discovering(
+    home: &Path,
+    bind: &str,
+    netns: Option<&str>,
+    mode: &str,
+) -> (Running, String) {
     let mut cmd = in_netns(netns, &bin("hearth-hub"));
     cmd.arg("--home")
         .arg(home)
-        .args(["serve", "--bind", bind])
+        .args(["serve", "--bind", bind, "--local-discovery", mode])
         .env("HEARTH_LOG", "warn");
     let hub = Running::spawn(cmd);
     let ticket = hub.wait_for("the hub's ticket", Duration::from_secs(30), |l| {
@@ -134,6 +145,7 @@ pub struct Device {
     home: PathBuf,
     netns: Option<String>,
     bind: String,
+    discovery: &'static str,
 }
 
 impl Device {
@@ -143,6 +155,7 @@ impl Device {
             home: dir.join(name),
             netns: None,
             bind: "127.0.0.1:0".into(),
+            discovery: "off",
         }
     }
 
@@ -152,7 +165,14 @@ impl Device {
             home: dir.join(name),
             netns: Some(ns.into()),
             bind: "0.0.0.0:0".into(),
+            discovery: "off",
         }
+    }
+
+    /// The same device with local discovery `mode` (tests keep it `off` otherwise).
+    pub fn discovering(mut self, mode: &'static str) -> Self {
+        self.discovery = mode;
+        self
     }
 
     /// Its home.
@@ -160,13 +180,14 @@ impl Device {
         &self.home
     }
 
-    /// `hearth --home HOME --bind ADDR`.
+    /// `hearth --home HOME --bind ADDR --local-discovery MODE`.
     pub fn cmd(&self) -> Command {
         let mut c = in_netns(self.netns.as_deref(), &bin("hearth"));
         c.arg("--home")
             .arg(&self.home)
             .arg("--bind")
             .arg(&self.bind)
+            .args(["--local-discovery", self.discovery])
             // What a member sees: the CLI's own default logging.
             .env_remove("HEARTH_LOG")
             .env_remove("HEARTH_HOME");

@@ -12,7 +12,10 @@
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{Device, start_hub};
+use hearth_core::pairing::Ticket;
+use iroh::EndpointAddr;
+
+use crate::{Device, start_hub, start_hub_discovering};
 
 /// The hub's fixed port inside its own namespace (nothing else listens there).
 const HUB_PORT: u16 = 4919;
@@ -103,6 +106,21 @@ impl Net {
             ));
         }
         Ok(net)
+    }
+
+    /// Sends the hub namespace's multicast out of `hub_if` (a namespace without a
+    /// default route has nowhere to send an mDNS answer).
+    fn multicast_via(&self, hub_if: &str) {
+        ip(&[
+            "-n",
+            &self.hub,
+            "route",
+            "add",
+            "224.0.0.0/4",
+            "dev",
+            hub_if,
+        ])
+        .unwrap();
     }
 
     /// Cuts (or restores) the link at its hub end, `hub_if`.
@@ -370,4 +388,56 @@ fn partition_in_network_namespaces() {
         "converged in {:.1?}; crisis text: {crisis:?}",
         started.elapsed()
     );
+}
+
+/// The same ticket, pointing at `addr` instead: what a device holds after the hub got
+/// a new address (a new DHCP lease, a replaced box on the same key).
+fn moved(ticket: &str, addr: [u8; 4], port: u16) -> String {
+    let mut t: Ticket = ticket.trim().parse().unwrap();
+    t.addr = EndpointAddr::new(t.addr.id).with_ip_addr((addr, port).into());
+    t.to_string()
+}
+
+/// Local discovery on a LAN (hub and device in namespaces of their own, one link):
+/// the hub announces itself over mDNS; a member's device holding a ticket whose
+/// address went stale cannot reach it with discovery off, and finds it by its id with
+/// discovery on — to enroll, and again for every sync.
+#[test]
+fn a_hub_whose_address_changed_is_found_on_the_lan() {
+    if let Some(why) = unsupported() {
+        return skip(&why);
+    }
+    let net = match Net::create() {
+        Ok(net) => net,
+        Err(why) => return skip(&format!("cannot set up network namespaces: {why}")),
+    };
+    net.multicast_via("h-a");
+    let dir = tempfile::tempdir().unwrap();
+    let (_hub, ticket) = start_hub_discovering(
+        &dir.path().join("hub"),
+        &format!("0.0.0.0:{HUB_PORT}"),
+        Some(&net.hub),
+        "announce",
+    );
+    // An address on A's link where nothing answers.
+    let stale = moved(&ticket, [10, 231, 1, 3], HUB_PORT);
+    assert!(!ticket_names(&stale, HUB_A, HUB_PORT));
+
+    let a = Device::in_netns(dir.path(), "a", &net.a);
+    a.ok(&["init"]);
+    let out = run_within(&a, &["enroll", &stale]);
+    assert!(
+        !out.status.success(),
+        "enrolled at a stale address without discovery: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    let a = a.discovering("find");
+    let t = Instant::now();
+    let out = ok_within(&a, &["enroll", &stale]);
+    assert!(out.contains("Enrolled"), "{out}");
+    eprintln!("found the hub by mDNS and enrolled in {:.1?}", t.elapsed());
+    a.ok(&["checkin", "--mood", "4", "--note", "found it"]);
+    let out = ok_within(&a, &["sync"]);
+    assert!(out.contains("In sync with 1 peer"), "{out}");
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use iroh::endpoint::{Connection, RecvStream, SendStream, presets};
 use iroh::{Endpoint, RelayMode, RelayUrl};
+use iroh_mdns_address_lookup::MdnsAddressLookup;
 use tokio::sync::mpsc;
 
 use super::message::{Message, read_message, write_message};
@@ -23,23 +24,67 @@ const INLINE_CHECK_BYTES: usize = 16 << 10;
 /// How long a one-shot sync waits for the peer to finish after reconciling.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How an endpoint reaches the network: a LAN or loopback address, and optionally the
-/// center's own relay. No public relay, no address lookup service, no port mapping.
+/// How an endpoint reaches the network: a LAN or loopback address, optionally the
+/// center's own relay, and local discovery. No public relay, no internet address
+/// lookup, no port mapping.
 #[derive(Debug, Clone)]
 pub struct NetConfig {
     /// The socket to bind (e.g. `0.0.0.0:0`, or `127.0.0.1:0` in tests).
     pub bind: SocketAddr,
     /// A relay the center runs itself, if any.
     pub relay: Option<RelayUrl>,
+    /// Local discovery (mDNS) on the LAN.
+    pub local: LocalDiscovery,
 }
 
 impl NetConfig {
-    /// Loopback only, any port.
+    /// Loopback only, any port, no multicast.
     pub fn loopback() -> Self {
         NetConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             relay: None,
+            local: LocalDiscovery::Off,
         }
+    }
+}
+
+/// The mDNS service name Hearth endpoints use (other iroh apps use their own).
+const MDNS_SERVICE: &str = "hearth";
+
+/// Whether an endpoint uses mDNS on the LAN to find peers whose ticket address went
+/// stale (a hub that got a new DHCP lease), and whether it announces itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalDiscovery {
+    /// No multicast at all.
+    Off,
+    /// Look peers up by their id, never announce this endpoint: a member's device does
+    /// not broadcast a stable id on a center's Wi-Fi for anyone to notice it is there.
+    Find,
+    /// Look up and announce: the hub, whose presence is no secret.
+    Announce,
+}
+
+impl std::str::FromStr for LocalDiscovery {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "off" => Ok(LocalDiscovery::Off),
+            "find" => Ok(LocalDiscovery::Find),
+            "announce" => Ok(LocalDiscovery::Announce),
+            other => Err(format!(
+                "{other:?} is not a local discovery mode (off, find or announce)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for LocalDiscovery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LocalDiscovery::Off => "off",
+            LocalDiscovery::Find => "find",
+            LocalDiscovery::Announce => "announce",
+        })
     }
 }
 
@@ -64,10 +109,23 @@ pub async fn bind_endpoint(
     if config.relay.is_none() {
         builder = builder.clear_relay_transports();
     }
-    builder
+    let ep = builder
         .bind()
         .await
-        .map_err(|e| SyncError::Network(format!("cannot start the endpoint: {e}")))
+        .map_err(|e| SyncError::Network(format!("cannot start the endpoint: {e}")))?;
+    if config.local != LocalDiscovery::Off {
+        let mdns = MdnsAddressLookup::builder()
+            .service_name(MDNS_SERVICE)
+            .advertise(config.local == LocalDiscovery::Announce)
+            .build(ep.id());
+        // A network without multicast still works by the addresses in tickets.
+        match (mdns, ep.address_lookup()) {
+            (Ok(mdns), Ok(lookup)) => lookup.add(mdns),
+            (Err(e), _) => tracing::warn!("local discovery is off: {e}"),
+            (_, Err(e)) => tracing::warn!("local discovery is off: {e}"),
+        }
+    }
+    Ok(ep)
 }
 
 /// What happened on a connection, for a UI or a log.
