@@ -158,12 +158,27 @@ fn unsupported() -> Option<String> {
     }
 }
 
+/// The test's namespaces, or `None` (having said why) where they cannot be made.
+fn namespaces() -> Option<Net> {
+    if let Some(why) = unsupported() {
+        skip(&why);
+        return None;
+    }
+    match Net::create() {
+        Ok(net) => Some(net),
+        Err(why) => {
+            skip(&format!("cannot set up network namespaces: {why}"));
+            None
+        }
+    }
+}
+
 fn skip(why: &str) {
     assert!(
         std::env::var_os("HEARTH_E2E_REQUIRE_NETNS").is_none(),
         "netns test required but cannot run: {why}"
     );
-    eprintln!("SKIPPED partition_in_network_namespaces: {why}");
+    eprintln!("SKIPPED a network-namespace test: {why}");
 }
 
 /// RFC 4648 base32 (no padding, any case): a ticket's body.
@@ -286,12 +301,8 @@ fn sorted_notes(d: &Device) -> Vec<String> {
 /// back and syncs; both hold every check-in and the same plan, with both edits.
 #[test]
 fn partition_in_network_namespaces() {
-    if let Some(why) = unsupported() {
-        return skip(&why);
-    }
-    let net = match Net::create() {
-        Ok(net) => net,
-        Err(why) => return skip(&format!("cannot set up network namespaces: {why}")),
+    let Some(net) = namespaces() else {
+        return;
     };
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
@@ -404,12 +415,8 @@ fn moved(ticket: &str, addr: [u8; 4], port: u16) -> String {
 /// discovery on — to enroll, and again for every sync.
 #[test]
 fn a_hub_whose_address_changed_is_found_on_the_lan() {
-    if let Some(why) = unsupported() {
-        return skip(&why);
-    }
-    let net = match Net::create() {
-        Ok(net) => net,
-        Err(why) => return skip(&format!("cannot set up network namespaces: {why}")),
+    let Some(net) = namespaces() else {
+        return;
     };
     net.multicast_via("h-a");
     let dir = tempfile::tempdir().unwrap();
