@@ -23,6 +23,8 @@ import * as Automerge from "@automerge/automerge"
 const env = (k, d) => (process.env[k] === undefined ? d : Number(process.env[k]))
 const CHECKINS = env("BENCH_CHECKINS", 5500)
 const FIRST_SYNC_RUNS = env("BENCH_FIRST_SYNC_RUNS", 5)
+// First syncs run before the measured ones and not counted (the Rust side does the same).
+const FIRST_SYNC_WARMUP = env("BENCH_FIRST_SYNC_WARMUP", 1)
 const LIVE_ROUNDS = env("BENCH_LIVE_ROUNDS", 100)
 // Pause between two live check-ins. automerge-repo's DocSynchronizer throttles
 // outgoing sync messages (syncDebounceRate = 100 ms, on A and again on the
@@ -236,7 +238,7 @@ async function main() {
   const firstInclConnect = []
   let b = null
   let handleB = null
-  for (let run = 0; run < FIRST_SYNC_RUNS; run++) {
+  for (let run = -FIRST_SYNC_WARMUP; run < FIRST_SYNC_RUNS; run++) {
     if (b) await b.shutdown()
     const t0 = performance.now()
     b = clientRepo(url)
@@ -257,6 +259,10 @@ async function main() {
       })
     }
     const t2 = performance.now()
+    if (run < 0) {
+      log(`first sync warm-up: ${r1(t2 - t1)} ms (connect ${r1(t1 - t0)} ms), not counted`)
+      continue
+    }
     firstRuns.push(t2 - t1)
     firstInclConnect.push(t2 - t0)
     log(`first sync ${run + 1}/${FIRST_SYNC_RUNS}: ${r1(t2 - t1)} ms (connect ${r1(t1 - t0)} ms)`)
@@ -302,6 +308,7 @@ async function main() {
     first_sync_ms: r1(median(firstRuns)),
     first_sync_runs: firstRuns.map(r1),
     first_sync_incl_connect_runs: firstInclConnect.map(r1),
+    first_sync_warmup_runs: FIRST_SYNC_WARMUP,
     live_median_ms: r1(median(live)),
     live_p90_ms: r1(quantile(live, 0.9)),
     live_rounds: LIVE_ROUNDS,

@@ -11,6 +11,11 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+/// mimalloc: Automerge's load (most of a first sync, and of every open) allocates
+/// heavily; it runs ~10% faster than on the system allocator here.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Hearth: your private recovery journal, plan and check-ins.
 #[derive(Debug, Parser)]
 #[command(name = "hearth", version, about, long_about = None)]

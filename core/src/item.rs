@@ -69,7 +69,7 @@ pub(crate) fn verify(
     held: impl Fn(&ItemId) -> bool,
 ) -> Verified {
     let (mut out, bundles) = verify_records(doc, records, acl, items, &held);
-    verify_bundles(doc, acl, bundles, &held, &mut out);
+    verify_bundles(doc, acl, bundles, 0, &held, &mut out);
     out
 }
 
@@ -122,17 +122,19 @@ pub(crate) fn verify_records(
 }
 
 /// The second half of [`verify`]: each bundle's signature and its author's write
-/// right under `acl` (which [`verify_records`] brought up to date). Adds the good
-/// ones to `out.bundles`, snapshots first (largest first), then changes in time order.
+/// right under `acl` (which [`verify_records`] brought up to date), leaving `busy`
+/// cores alone. Adds the good ones to `out.bundles`, snapshots first (largest first),
+/// then changes in time order.
 pub(crate) fn verify_bundles(
     doc: DocId,
     acl: &AclState,
     bundles: Vec<Vec<u8>>,
+    busy: usize,
     held: impl Fn(&ItemId) -> bool,
     out: &mut Verified,
 ) {
     // Signature checks are most of the work here: a first sync checks dozens.
-    for decoded in crate::par::map(bundles, |bytes| Bundle::decode(&bytes)) {
+    for decoded in crate::par::map(bundles, busy, |bytes| Bundle::decode(&bytes)) {
         match decoded {
             Err(e) => out.rejected.push(format!("bundle: {e}")),
             Ok(b) if b.header().doc != doc => out

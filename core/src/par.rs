@@ -7,11 +7,17 @@ const MIN_PARALLEL: usize = 8;
 /// At most this many threads (phones have 8 cores, few of them fast).
 const MAX_THREADS: usize = 4;
 
-/// `items.map(f)` in order, on up to [`MAX_THREADS`] threads. A panic in `f` is
-/// passed on to the caller, as it would be without threads.
-pub(crate) fn map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+/// `items.map(f)` in order, on up to [`MAX_THREADS`] threads, leaving `busy` cores to
+/// work already running elsewhere. A panic in `f` is passed on to the caller, as it
+/// would be without threads.
+pub(crate) fn map<T: Send, R: Send>(
+    items: Vec<T>,
+    busy: usize,
+    f: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
+        .saturating_sub(busy)
         .min(MAX_THREADS);
     if threads < 2 || items.len() < MIN_PARALLEL {
         return items.into_iter().map(f).collect();
@@ -50,7 +56,7 @@ mod tests {
     fn keeps_order_for_every_size() {
         for n in [0, 1, 7, 8, 9, 31, 100] {
             let items: Vec<u32> = (0..n).collect();
-            let out = super::map(items.clone(), |x| x * 3);
+            let out = super::map(items.clone(), 0, |x| x * 3);
             assert_eq!(out, items.iter().map(|x| x * 3).collect::<Vec<_>>());
         }
     }

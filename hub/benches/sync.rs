@@ -5,7 +5,8 @@
 //!    redb files with fsync); 100 times, from A calling `add_checkin` until B's vault
 //!    announces the change. Target: median under 3 ms.
 //! 2. First sync: a journal of 5,500 check-ins (one commit each) reaches a newly paired
-//!    device through the hub: from B's `sync_once` until B holds all 5,500.
+//!    device through the hub: from B's `sync_once` (which binds a new endpoint and
+//!    dials) until B holds all 5,500 durably. One warm-up run, then the median of 11.
 //! 3. The same two workloads in automerge-repo (JavaScript: repo + websocket adapter +
 //!    a sync server on loopback, `bench/automerge-repo/bench.mjs`), run in this same
 //!    run when Node is installed, and the ratios.
@@ -29,6 +30,10 @@ use hearth_core::sync::net::NetConfig;
 use hearth_core::vault::{Location, Origin, SyncItem, Vault, VaultEvent};
 use hearth_hub::{Hub, HubConfig};
 use rand::Rng;
+
+/// The allocator the `hearth` and `hearth-hub` binaries use.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const WORDS: &[&str] = &[
     "walked", "meeting", "sister", "called", "slept", "badly", "group", "felt", "calm", "angry",
@@ -55,6 +60,10 @@ fn checkin(rng: &mut impl Rng, at_ms: u64) -> NewCheckIn {
         note: note(rng),
     }
 }
+
+/// Measured runs of the first sync on each side, after one warm-up run each (medians
+/// of many: this machine is noisy).
+const FIRST_SYNC_RUNS: usize = 11;
 
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -124,7 +133,11 @@ fn rss_kib(pid: u32) -> Option<u64> {
 }
 
 struct JsFigures {
+    /// From the new client connected until it has every check-in.
     first_sync_ms: f64,
+    /// The same from before the client exists: what Hearth's figure covers (an
+    /// endpoint bound, dialed and handshaken inside `sync_once`).
+    first_sync_incl_connect_ms: f64,
     live_median_ms: f64,
 }
 
@@ -147,6 +160,7 @@ fn run_js() -> Option<JsFigures> {
     }
     let out = Command::new("node")
         .arg("bench.mjs")
+        .env("BENCH_FIRST_SYNC_RUNS", FIRST_SYNC_RUNS.to_string())
         .current_dir(&dir)
         .output()
         .ok()?;
@@ -163,8 +177,17 @@ fn run_js() -> Option<JsFigures> {
         .rev()
         .find(|l| l.trim_start().starts_with('{'))?;
     let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    let mut incl: Vec<f64> = v["first_sync_incl_connect_runs"]
+        .as_array()?
+        .iter()
+        .filter_map(|x| x.as_f64())
+        .collect();
+    if incl.is_empty() {
+        return None;
+    }
     Some(JsFigures {
         first_sync_ms: v["first_sync_ms"].as_f64()?,
+        first_sync_incl_connect_ms: median(&mut incl),
         live_median_ms: v["live_median_ms"].as_f64()?,
     })
 }
@@ -242,7 +265,8 @@ async fn first_sync(dir: &Path, hub: &Hub, runs: usize) -> (Vec<f64>, usize) {
     );
     device::enroll(&a.vault, hub.ticket(), &net).await.unwrap();
     let mut times = Vec::new();
-    for run in 0..runs {
+    // One warm-up sync first, not counted (the JavaScript side does the same).
+    for run in 0..=runs {
         let b = pair_empty(&a, dir, &format!("big-b{run}"), hub);
         device::sync_once(&a.vault, &net, None).await.unwrap(); // the hub learns of B
         assert_eq!(b.vault.checkins().unwrap().len(), 0);
@@ -250,7 +274,11 @@ async fn first_sync(dir: &Path, hub: &Hub, runs: usize) -> (Vec<f64>, usize) {
         device::sync_once(&b.vault, &net, None).await.unwrap();
         let dt = t0.elapsed().as_secs_f64() * 1e3;
         assert_eq!(b.vault.checkins().unwrap().len(), 5_500);
-        times.push(dt);
+        if run == 0 {
+            eprintln!("  first sync warm-up: {dt:.1} ms, not counted");
+        } else {
+            times.push(dt);
+        }
     }
     (times, a.vault.journal_bytes().unwrap().len())
 }
@@ -311,7 +339,7 @@ fn main() {
         .await
         .unwrap();
         let live = live_latency(dir.path(), &hub, 100).await;
-        let first = first_sync(dir.path(), &hub, 5).await;
+        let first = first_sync(dir.path(), &hub, FIRST_SYNC_RUNS).await;
         hub.shutdown().await.unwrap();
         (live, first.0, first.1)
     });
@@ -326,22 +354,24 @@ fn main() {
         if live_med < 3.0 { "PASS" } else { "MISS" }
     );
     println!(
-        "\n2. first sync of a 5,500-check-in journal to a newly paired device via the hub (5 runs)"
+        "\n2. first sync of a 5,500-check-in journal to a newly paired device via the hub \
+         ({FIRST_SYNC_RUNS} runs; from binding an endpoint until B holds all 5,500, durably)"
     );
     println!("   median {first_med:.1} ms   (journal save() = {save_len} B)   runs {first:.1?}");
 
     println!("\n3. automerge-repo (JavaScript) baseline, same workloads, same run");
     match run_js() {
         Some(js) => {
+            let ratio = js.first_sync_incl_connect_ms / first_med;
             println!(
-                "   first sync: automerge-repo {:.1} ms vs Hearth {first_med:.1} ms = {:.1}x faster (goal >= 20x): {}",
+                "   first sync, both from before connecting: automerge-repo {:.1} ms vs Hearth {first_med:.1} ms = {ratio:.1}x faster (goal >= 20x): {}",
+                js.first_sync_incl_connect_ms,
+                if ratio >= 20.0 { "PASS" } else { "MISS" }
+            );
+            println!(
+                "   (automerge-repo from its client connected: {:.1} ms = {:.1}x Hearth's figure, which includes connecting)",
                 js.first_sync_ms,
                 js.first_sync_ms / first_med,
-                if js.first_sync_ms / first_med >= 20.0 {
-                    "PASS"
-                } else {
-                    "MISS"
-                }
             );
             println!(
                 "   live:       automerge-repo {:.2} ms vs Hearth {live_med:.2} ms = {:.1}x faster (goal >= 10x): {}",

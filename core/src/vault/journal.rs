@@ -441,6 +441,7 @@ impl Journal {
                 self.id,
                 &self.acl,
                 largest,
+                0,
                 |id| holds(&self.live, store, self.id, loading, id),
                 &mut verified,
             );
@@ -473,10 +474,12 @@ impl Journal {
                 let load = move || JournalDoc::load(&plain, actor).map_err(VaultError::from);
                 (bundle, s.spawn(load))
             });
+            // The loader has a core to itself.
             item::verify_bundles(
                 self.id,
                 &self.acl,
                 raw,
+                usize::from(base_loading),
                 |id| holds(&self.live, store, self.id, loading, id),
                 &mut verified,
             );
