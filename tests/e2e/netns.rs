@@ -56,13 +56,14 @@ struct Net {
 }
 
 impl Net {
-    /// Creates the namespaces and links, or says why it cannot.
-    fn create() -> Result<Self, String> {
+    /// Creates the namespaces and links, or says why it cannot. `test` keeps the
+    /// names of tests running at the same time apart.
+    fn create(test: &str) -> Result<Self, String> {
         let pid = std::process::id();
         let mut net = Net {
-            hub: format!("hearth-{pid}-hub"),
-            a: format!("hearth-{pid}-a"),
-            b: format!("hearth-{pid}-b"),
+            hub: format!("hearth-{pid}-{test}-hub"),
+            a: format!("hearth-{pid}-{test}-a"),
+            b: format!("hearth-{pid}-{test}-b"),
             created: Vec::new(),
         };
         for ns in [net.hub.clone(), net.a.clone(), net.b.clone()] {
@@ -158,13 +159,13 @@ fn unsupported() -> Option<String> {
     }
 }
 
-/// The test's namespaces, or `None` (having said why) where they cannot be made.
-fn namespaces() -> Option<Net> {
+/// Test `test`'s namespaces, or `None` (having said why) where they cannot be made.
+fn namespaces(test: &str) -> Option<Net> {
     if let Some(why) = unsupported() {
         skip(&why);
         return None;
     }
-    match Net::create() {
+    match Net::create(test) {
         Ok(net) => Some(net),
         Err(why) => {
             skip(&format!("cannot set up network namespaces: {why}"));
@@ -301,7 +302,7 @@ fn sorted_notes(d: &Device) -> Vec<String> {
 /// back and syncs; both hold every check-in and the same plan, with both edits.
 #[test]
 fn partition_in_network_namespaces() {
-    let Some(net) = namespaces() else {
+    let Some(net) = namespaces("part") else {
         return;
     };
     let started = Instant::now();
@@ -415,7 +416,7 @@ fn moved(ticket: &str, addr: [u8; 4], port: u16) -> String {
 /// discovery on — to enroll, and again for every sync.
 #[test]
 fn a_hub_whose_address_changed_is_found_on_the_lan() {
-    let Some(net) = namespaces() else {
+    let Some(net) = namespaces("mdns") else {
         return;
     };
     net.multicast_via("h-a");
