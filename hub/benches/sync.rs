@@ -31,7 +31,9 @@ use hearth_core::vault::{Location, Origin, SyncItem, Vault, VaultEvent};
 use hearth_hub::{Hub, HubConfig};
 use rand::Rng;
 
-/// The allocator the `hearth` and `hearth-hub` binaries use.
+/// The allocator of the `hearth` CLI, whose work (Automerge loads) this process's
+/// devices do. (`hearth-hub` keeps the system allocator: it never loads a document,
+/// and mimalloc doubled its resident memory, 36.4 vs 19.4 MiB with 1,000 members.)
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

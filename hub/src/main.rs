@@ -9,11 +9,6 @@ use clap::{Parser, Subcommand};
 use hearth_core::sync::net::{LocalDiscovery, NetConfig};
 use hearth_hub::{DEFAULT_BIND, Hub, HubConfig, read_ticket};
 
-/// mimalloc, as in the `hearth` CLI (where Automerge's load runs ~10% faster on it):
-/// one allocator for everything the sync benchmark measures.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// The center's always-on Hearth hub: stores members' journals as ciphertext it
 /// cannot read, and relays them between their devices.
 #[derive(Debug, Parser)]
