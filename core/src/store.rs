@@ -179,6 +179,30 @@ fn envelope_key(doc: &DocId, epoch: u32, to: &DeviceId) -> [u8; 52] {
     k
 }
 
+/// The 32-byte ids in the keys (doc ‖ id) of a doc's rows in `table`, sorted.
+fn key_ids(
+    tx: &redb::ReadTransaction,
+    table: TableDefinition<&[u8], &[u8]>,
+    doc: &DocId,
+) -> Result<Vec<[u8; 32]>, StoreError> {
+    let (start, end) = doc_range(doc);
+    let mut ids = Vec::new();
+    for row in tx
+        .open_table(table)
+        .map_err(db_err)?
+        .range(start.as_slice()..end.as_slice())
+        .map_err(db_err)?
+    {
+        let key = row.map_err(db_err)?.0;
+        ids.extend(
+            key.value()
+                .get(16..48)
+                .and_then(|k| <[u8; 32]>::try_from(k).ok()),
+        );
+    }
+    Ok(ids)
+}
+
 fn doc_range(doc: &DocId) -> (Vec<u8>, Vec<u8>) {
     let start = doc.as_bytes().to_vec();
     let mut end = start.clone();
@@ -398,48 +422,29 @@ impl Store {
     /// The ids of everything stored for a doc, and how many are ACL records, without
     /// reading any bundle (their ids are their keys).
     pub fn item_ids(&self, doc: &DocId) -> Result<(Vec<ItemId>, usize), StoreError> {
-        let id_of = |key: &[u8]| {
-            key.get(16..48)
-                .and_then(|k| <[u8; 32]>::try_from(k).ok())
-                .map(ItemId)
-        };
         let tx = self.db.begin_read().map_err(db_err)?;
-        let (start, end) = doc_range(doc);
-        let range = start.as_slice()..end.as_slice();
-        let mut ids = Vec::new();
-        for row in tx
-            .open_table(ACL)
-            .map_err(db_err)?
-            .range(range.clone())
-            .map_err(db_err)?
-        {
-            ids.extend(id_of(row.map_err(db_err)?.0.value()));
-        }
+        let mut ids: Vec<ItemId> = key_ids(&tx, ACL, doc)?.into_iter().map(ItemId).collect();
         let acl = ids.len();
-        for row in tx
-            .open_table(ENVELOPES)
-            .map_err(db_err)?
-            .range(range.clone())
-            .map_err(db_err)?
-        {
-            ids.push(ItemId(
-                *blake3::hash(row.map_err(db_err)?.1.value()).as_bytes(),
-            ));
-        }
-        for row in tx
-            .open_table(BUNDLES)
-            .map_err(db_err)?
-            .range(range)
+        let (start, end) = doc_range(doc);
+        let envelopes = tx.open_table(ENVELOPES).map_err(db_err)?;
+        for row in envelopes
+            .range(start.as_slice()..end.as_slice())
             .map_err(db_err)?
         {
-            ids.extend(id_of(row.map_err(db_err)?.0.value()));
+            let value = row.map_err(db_err)?.1;
+            ids.push(ItemId(*blake3::hash(value.value()).as_bytes()));
         }
+        ids.extend(key_ids(&tx, BUNDLES, doc)?.into_iter().map(ItemId));
         Ok((ids, acl))
     }
 
     /// The ids of a doc's stored bundles, sorted.
     pub fn bundle_ids(&self, doc: &DocId) -> Result<Vec<BundleId>, StoreError> {
-        Ok(self.bundles(doc)?.into_iter().map(|(id, _)| id).collect())
+        let tx = self.db.begin_read().map_err(db_err)?;
+        Ok(key_ids(&tx, BUNDLES, doc)?
+            .into_iter()
+            .map(BundleId)
+            .collect())
     }
 
     /// Whether a bundle is stored.

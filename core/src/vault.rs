@@ -588,14 +588,10 @@ impl Vault {
             journal,
         } = &mut *guard;
         let mut batch = Batch::new();
-        let report = match journal.ingest(store, device, items, &mut batch) {
-            Ok(report) => report,
-            Err(e) => {
-                // Memory must not run ahead of disk (part may have been written).
-                *journal = Journal::load(store, device, journal.id(), journal.actor())?;
-                return Err(e);
-            }
-        };
+        // Part may have been written already (a snapshot, while it loaded).
+        let report = or_reload(store, device, journal, |j| {
+            j.ingest(store, device, items, &mut batch)
+        })?;
         let doc = journal.id();
         drop(guard);
         if report.accepted > 0 {
@@ -762,13 +758,25 @@ fn write_journal<T>(
     send_out: impl FnOnce(&Batch),
 ) -> Result<T, VaultError> {
     let mut batch = Batch::new();
-    let result = change(journal, device, &mut batch).and_then(|out| {
+    or_reload(store, device, journal, |j| {
+        let out = change(j, device, &mut batch)?;
         if !batch.is_empty() {
             send_out(&batch);
             store.commit(batch, true)?;
         }
         Ok(out)
-    });
+    })
+}
+
+/// Runs `f` on the journal; if it fails, reloads the journal from the store before
+/// returning the error, so memory never runs ahead of disk.
+fn or_reload<T>(
+    store: &Store,
+    device: &DeviceKeys,
+    journal: &mut Journal,
+    f: impl FnOnce(&mut Journal) -> Result<T, VaultError>,
+) -> Result<T, VaultError> {
+    let result = f(journal);
     if result.is_err() {
         *journal = Journal::load(store, device, journal.id(), journal.actor())?;
     }

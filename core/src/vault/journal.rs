@@ -387,7 +387,7 @@ impl Journal {
     ) -> Result<IngestReport, VaultError> {
         let (mut verified, mut raw) =
             item::verify_records(self.id, &mut self.acl_records, &mut self.acl, items, |id| {
-                holds(&self.live, store, self.id, loading, id)
+                holds(store, self.id, loading, id)
             });
         let mut report = IngestReport::default();
         for record in std::mem::take(&mut verified.acl) {
@@ -442,7 +442,7 @@ impl Journal {
                 &self.acl,
                 largest,
                 0,
-                |id| holds(&self.live, store, self.id, loading, id),
+                |id| holds_bundle(&self.live, store, self.id, loading, id),
                 &mut verified,
             );
         }
@@ -480,7 +480,7 @@ impl Journal {
                 &self.acl,
                 raw,
                 usize::from(base_loading),
-                |id| holds(&self.live, store, self.id, loading, id),
+                |id| holds_bundle(&self.live, store, self.id, loading, id),
                 &mut verified,
             );
             report.duplicates += verified.duplicates;
@@ -552,15 +552,22 @@ impl Journal {
     }
 }
 
-/// Whether an item is already kept (never, while loading our own store).
-fn holds(
+/// Whether an ACL record or envelope is already kept (never, while loading our own
+/// store).
+fn holds(store: &Store, doc: DocId, loading: bool, id: &ItemId) -> bool {
+    !loading && store.has_item(&doc, id).unwrap_or(false)
+}
+
+/// [`holds`] for a bundle: one key lookup, no scan of the envelopes.
+fn holds_bundle(
     live: &BTreeMap<BundleId, DeviceId>,
     store: &Store,
     doc: DocId,
     loading: bool,
     id: &ItemId,
 ) -> bool {
-    !loading && (live.contains_key(&BundleId(id.0)) || store.has_item(&doc, id).unwrap_or(false))
+    let id = BundleId(id.0);
+    !loading && (live.contains_key(&id) || store.has_bundle(&doc, &id).unwrap_or(false))
 }
 
 /// One bundle for [`Journal::take_bundle`], and where its outcome goes.
