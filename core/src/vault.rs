@@ -8,8 +8,9 @@ mod backup;
 mod journal;
 mod replica;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, RwLock};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
@@ -199,9 +200,67 @@ struct Inner {
 /// A member's vault on one device.
 pub struct Vault {
     inner: Mutex<Inner>,
+    /// Who may hold the journal, readable while an edit holds `inner` through its
+    /// fsync: a live push asks this, and must not wait for the edit's write.
+    holders: RwLock<Holders>,
     events: broadcast::Sender<VaultEvent>,
     outgoing: broadcast::Sender<Outgoing>,
     location: Location,
+}
+
+/// The journal's id and the devices its ACL lets hold it, as of the last change.
+#[derive(Debug, Default, PartialEq)]
+struct Holders {
+    doc: Option<DocId>,
+    devices: BTreeSet<DeviceId>,
+}
+
+impl Holders {
+    fn of(journal: &Journal) -> Self {
+        let acl = journal.acl();
+        Holders {
+            doc: Some(journal.id()),
+            devices: acl
+                .members()
+                .map(|m| m.device)
+                .filter(|d| acl.may_hold(d))
+                .collect(),
+        }
+    }
+}
+
+/// The vault's lock; on release it updates [`Holders`] from the journal, so whatever
+/// changed the ACL (an edit, a sync, a failed write that reloaded) is seen.
+struct Locked<'a> {
+    guard: MutexGuard<'a, Inner>,
+    holders: &'a RwLock<Holders>,
+}
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        &mut self.guard
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        refresh(self.holders, &self.guard.journal);
+    }
+}
+
+fn refresh(holders: &RwLock<Holders>, journal: &Journal) {
+    let now = Holders::of(journal);
+    let stale = holders.read().map_or(true, |h| *h != now);
+    if stale && let Ok(mut h) = holders.write() {
+        *h = now;
+    }
 }
 
 /// Items this device just made, for pushing to connected peers.
@@ -330,6 +389,7 @@ impl Vault {
         let (events, _) = broadcast::channel(256);
         let (outgoing, _) = broadcast::channel(1024);
         Vault {
+            holders: RwLock::new(Holders::of(&journal)),
             inner: Mutex::new(Inner {
                 store,
                 device,
@@ -341,10 +401,22 @@ impl Vault {
         }
     }
 
-    fn lock(&self) -> Result<MutexGuard<'_, Inner>, VaultError> {
-        self.inner
+    fn lock(&self) -> Result<Locked<'_>, VaultError> {
+        let guard = self
+            .inner
             .lock()
-            .map_err(|_| VaultError::Damaged("an earlier operation panicked".into()))
+            .map_err(|_| VaultError::Damaged("an earlier operation panicked".into()))?;
+        Ok(Locked {
+            guard,
+            holders: &self.holders,
+        })
+    }
+
+    /// Whether `device` may hold `doc`, without waiting for an edit in progress.
+    fn holder(&self, doc: &DocId, device: &DeviceId) -> bool {
+        self.holders
+            .read()
+            .is_ok_and(|h| h.doc == Some(*doc) && h.devices.contains(device))
     }
 
     fn read<T>(&self, f: impl FnOnce(&Journal) -> T) -> Result<T, VaultError> {
@@ -358,10 +430,12 @@ impl Vault {
 
     /// Hands new local items to connected peers (before the local fsync completes, so
     /// peers see an edit while it is being made durable here).
-    fn send_out(&self, doc: DocId, batch: &Batch) {
+    fn send_out(&self, journal: &Journal, batch: &Batch) {
+        // A removal's items must not be pushed to the device it removes.
+        refresh(&self.holders, journal);
         if self.outgoing.receiver_count() > 0 {
             let _ = self.outgoing.send(Outgoing {
-                doc,
+                doc: journal.id(),
                 items: batch.items(),
             });
         }
@@ -385,7 +459,6 @@ impl Vault {
             device,
             journal,
         } = &mut *guard;
-        let doc_id = journal.id();
         let (change, out) = f(journal.doc_mut())?;
         let Some(change) = change else {
             return Ok(out);
@@ -403,11 +476,11 @@ impl Vault {
                     b,
                 )
             },
-            |b| self.send_out(doc_id, b),
+            |j, b| self.send_out(j, b),
         )?;
         if journal.live_bundles() > COMPACT_AFTER
             && journal.is_owner(device)
-            && let Err(e) = compact_locked(store, device, journal, |b| self.send_out(doc_id, b))
+            && let Err(e) = compact_locked(store, device, journal, |j, b| self.send_out(j, b))
         {
             tracing::warn!("compaction failed (the edit is saved): {e}");
         }
@@ -542,8 +615,7 @@ impl Vault {
             device,
             journal,
         } = &mut *guard;
-        let doc = journal.id();
-        let report = compact_locked(store, device, journal, |b| self.send_out(doc, b))?;
+        let report = compact_locked(store, device, journal, |j, b| self.send_out(j, b))?;
         store.compact_file()?;
         Ok(report)
     }
@@ -619,7 +691,7 @@ impl Vault {
                 *b = batch;
                 Ok(())
             },
-            |_| {},
+            |_, _| {},
         )
     }
 
@@ -632,13 +704,12 @@ impl Vault {
             device: me,
             journal,
         } = &mut *guard;
-        let doc = journal.id();
         write_journal(
             store,
             me,
             journal,
             |j, me, b| j.grant(me, device, role, b),
-            |b| self.send_out(doc, b),
+            |j, b| self.send_out(j, b),
         )
     }
 
@@ -651,13 +722,12 @@ impl Vault {
             device: me,
             journal,
         } = &mut *guard;
-        let doc = journal.id();
         write_journal(
             store,
             me,
             journal,
             |j, me, b| j.remove_device(me, device, b),
-            |b| self.send_out(doc, b),
+            |j, b| self.send_out(j, b),
         )
     }
 
@@ -739,7 +809,7 @@ fn compact_locked(
     store: &Store,
     device: &DeviceKeys,
     journal: &mut Journal,
-    send_out: impl FnOnce(&Batch),
+    send_out: impl FnOnce(&Journal, &Batch),
 ) -> Result<CompactReport, VaultError> {
     if !journal.is_owner(device) {
         return Err(VaultError::Denied("only an owner device compacts".into()));
@@ -755,13 +825,13 @@ fn write_journal<T>(
     device: &DeviceKeys,
     journal: &mut Journal,
     change: impl FnOnce(&mut Journal, &DeviceKeys, &mut Batch) -> Result<T, VaultError>,
-    send_out: impl FnOnce(&Batch),
+    send_out: impl FnOnce(&Journal, &Batch),
 ) -> Result<T, VaultError> {
     let mut batch = Batch::new();
     or_reload(store, device, journal, |j| {
         let out = change(j, device, &mut batch)?;
         if !batch.is_empty() {
-            send_out(&batch);
+            send_out(j, &batch);
             store.commit(batch, true)?;
         }
         Ok(out)
@@ -781,4 +851,34 @@ fn or_reload<T>(
         *journal = Journal::load(store, device, journal.id(), journal.actor())?;
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::identity::MemoryKeyStore;
+    use crate::sync::Replica;
+
+    /// A live push asks whether the peer may hold the doc while the edit that made the
+    /// items still holds the vault for its fsync: the answer must not wait for it.
+    #[test]
+    fn who_may_hold_the_journal_is_known_while_an_edit_holds_the_vault() {
+        let keys = MemoryKeyStore::new();
+        let vault = Vault::create(Location::Memory, &keys, None).unwrap();
+        let doc = vault.journal_id().unwrap();
+        let me = vault.device_id().unwrap();
+        let stranger = DeviceId([7; 32]);
+        let editing = vault.lock().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let _ = tx.send((vault.may_hold(&doc, &me), vault.may_hold(&doc, &stranger)));
+            });
+            let answer = rx.recv_timeout(Duration::from_secs(5));
+            drop(editing);
+            assert_eq!(answer, Ok((true, false)));
+        });
+    }
 }

@@ -432,9 +432,9 @@ impl Journal {
             }
         }
         // The snapshot an empty journal starts from (the largest bundle) is checked
-        // alone and loaded on a thread of its own, while the other bundles are checked
-        // and decrypted here: Automerge's load is the long pole of a first sync and of
-        // every open.
+        // alone and loaded on this thread at once, while the other bundles are checked
+        // and decrypted on another: Automerge's load is the long pole of a first sync
+        // and of every open.
         if self.live.is_empty() && !raw.is_empty() {
             let largest = vec![raw.remove(0)];
             item::verify_bundles(
@@ -466,20 +466,18 @@ impl Journal {
                 }
             }
         });
-        let base_loading = base.is_some();
         let mut pending: Vec<(BundleId, Vec<u8>)> = Vec::new();
-        let (base, loaded, written_early) = std::thread::scope(|s| {
-            let loader = base.map(|(bundle, plain)| {
-                let actor = self.actor.clone();
-                let load = move || JournalDoc::load(&plain, actor).map_err(VaultError::from);
-                (bundle, s.spawn(load))
-            });
-            // The loader has a core to itself.
+        let (base, plain) = base.unzip();
+        let actor = self.actor.clone();
+        // Everything but the snapshot: checked, decrypted and queued, then written
+        // durably while the snapshot loads (the ciphertext does not depend on the
+        // load; a snapshot that fails to load is deleted again below).
+        let rest = |busy: usize| {
             item::verify_bundles(
                 self.id,
                 &self.acl,
                 raw,
-                usize::from(base_loading),
+                busy,
                 |id| holds_bundle(&self.live, store, self.id, loading, id),
                 &mut verified,
             );
@@ -489,7 +487,7 @@ impl Journal {
                 .into_iter()
                 .map(|b| (b, false))
                 .chain(unlocked.into_iter().map(|b| (b, true)));
-            let taken = bundles
+            bundles
                 .into_iter()
                 .try_for_each(|(bundle, already_stored)| {
                     self.take_bundle(TakeBundle {
@@ -498,37 +496,42 @@ impl Journal {
                         bundle,
                         write: !loading && !already_stored,
                         count: !already_stored,
-                        base_loading,
+                        base_loading: busy > 0,
                         loading,
                         batch: &mut *batch,
                         report: &mut report,
                         pending: &mut pending,
                     })
-                });
-            taken?;
-            // While the snapshot loads, make everything checked so far durable: the
-            // ciphertext does not depend on the load (a snapshot that fails to load is
-            // deleted again below).
-            let written_early = match &loader {
-                Some((bundle, _)) if !loading => {
+                })?;
+            match &base {
+                Some(bundle) if !loading => {
                     let mut now = std::mem::take(&mut *batch);
                     now.put_bundle(self.id, bundle.id(), bundle.bytes().to_vec());
                     store.commit(now, true)?;
-                    true
+                    Ok::<_, VaultError>(true)
                 }
-                _ => false,
-            };
-            let joined = loader.map(|(bundle, handle)| {
-                let doc = handle.join().unwrap_or_else(|_| {
+                _ => Ok(false),
+            }
+        };
+        let (loaded, written_early) = match plain {
+            // The snapshot loads on this thread at once; the rest runs beside it.
+            Some(plain) => std::thread::scope(|s| {
+                let others = s.spawn(|| rest(1));
+                let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    JournalDoc::load(&plain, actor).map_err(VaultError::from)
+                }))
+                .unwrap_or_else(|_| {
                     Err(VaultError::Damaged(
                         "the snapshot could not be loaded".into(),
                     ))
                 });
-                (bundle, doc)
-            });
-            let (base, loaded) = joined.unzip();
-            Ok::<_, VaultError>((base, loaded, written_early))
-        })?;
+                match others.join() {
+                    Ok(written) => Ok((Some(loaded), written?)),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }),
+            None => rest(0).map(|written| (None, written)),
+        }?;
         if let (Some(bundle), Some(doc)) = (base, loaded) {
             match doc {
                 Ok(doc) => {

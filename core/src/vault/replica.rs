@@ -27,9 +27,7 @@ impl Replica for Vault {
     }
 
     fn may_hold(&self, doc: &DocId, peer: &DeviceId) -> bool {
-        self.lock()
-            .map(|g| g.journal.id() == *doc && g.journal.acl().may_hold(peer))
-            .unwrap_or(false)
+        self.holder(doc, peer)
     }
 
     fn may_take(&self, _doc: &DocId, _peer: &DeviceId) -> bool {
