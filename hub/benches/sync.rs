@@ -7,6 +7,7 @@
 //! 2. First sync: a journal of 5,500 check-ins (one commit each) reaches a newly paired
 //!    device through the hub: from B's `sync_once` (which binds a new endpoint and
 //!    dials) until B holds all 5,500 durably. One warm-up run, then the median of 11.
+//!    Beside it, Automerge's `load` of the same journal alone: the floor under it.
 //! 3. The same two workloads in automerge-repo (JavaScript: repo + websocket adapter +
 //!    a sync server on loopback, `bench/automerge-repo/bench.mjs`), run in this same
 //!    run when Node is installed, and the ratios.
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use hearth_core::acl::Role;
 use hearth_core::device::{self, Live};
+use hearth_core::doc::JournalDoc;
 use hearth_core::identity::MemoryKeyStore;
 use hearth_core::model::NewCheckIn;
 use hearth_core::pairing::PeerAddr;
@@ -260,7 +262,7 @@ async fn live_latency(dir: &Path, hub: &Hub, rounds: usize) -> Vec<f64> {
     out
 }
 
-async fn first_sync(dir: &Path, hub: &Hub, runs: usize) -> (Vec<f64>, usize) {
+async fn first_sync(dir: &Path, hub: &Hub, runs: usize) -> (Vec<f64>, usize, Vec<f64>) {
     let net = NetConfig::loopback();
     let a = member(dir, "big-a");
     let mut rng = rand::rng();
@@ -292,7 +294,22 @@ async fn first_sync(dir: &Path, hub: &Hub, runs: usize) -> (Vec<f64>, usize) {
             times.push(dt);
         }
     }
-    (times, a.vault.journal_bytes().unwrap().len())
+    let bytes = a.vault.journal_bytes().unwrap();
+    (times, bytes.len(), automerge_load(&bytes, runs))
+}
+
+/// Automerge's own `load` of the same journal, alone, `runs` times: the part of a
+/// first sync no sync protocol can remove (the floor under Hearth's figure).
+fn automerge_load(bytes: &[u8], runs: usize) -> Vec<f64> {
+    (0..runs)
+        .map(|_| {
+            let t0 = Instant::now();
+            let doc = JournalDoc::load(bytes, automerge::ActorId::random()).unwrap();
+            let dt = t0.elapsed().as_secs_f64() * 1e3;
+            assert_eq!(doc.checkins().len(), 5_500);
+            dt
+        })
+        .collect()
 }
 
 /// Fills a hub home with `n` members' journals of 5,500 check-ins each (as the hub
@@ -343,7 +360,7 @@ fn main() {
         .unwrap_or(1_000);
     println!("hearth sync benchmark (loopback iroh, relays off, real redb files; medians)");
 
-    let (live, first, save_len) = rt.block_on(async {
+    let (live, first, save_len, mut load) = rt.block_on(async {
         let hub = Hub::start(HubConfig {
             home: dir.path().join("hub"),
             net: NetConfig::loopback(),
@@ -353,12 +370,13 @@ fn main() {
         let live = live_latency(dir.path(), &hub, 100).await;
         let first = first_sync(dir.path(), &hub, FIRST_SYNC_RUNS).await;
         hub.shutdown().await.unwrap();
-        (live, first.0, first.1)
+        (live, first.0, first.1, first.2)
     });
     let (mut live, mut first) = (live, first);
     let live_med = median(&mut live);
     let live_p90 = pct(&mut live, 0.9);
     let first_med = median(&mut first);
+    let load_med = median(&mut load);
     println!("\n1. live: A add_checkin -> B sees it, through the hub, 100 rounds");
     println!(
         "   median {live_med:.2} ms   p90 {live_p90:.2} ms   max {:.2} ms   target < 3 ms: {}",
@@ -370,6 +388,9 @@ fn main() {
          ({FIRST_SYNC_RUNS} runs; from binding an endpoint until B holds all 5,500, durably)"
     );
     println!("   median {first_med:.1} ms   (journal save() = {save_len} B)   runs {first:.1?}");
+    println!(
+        "   of which no protocol can remove Automerge's load of the journal: alone, same run, median {load_med:.1} ms"
+    );
 
     println!("\n3. automerge-repo (JavaScript) baseline, same workloads, same run");
     match run_js() {
@@ -384,6 +405,10 @@ fn main() {
                 "   (automerge-repo from its client connected: {:.1} ms = {:.1}x Hearth's figure, which includes connecting)",
                 js.first_sync_ms,
                 js.first_sync_ms / first_med,
+            );
+            println!(
+                "   (automerge-repo vs Automerge's load alone: {:.1}x, the most any Hearth first sync could reach in this run)",
+                js.first_sync_incl_connect_ms / load_med,
             );
             println!(
                 "   live:       automerge-repo {:.2} ms vs Hearth {live_med:.2} ms = {:.1}x faster (goal >= 10x): {}",
