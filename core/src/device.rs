@@ -24,6 +24,11 @@ use crate::vault::{DevicePublic, Location, Vault};
 pub const DIAL_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long to wait for one of the member's own devices (often asleep or away).
 pub const DEVICE_DIAL_TIMEOUT: Duration = Duration::from_millis(1500);
+/// Once a hub has answered, how much longer a one-shot sync waits for own devices that
+/// have not: one awake on the LAN answers in milliseconds, and whatever it would bring
+/// has mostly reached the hub already (a device's remembered address also goes stale
+/// whenever its endpoint restarts on a new port).
+pub const DEVICE_GRACE_AFTER_HUB: Duration = Duration::from_millis(300);
 
 /// A network operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -141,26 +146,44 @@ pub async fn sync_once(
         ));
     }
     let ep = endpoint(vault, net, Vec::new()).await?;
+    let hub_reached = Arc::new(tokio::sync::watch::Sender::new(false));
     let mut tasks = Vec::new();
     for peer in peers {
         let ep = ep.clone();
         let replica: Arc<dyn Replica> = vault.clone();
         let events = events.clone();
+        let hub_reached = hub_reached.clone();
         tasks.push(tokio::spawn(async move {
             let id = DeviceId::from(peer.addr.id);
             let result = async {
-                // The member's other devices are often offline: do not wait long.
-                let timeout = if peer.hub {
-                    DIAL_TIMEOUT
+                let conn = if peer.hub {
+                    dial_within(&ep, peer.addr, SYNC_ALPN, DIAL_TIMEOUT).await?
                 } else {
-                    DEVICE_DIAL_TIMEOUT
+                    // The member's other devices are often offline: do not wait long,
+                    // and hardly at all once a hub has answered.
+                    let mut reached = hub_reached.subscribe();
+                    let given_up = async {
+                        let _ = reached.wait_for(|r| *r).await;
+                        tokio::time::sleep(DEVICE_GRACE_AFTER_HUB).await;
+                    };
+                    tokio::select! {
+                        conn = dial_within(&ep, peer.addr, SYNC_ALPN, DEVICE_DIAL_TIMEOUT) => conn?,
+                        () = given_up => {
+                            return Err(SyncError::Network(
+                                "no answer by the time the hub had synced".into(),
+                            ));
+                        }
+                    }
                 };
-                let conn = dial_within(&ep, peer.addr, SYNC_ALPN, timeout).await?;
                 let hooks = Hooks {
                     events,
                     ..Hooks::once()
                 };
-                run_connection(conn, replica, hooks, true).await
+                let result = run_connection(conn, replica, hooks, true).await;
+                if peer.hub && result.is_ok() {
+                    hub_reached.send_replace(true);
+                }
+                result
             }
             .await;
             (id, result)

@@ -4,6 +4,7 @@
 //! or garbage frames — while it keeps serving everyone else.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod peers;
 mod refusals;
 
 use std::sync::Arc;
