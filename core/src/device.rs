@@ -146,7 +146,7 @@ pub async fn sync_once(
         ));
     }
     let ep = endpoint(vault, net, Vec::new()).await?;
-    let hub_reached = Arc::new(tokio::sync::watch::Sender::new(false));
+    let hub_reached = tokio::sync::watch::Sender::new(false);
     let mut tasks = Vec::new();
     for peer in peers {
         let ep = ep.clone();
@@ -252,8 +252,11 @@ impl std::fmt::Debug for VaultSync {
 impl ProtocolHandler for VaultSync {
     async fn accept(&self, conn: Connection) -> Result<(), AcceptError> {
         let peer = DeviceId::from(conn.remote_id());
-        let journal = self.vault.journal_id().ok();
-        if !journal.is_some_and(|j| self.vault.may_hold(&j, &peer)) {
+        if self
+            .vault
+            .docs_for(&peer)
+            .map_or(true, |docs| docs.is_empty())
+        {
             conn.close(1u32.into(), b"not one of this member's devices");
             return Ok(());
         }

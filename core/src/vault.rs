@@ -209,9 +209,9 @@ pub struct Vault {
 }
 
 /// The journal's id and the devices its ACL lets hold it, as of the last change.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, PartialEq)]
 struct Holders {
-    doc: Option<DocId>,
+    doc: DocId,
     devices: BTreeSet<DeviceId>,
 }
 
@@ -219,7 +219,7 @@ impl Holders {
     fn of(journal: &Journal) -> Self {
         let acl = journal.acl();
         Holders {
-            doc: Some(journal.id()),
+            doc: journal.id(),
             devices: acl
                 .members()
                 .map(|m| m.device)
@@ -412,11 +412,10 @@ impl Vault {
         })
     }
 
-    /// Whether `device` may hold `doc`, without waiting for an edit in progress.
-    fn holder(&self, doc: &DocId, device: &DeviceId) -> bool {
-        self.holders
-            .read()
-            .is_ok_and(|h| h.doc == Some(*doc) && h.devices.contains(device))
+    /// The journal, if `device` may hold it; never waits for an edit in progress.
+    fn held_by(&self, device: &DeviceId) -> Option<DocId> {
+        let h = self.holders.read().ok()?;
+        h.devices.contains(device).then_some(h.doc)
     }
 
     fn read<T>(&self, f: impl FnOnce(&Journal) -> T) -> Result<T, VaultError> {

@@ -17,17 +17,11 @@ impl From<VaultError> for SyncError {
 
 impl Replica for Vault {
     fn docs_for(&self, peer: &DeviceId) -> Result<Vec<DocId>, SyncError> {
-        let guard = self.lock()?;
-        let j = &guard.journal;
-        Ok(if j.acl().may_hold(peer) {
-            vec![j.id()]
-        } else {
-            Vec::new()
-        })
+        Ok(self.held_by(peer).into_iter().collect())
     }
 
     fn may_hold(&self, doc: &DocId, peer: &DeviceId) -> bool {
-        self.holder(doc, peer)
+        self.held_by(peer) == Some(*doc)
     }
 
     fn may_take(&self, _doc: &DocId, _peer: &DeviceId) -> bool {
@@ -63,8 +57,7 @@ impl Replica for Vault {
         peer: &DeviceId,
         items: Vec<SyncItem>,
     ) -> Result<Checked, SyncError> {
-        let journal = self.journal_id()?;
-        if *doc != journal || !self.may_hold(doc, peer) {
+        if !self.may_hold(doc, peer) {
             return Err(SyncError::Denied(format!(
                 "{peer:?} does not share document {doc}"
             )));

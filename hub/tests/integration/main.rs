@@ -97,6 +97,15 @@ pub fn new_member(name: &str) -> Device {
     }
 }
 
+/// A member's first device, enrolled at `hub`.
+pub async fn enrolled_member(name: &str, hub: &Hub) -> Device {
+    let member = new_member(name);
+    device::enroll(&member.vault, hub.ticket(), &net())
+        .await
+        .expect("enroll");
+    member
+}
+
 /// Another device `owner` adds with `role`: it joins from what `owner` holds and
 /// remembers the same hubs and devices.
 pub fn add_device(owner: &Vault, role: Role) -> Device {

@@ -8,10 +8,7 @@ use super::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_own_device_is_given_up_once_the_hub_has_synced() {
     let (hub, _home) = start_hub().await;
-    let a = new_member("A");
-    device::enroll(&a.vault, hub.ticket(), &net())
-        .await
-        .expect("enroll");
+    let a = enrolled_member("A", &hub).await;
     let b = add_device(&a.vault, Role::Owner);
     // Where B's endpoint was a moment ago; nothing answers there now.
     let gone = bind_endpoint(b.device_keys().endpoint_key(), &net(), Vec::new())

@@ -18,8 +18,8 @@ use hearth_core::vault::{DevicePublic, SyncItem, VaultError};
 use rand::{Rng, SeedableRng};
 
 use crate::{
-    Raw, WAIT, add_device, checkin, empty_hello, hub_items, hub_peer, net, new_member, notes,
-    refused, start_hub, sync,
+    Raw, WAIT, add_device, checkin, empty_hello, enrolled_member, hub_items, hub_peer, net,
+    new_member, notes, refused, start_hub, sync,
 };
 
 /// The doc key for `epoch` that `device` received (it opens its own envelope).
@@ -122,10 +122,7 @@ async fn unknown_device_gets_nothing() {
     assert_eq!(notes(&c.vault), vec!["C's own".to_string()]);
 
     // E enrolled at the center, but A never shared its journal with E.
-    let e = new_member("Eve");
-    device::enroll(&e.vault, hub.ticket(), &net())
-        .await
-        .unwrap();
+    let e = enrolled_member("Eve", &hub).await;
     let e_doc = e.vault.journal_id().unwrap();
     assert_eq!(hub.doc_count(), 2);
     let e_keys = e.device_keys();
@@ -216,10 +213,7 @@ async fn unknown_device_gets_nothing() {
 async fn removed_device_is_refused_and_cannot_decrypt_later_writes() {
     const CANARY: &str = "canary 7f3a: written after the phone was lost";
     let (hub, home) = start_hub().await;
-    let a = new_member("Sam");
-    device::enroll(&a.vault, hub.ticket(), &net())
-        .await
-        .unwrap();
+    let a = enrolled_member("Sam", &hub).await;
     let b = add_device(&a.vault, Role::Owner);
     let d = add_device(&a.vault, Role::Owner);
     a.vault
@@ -428,10 +422,7 @@ async fn forged_bundle_is_rejected_by_hub_and_devices() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_removal_in_another_members_journal_does_not_lock_a_device_out() {
     let (hub, _home) = start_hub().await;
-    let a = new_member("Sam");
-    device::enroll(&a.vault, hub.ticket(), &net())
-        .await
-        .unwrap();
+    let a = enrolled_member("Sam", &hub).await;
     let b = add_device(&a.vault, Role::Owner);
     sync(&a.vault).await;
     sync(&b.vault).await;
@@ -439,10 +430,7 @@ async fn a_removal_in_another_members_journal_does_not_lock_a_device_out() {
 
     // M, another member enrolled at the same center, names B in M's own journal (a
     // device id is all it takes) and removes it again.
-    let m = new_member("Mo");
-    device::enroll(&m.vault, hub.ticket(), &net())
-        .await
-        .unwrap();
+    let m = enrolled_member("Mo", &hub).await;
     let stand_in = DevicePublic {
         id: b_id,
         recipient: m.vault.device_public().unwrap().recipient,
@@ -482,10 +470,7 @@ async fn send_bad(hub: &hearth_hub::Hub, keys: &DeviceKeys, bytes: &[u8], finish
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_and_oversize_frames_close_only_that_stream() {
     let (hub, _home) = start_hub().await;
-    let a = new_member("Sam");
-    device::enroll(&a.vault, hub.ticket(), &net())
-        .await
-        .unwrap();
+    let a = enrolled_member("Sam", &hub).await;
     let b = add_device(&a.vault, Role::Owner);
     sync(&a.vault).await;
 
@@ -505,10 +490,7 @@ async fn garbage_and_oversize_frames_close_only_that_stream() {
     .expect("B never reconciled with the hub");
 
     // G: another enrolled device, sending nonsense.
-    let g = new_member("Gus");
-    device::enroll(&g.vault, hub.ticket(), &net())
-        .await
-        .unwrap();
+    let g = enrolled_member("Gus", &hub).await;
     let g_keys = g.device_keys();
 
     // (a) A length prefix past the limit, refused before the body is sent or read.
@@ -546,10 +528,7 @@ async fn garbage_and_oversize_frames_close_only_that_stream() {
 
     // The hub keeps serving: a new device enrolls, A syncs, and A's new check-in
     // reaches B over the connection B held open all along.
-    let f = new_member("Fay");
-    device::enroll(&f.vault, hub.ticket(), &net())
-        .await
-        .unwrap();
+    let _fay = enrolled_member("Fay", &hub).await; // a third journal on the hub
     assert_eq!(hub.doc_count(), 3);
     a.vault
         .add_checkin(&checkin(4, "after the garbage"))
