@@ -696,6 +696,11 @@ impl Vault {
 
     /// Adds another device of the member's (an owner may do this): an ACL record
     /// naming it, and envelopes for every epoch key this device holds.
+    ///
+    /// The journal is then compacted, unless it already is one snapshot: the new
+    /// device (or hub) is about to receive all of it, and Automerge loads one saved
+    /// document faster than a snapshot followed by loose changes (~2 ms for 60
+    /// changes after a 5,500-check-in snapshot), while pairing is rare.
     pub fn authorize_device(&self, device: &DevicePublic, role: Role) -> Result<(), VaultError> {
         let mut guard = self.lock()?;
         let Inner {
@@ -709,7 +714,13 @@ impl Vault {
             journal,
             |j, me, b| j.grant(me, device, role, b),
             |j, b| self.send_out(j, b),
-        )
+        )?;
+        if journal.live_bundles() > 1
+            && let Err(e) = compact_locked(store, me, journal, |j, b| self.send_out(j, b))
+        {
+            tracing::warn!("compaction failed (the device is added): {e}");
+        }
+        Ok(())
     }
 
     /// Removes one of the member's devices (lost or given away): it is refused from

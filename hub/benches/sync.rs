@@ -7,6 +7,7 @@
 //! 2. First sync: a journal of 5,500 check-ins (one commit each) reaches a newly paired
 //!    device through the hub: from B's `sync_once` (which binds a new endpoint and
 //!    dials) until B holds all 5,500 durably. One warm-up run, then the median of 11.
+//!    (Adding B compacts A's journal, as every pairing does, so B receives one snapshot.)
 //!    Beside it, Automerge's `load` of the same journal alone: the floor under it.
 //! 3. The same two workloads in automerge-repo (JavaScript: repo + websocket adapter +
 //!    a sync server on loopback, `bench/automerge-repo/bench.mjs`), run in this same

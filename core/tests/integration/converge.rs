@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use hearth_core::acl::Role;
 use hearth_core::identity::MemoryKeyStore;
 use hearth_core::model::{CheckIn, CheckInId, CheckInPatch, NewCheckIn, PlanSection};
-use hearth_core::vault::{Location, Vault};
+use hearth_core::vault::{Location, SyncItem, Vault};
 use proptest::prelude::*;
 use proptest::test_runner::{FileFailurePersistence, TestCaseError};
 use rand::rngs::StdRng;
@@ -449,5 +449,48 @@ fn a_compaction_mid_way_still_converges() {
             seed,
         };
         run(&case).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    }
+}
+
+/// Adding a device compacts the journal first, so the newcomer receives (and loads)
+/// one snapshot; nothing is lost, and a device with edits made against the old
+/// bundles still merges with it.
+#[test]
+fn a_new_device_receives_the_journal_as_one_snapshot() {
+    let (a, _ka) = new_vault();
+    a.add_checkin(&crate::checkin(3, "before the phone"))
+        .unwrap();
+    let (tablet, _kt) = join(&a, Role::Owner);
+    for i in 0..5 {
+        a.add_checkin(&crate::checkin(4, &format!("note {i}")))
+            .unwrap();
+    }
+    tablet
+        .add_checkin(&crate::checkin(2, "tablet, offline"))
+        .unwrap();
+    assert_eq!(
+        a.bundle_count().unwrap(),
+        6,
+        "the snapshot made for the tablet + 5"
+    );
+
+    let (phone, _kp) = join(&a, Role::Owner);
+    let bundles = |v: &Vault| {
+        v.sync_items()
+            .unwrap()
+            .into_iter()
+            .filter(|i| matches!(i, SyncItem::Bundle(_)))
+            .count()
+    };
+    assert_eq!(a.bundle_count().unwrap(), 1);
+    assert_eq!(bundles(&a), 1, "the newcomer is sent one snapshot");
+    assert_eq!(phone.checkins().unwrap().len(), 6);
+
+    // The tablet's offline check-in, made on top of the old bundles, still merges.
+    for (from, to) in [(&tablet, &a), (&a, &tablet), (&tablet, &phone)] {
+        to.ingest(from.sync_items().unwrap()).unwrap();
+    }
+    for v in [&a, &tablet, &phone] {
+        assert_eq!(v.checkins().unwrap().len(), 7);
     }
 }
