@@ -477,11 +477,8 @@ impl Vault {
             },
             |j, b| self.send_out(j, b),
         )?;
-        if journal.live_bundles() > COMPACT_AFTER
-            && journal.is_owner(device)
-            && let Err(e) = compact_locked(store, device, journal, |j, b| self.send_out(j, b))
-        {
-            tracing::warn!("compaction failed (the edit is saved): {e}");
+        if journal.live_bundles() > COMPACT_AFTER && journal.is_owner(device) {
+            self.compact_after(store, device, journal, "the edit is saved");
         }
         let doc = journal.id();
         drop(guard);
@@ -614,7 +611,7 @@ impl Vault {
             device,
             journal,
         } = &mut *guard;
-        let report = compact_locked(store, device, journal, |j, b| self.send_out(j, b))?;
+        let report = self.compact_locked(store, device, journal)?;
         store.compact_file()?;
         Ok(report)
     }
@@ -715,10 +712,8 @@ impl Vault {
             |j, me, b| j.grant(me, device, role, b),
             |j, b| self.send_out(j, b),
         )?;
-        if journal.live_bundles() > 1
-            && let Err(e) = compact_locked(store, me, journal, |j, b| self.send_out(j, b))
-        {
-            tracing::warn!("compaction failed (the device is added): {e}");
+        if journal.live_bundles() > 1 {
+            self.compact_after(store, me, journal, "the device is added");
         }
         Ok(())
     }
@@ -815,16 +810,34 @@ impl Vault {
     }
 }
 
-fn compact_locked(
-    store: &Store,
-    device: &DeviceKeys,
-    journal: &mut Journal,
-    send_out: impl FnOnce(&Journal, &Batch),
-) -> Result<CompactReport, VaultError> {
-    if !journal.is_owner(device) {
-        return Err(VaultError::Denied("only an owner device compacts".into()));
+impl Vault {
+    /// Writes a snapshot of the journal the caller holds locked, handing it to live
+    /// peers like any other write.
+    fn compact_locked(
+        &self,
+        store: &Store,
+        device: &DeviceKeys,
+        journal: &mut Journal,
+    ) -> Result<CompactReport, VaultError> {
+        if !journal.is_owner(device) {
+            return Err(VaultError::Denied("only an owner device compacts".into()));
+        }
+        write_journal(
+            store,
+            device,
+            journal,
+            |j, d, b| j.snapshot(d, b),
+            |j, b| self.send_out(j, b),
+        )
     }
-    write_journal(store, device, journal, |j, d, b| j.snapshot(d, b), send_out)
+
+    /// [`Vault::compact_locked`] after a write that has already succeeded (`done`):
+    /// a failed compaction is logged, and the write stands.
+    fn compact_after(&self, store: &Store, device: &DeviceKeys, journal: &mut Journal, done: &str) {
+        if let Err(e) = self.compact_locked(store, device, journal) {
+            tracing::warn!("compaction failed ({done}): {e}");
+        }
+    }
 }
 
 /// Makes a change to the journal in memory, hands its items to peers, and commits it
