@@ -88,26 +88,26 @@ function note() {
 const T0 = Date.UTC(2024, 0, 1)
 let clock = T0
 // One check-in in Hearth's schema (core/src/doc.rs):
-//   { at: timestamp, mood: int 1-5, craving?: int 0-10, energy?: int 1-5,
-//     sleep?: f64 0-24, tags: str ("\n"-joined), note: str }
-// Strings are stored as immutable scalar strings, like the Rust side's
+//   { mood: int 1-5, craving?: int 0-10, energy?: int 1-5, sleep?: f64 0-24,
+//     tags?: str ("\n"-joined), note?: str }
+// keyed by a ULID that carries its time (so no `at`), with empty tags and notes
+// left out. Strings are stored as immutable scalar strings, like the Rust side's
 // ScalarValue::Str: @automerge/automerge 3.x turns a plain JS string into a
 // collaborative Text object (proxies.js: `case "string": return [value, "text"]`),
 // so we wrap them in `new Automerge.ImmutableString(...)` (the 3.x name of the
-// 2.x RawString). `at` is a Date (Automerge timestamp, as ScalarValue::Timestamp)
-// and `sleep` is wrapped in Float64 so whole hours still store as f64.
+// 2.x RawString). `sleep` is wrapped in Float64 so whole hours still store as f64.
+// hub/benches/sync.rs draws its check-ins the same way.
 function newCheckin() {
   clock += int(2, 10) * 3600_000 + int(0, 3599_999)
   const tags = []
   for (const t of TAGS) if (rnd() < 0.2) tags.push(t)
   const c = {
-    at: new Date(clock),
     mood: int(1, 5),
     energy: int(1, 5),
     sleep: new Automerge.Float64(int(8, 20) / 2),
-    tags: new Automerge.ImmutableString(tags.join("\n")),
     note: new Automerge.ImmutableString(note()),
   }
+  if (tags.length > 0) c.tags = new Automerge.ImmutableString(tags.join("\n"))
   if (rnd() < 0.7) c.craving = int(0, 10) // "0-10 or absent"
   return { id: ulidLike(clock), c }
 }
@@ -132,6 +132,18 @@ function skeleton() {
     consents: {},
   }
 }
+
+// The check-in shards (core/src/doc.rs: CHECKIN_SHARDS): a journal is the
+// skeleton's document plus these, each check-in in the one its id picks.
+const SHARDS = 2
+const shardSkeleton = () => ({
+  schema: new Automerge.ImmutableString("hearth.journal.checkins/1"),
+  checkins: {},
+})
+// As the Rust side's `1 + id.random() % 2`: the low bit of the id's last
+// base32 character. Returns the index into the journal's documents (0 = skeleton).
+const partFor = id => 1 + (CROCKFORD.indexOf(id[id.length - 1]) % SHARDS)
+const journalDocs = () => [skeleton(), ...Array.from({ length: SHARDS }, shardSkeleton)]
 
 // ---- helpers ----------------------------------------------------------------
 
@@ -193,21 +205,22 @@ async function main() {
   const a = clientRepo(url)
   await connected(a, "A")
   const tBuild = performance.now()
-  let handleA
+  let handlesA
   if (BUILD === "direct") {
-    let doc = Automerge.from(skeleton())
+    const docs = journalDocs().map(d => Automerge.from(d))
     for (let i = 0; i < CHECKINS; i++) {
       const { id, c } = newCheckin()
-      doc = Automerge.change(doc, d => {
+      const p = partFor(id)
+      docs[p] = Automerge.change(docs[p], d => {
         d.checkins[id] = c
       })
     }
-    handleA = a.import(Automerge.save(doc))
+    handlesA = docs.map(doc => a.import(Automerge.save(doc)))
   } else {
-    handleA = a.create(skeleton())
+    handlesA = journalDocs().map(d => a.create(d))
     for (let i = 0; i < CHECKINS; i++) {
       const { id, c } = newCheckin()
-      handleA.change(d => {
+      handlesA[partFor(id)].change(d => {
         d.checkins[id] = c
       })
       if ((i + 1) % 1000 === 0) {
@@ -217,44 +230,45 @@ async function main() {
     }
   }
   const buildMs = performance.now() - tBuild
-  const docUrl = handleA.url
-  const docId = handleA.documentId
-  const nChanges = Automerge.getAllChanges(handleA.doc()).length
+  const docUrls = handlesA.map(h => h.url)
+  const sum = f => handlesA.reduce((n, h) => n + f(h), 0)
+  const nChanges = sum(h => Automerge.getAllChanges(h.doc()).length)
   log(`A built ${CHECKINS} check-ins (${nChanges} changes, mode ${BUILD}) in ${r1(buildMs)} ms`)
 
-  // Wait until the server has the whole doc.
+  // Wait until the server has every document whole.
   const tPush = performance.now()
-  const targetHeads = headsKey(handleA.heads())
-  await waitFor(() => {
-    const h = server.handles[docId]
-    return h && h.isReady() && headsKey(h.heads()) === targetHeads
-  }, "the server to have A's whole document", 120_000, 5)
+  const targetHeads = handlesA.map(h => headsKey(h.heads()))
+  await waitFor(() => handlesA.every((hA, i) => {
+    const h = server.handles[hA.documentId]
+    return h && h.isReady() && headsKey(h.heads()) === targetHeads[i]
+  }), "the server to have A's whole journal", 120_000, 5)
   const pushMs = performance.now() - tPush
-  const docBytes = Automerge.save(handleA.doc()).length
-  log(`server has the whole doc (${docBytes} bytes saved) ${r1(pushMs)} ms after the build ended`)
+  const docBytes = sum(h => Automerge.save(h.doc()).length)
+  log(`server has the whole journal (${docBytes} bytes saved) ${r1(pushMs)} ms after the build ended`)
 
   // First sync: a brand-new client B finds the doc until it has every check-in.
   const firstRuns = []
   const firstInclConnect = []
   let b = null
-  let handleB = null
+  let handlesB = null
   for (let run = -FIRST_SYNC_WARMUP; run < FIRST_SYNC_RUNS; run++) {
     if (b) await b.shutdown()
     const t0 = performance.now()
     b = clientRepo(url)
     await connected(b, "B")
     const t1 = performance.now()
-    handleB = await b.find(docUrl)
-    const count = () => Object.keys(handleB.doc().checkins ?? {}).length
+    handlesB = await Promise.all(docUrls.map(u => b.find(u)))
+    const count = () =>
+      handlesB.reduce((n, h) => n + Object.keys(h.doc().checkins ?? {}).length, 0)
     if (count() < CHECKINS) {
       await new Promise(res => {
         const on = () => {
           if (count() >= CHECKINS) {
-            handleB.off("change", on)
+            handlesB.forEach(h => h.off("change", on))
             res()
           }
         }
-        handleB.on("change", on)
+        handlesB.forEach(h => h.on("change", on))
         on()
       })
     }
@@ -273,6 +287,8 @@ async function main() {
   const live = []
   for (let i = 0; i < LIVE_ROUNDS; i++) {
     const { id, c } = newCheckin()
+    const handleA = handlesA[partFor(id)]
+    const handleB = handlesB[partFor(id)]
     const seen = new Promise(res => {
       const on = () => {
         if (handleB.doc().checkins?.[id] !== undefined) {

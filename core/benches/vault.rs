@@ -9,8 +9,9 @@
 //!    parts of a call (Automerge edit, sealing, a bare fsync'd redb commit of a value
 //!    of the same size) are timed on their own for comparison.
 //! 2. **Cold open** after `compact()`: `Vault::open` (open redb, read, verify
-//!    signatures, unwrap the doc key, decrypt, load) against plain
-//!    `automerge::AutoCommit::load` of the same document's `save()` bytes, both 15
+//!    signatures, unwrap the doc key, decrypt, load) against `JournalDoc::load` of
+//!    the same journal's `save()` bytes (Automerge's load of each of the journal's
+//!    parts, in parallel as the vault loads them), both 15
 //!    times, interleaved, in the same run; the ratio of the medians is checked against
 //!    the target (≤ 1.3×). The compacted open is broken down stage by stage with the
 //!    crate's public parts. Also timed: the open of the state left by the build (a
@@ -37,6 +38,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use automerge::ActorId;
 use hearth_core::acl::AclRecord;
 use hearth_core::bundle::{Bundle, BundleHeader, BundleKind, FORMAT_V1};
 use hearth_core::doc::JournalDoc;
@@ -53,7 +55,7 @@ use rand::{Rng, SeedableRng};
 const CHECKINS: usize = 5_500;
 /// Timed opens (and baseline loads).
 const OPENS: usize = 15;
-/// Cold-open target, as a ratio to `automerge::AutoCommit::load`.
+/// Cold-open target, as a ratio to Automerge's load of the journal's parts.
 const OPEN_TARGET: f64 = 1.3;
 /// Bytes-at-rest target, as a ratio to `save()` (plus a fixed overhead).
 const BYTES_TARGET: f64 = 1.1;
@@ -338,12 +340,12 @@ fn add_breakdown(data: &[NewCheckIn], vault_median: Duration, memory_median: Dur
     );
 }
 
-/// Times `Vault::open` and the baseline `AutoCommit::load` of `bytes`, `OPENS` times
+/// Times `Vault::open` and the baseline `JournalDoc::load` of `bytes`, `OPENS` times
 /// each, interleaved (alternating which goes first, after one untimed warm-up of
 /// each) so that drift on the machine hits both alike. Returns (open, load) samples.
 fn open_vs_load(dir: &Path, keys: &FileKeyStore, bytes: &[u8]) -> (Vec<Duration>, Vec<Duration>) {
     drop(Vault::open(Location::Dir(dir.to_owned()), keys).unwrap());
-    drop(automerge::AutoCommit::load(bytes).unwrap());
+    drop(JournalDoc::load(bytes, ActorId::random()).unwrap());
     let (mut open_t, mut load_t) = (Vec::new(), Vec::new());
     for i in 0..OPENS {
         let mut open = || {
@@ -352,7 +354,7 @@ fn open_vs_load(dir: &Path, keys: &FileKeyStore, bytes: &[u8]) -> (Vec<Duration>
             open_t.push(d);
         };
         let mut load = || {
-            let (d, doc) = time(|| automerge::AutoCommit::load(bytes));
+            let (d, doc) = time(|| JournalDoc::load(bytes, ActorId::random()));
             drop(doc.unwrap());
             load_t.push(d);
         };
@@ -393,7 +395,6 @@ fn change_bundle_costs(dir: &Path, keys: &FileKeyStore, journal: DocId) {
     bundles.sort_by_key(|b| (b.header().kind != BundleKind::Snapshot, b.header().seq));
     let changes = bundles.len() - 1;
     let plain: Vec<Vec<u8>> = bundles.iter().map(|b| b.decrypt(&key).unwrap()).collect();
-    let snapshot = automerge::AutoCommit::load(&plain[0]).unwrap();
     let all: Vec<u8> = plain[1..].concat();
     let (mut verify, mut decrypt, mut apply, mut batch) = (vec![], vec![], vec![], vec![]);
     for _ in 0..REPS {
@@ -413,23 +414,23 @@ fn change_bundle_costs(dir: &Path, keys: &FileKeyStore, journal: DocId) {
             })
             .0,
         );
-        let mut doc = snapshot.clone();
+        let mut doc = JournalDoc::load(&plain[0], ActorId::random()).unwrap();
         apply.push(
             time(|| {
                 for p in &plain[1..] {
-                    doc.load_incremental(p).unwrap();
+                    doc.apply(p).unwrap();
                 }
             })
             .0,
         );
-        let mut doc = snapshot.clone();
-        batch.push(time(|| doc.load_incremental(&all).unwrap()).0);
+        let mut doc = JournalDoc::load(&plain[0], ActorId::random()).unwrap();
+        batch.push(time(|| doc.apply(&all).unwrap()).0);
     }
     let each = |s: &[Duration]| fmt_d(median(s) / changes as u32);
     println!(
         "   per change bundle in that state (medians of {REPS} passes over the {changes}): \
-         decode + verify {}, age decrypt {}, automerge load_incremental one by one {} \
-         (all {changes} in one load_incremental: {} each)",
+         decode + verify {}, age decrypt {}, automerge apply one by one {} \
+         (all {changes} in one apply: {} each)",
         each(&verify),
         each(&decrypt),
         each(&apply),
@@ -576,7 +577,7 @@ fn main() {
         fmt_d(*open_t.iter().max().unwrap()),
     );
     println!(
-        "   baseline automerge::AutoCommit::load of the same save() ({}): median {}   \
+        "   baseline JournalDoc::load of the same save() ({}, its parts in parallel): median {}   \
          (min {}, max {})",
         fmt_bytes(bytes.len() as u64),
         fmt_d(lm),
@@ -627,7 +628,7 @@ fn main() {
         stages[3].push(d);
         let (d, plain) = time(|| bundles[0].decrypt(&key).unwrap());
         stages[4].push(d);
-        let (d, doc) = time(|| automerge::AutoCommit::load(&plain).unwrap());
+        let (d, doc) = time(|| JournalDoc::load(&plain, ActorId::random()).unwrap());
         stages[5].push(d);
         drop(doc);
     }
@@ -637,7 +638,7 @@ fn main() {
         "decode + verify signatures",
         "unwrap the doc key (age)",
         "decrypt the snapshot (age)",
-        "automerge load",
+        "automerge load (the parts in parallel)",
     ];
     println!(
         "   where it goes (medians of {OPENS}; stages run separately, so they need not add up):"

@@ -1,5 +1,5 @@
-//! CPU-bound work over many items (signature checks) spread over the machine's cores
-//! with scoped threads. Small inputs stay on the calling thread: a thread costs more
+//! CPU-bound work over many items (signature checks) or a few large ones (the parts
+//! of a journal to load) spread over the machine's cores with scoped threads. Small inputs stay on the calling thread: a thread costs more
 //! than a handful of checks.
 
 /// Below this many items the work stays on the calling thread.
@@ -32,7 +32,21 @@ pub(crate) fn map<T: Send, R: Send>(
         }
         chunks.push(chunk);
     }
-    let f = &f;
+    in_threads(chunks, &f)
+}
+
+/// `items.map(f)` in order, each item on its own thread (the first on the calling
+/// one): for a few large pieces of work, such as the parts of a journal to load.
+pub(crate) fn each<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    if items.len() < 2 {
+        return items.into_iter().map(f).collect();
+    }
+    in_threads(items.into_iter().map(|item| vec![item]).collect(), &f)
+}
+
+/// Maps each chunk on its own scoped thread, the first on the calling one; the
+/// results in order.
+fn in_threads<T: Send, R: Send>(chunks: Vec<Vec<T>>, f: &(impl Fn(T) -> R + Sync)) -> Vec<R> {
     std::thread::scope(|s| {
         let mut chunks = chunks.into_iter();
         let here = chunks.next().unwrap_or_default();
@@ -57,6 +71,8 @@ mod tests {
         for n in [0, 1, 7, 8, 9, 31, 100] {
             let items: Vec<u32> = (0..n).collect();
             let out = super::map(items.clone(), 0, |x| x * 3);
+            assert_eq!(out, items.iter().map(|x| x * 3).collect::<Vec<_>>());
+            let out = super::each(items.clone(), |x| x * 3);
             assert_eq!(out, items.iter().map(|x| x * 3).collect::<Vec<_>>());
         }
     }

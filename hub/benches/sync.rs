@@ -40,28 +40,45 @@ use rand::Rng;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const WORDS: &[&str] = &[
-    "walked", "meeting", "sister", "called", "slept", "badly", "group", "felt", "calm", "angry",
-    "coffee", "rain", "bus", "work", "tired", "good", "talked", "sponsor", "art", "yoga", "meal",
-    "housing", "form", "played", "music", "breathed", "cried", "laughed",
+/// The words of notes (the same as `bench.mjs`'s).
+const WORDS: &str = "today felt long but I went for a walk after work and called my sponsor slept \
+     badly woke early meeting at noon helped cravings were strong in the evening \
+     made dinner with friends kept busy journaled before bed felt calm anxious tired \
+     hopeful grateful the group talked about triggers and routines coffee with a \
+     friend ran three miles rain all day stayed in read a book";
+
+/// The tags a check-in may carry, each with probability 0.2.
+const TAGS: &[&str] = &[
+    "walk", "meeting", "sponsor", "work", "family", "gym", "sleep", "therapy",
 ];
 
+/// 20–200 characters of words.
 fn note(rng: &mut impl Rng) -> String {
-    let n = rng.random_range(4..30);
-    (0..n)
-        .map(|_| WORDS[rng.random_range(0..WORDS.len())])
-        .collect::<Vec<_>>()
-        .join(" ")
+    let words: Vec<&str> = WORDS.split(' ').collect();
+    let target = rng.random_range(20..=200);
+    let mut s = words[rng.random_range(0..words.len())].to_owned();
+    while s.len() < target {
+        s.push(' ');
+        s.push_str(words[rng.random_range(0..words.len())]);
+    }
+    s.truncate(200);
+    s
 }
 
+/// A check-in drawn as `bench.mjs`'s `newCheckin` draws one (the same fields, tags,
+/// note lengths and probabilities), so both sides store alike documents.
 fn checkin(rng: &mut impl Rng, at_ms: u64) -> NewCheckIn {
     NewCheckIn {
         at_ms: Some(at_ms),
         mood: rng.random_range(1..=5),
-        craving: rng.random_bool(0.6).then(|| rng.random_range(0..=10)),
+        craving: rng.random_bool(0.7).then(|| rng.random_range(0..=10)),
         energy: Some(rng.random_range(1..=5)),
-        sleep_hours: Some(rng.random_range(3.0..10.0)),
-        tags: vec!["walk".into(), "meeting".into()][..rng.random_range(0..=2)].to_vec(),
+        sleep_hours: Some(f32::from(rng.random_range(8u8..=20)) / 2.0),
+        tags: TAGS
+            .iter()
+            .filter(|_| rng.random_bool(0.2))
+            .map(|t| (*t).to_owned())
+            .collect(),
         note: note(rng),
     }
 }

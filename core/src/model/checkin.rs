@@ -19,6 +19,11 @@ impl CheckInId {
         let random = u128::from_le_bytes(crate::crypto::random_bytes());
         CheckInId(ulid::Ulid::from_parts(at_ms, random))
     }
+
+    /// The time the id was made for, ms since the Unix epoch.
+    pub fn at_ms(self) -> u64 {
+        self.0.timestamp_ms()
+    }
 }
 
 impl fmt::Display for CheckInId {
@@ -58,6 +63,9 @@ pub const MAX_TAGS: usize = 16;
 pub const MAX_TAG_CHARS: usize = 40;
 /// The longest note.
 pub const MAX_NOTE_CHARS: usize = 20_000;
+/// The latest time a check-in can carry, ms since the Unix epoch (in the year 10889):
+/// the most a ULID's 48-bit time holds, so an id always carries its check-in's time.
+pub const MAX_AT_MS: u64 = (1 << 48) - 1;
 
 /// A recorded check-in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -162,6 +170,7 @@ impl NewCheckIn {
         check_sleep(self.sleep_hours)?;
         check_text("note", &self.note, MAX_NOTE_CHARS)?;
         let at_ms = self.at_ms.unwrap_or(now_ms);
+        check_range("time", at_ms as f64, 0.0, MAX_AT_MS as f64)?;
         Ok(CheckIn {
             id: CheckInId::new(at_ms),
             at_ms,
@@ -258,6 +267,10 @@ mod tests {
                 note: "\u{7}".into(),
                 ..ok.clone()
             },
+            NewCheckIn {
+                at_ms: Some(MAX_AT_MS + 1),
+                ..ok.clone()
+            },
         ] {
             assert!(bad.validate(0).is_err(), "{bad:?} accepted");
         }
@@ -268,6 +281,13 @@ mod tests {
         let a = CheckInId::new(1);
         let b = CheckInId::new(2);
         assert!(a < b);
+        assert_eq!((a.at_ms(), b.at_ms()), (1, 2));
+        let last = NewCheckIn {
+            at_ms: Some(MAX_AT_MS),
+            mood: 3,
+            ..Default::default()
+        };
+        assert_eq!(last.validate(0).unwrap().id.at_ms(), MAX_AT_MS);
         assert_eq!(a.to_string().parse::<CheckInId>().unwrap(), a);
         assert!("nope".parse::<CheckInId>().is_err());
     }
