@@ -100,13 +100,10 @@ const RECORD_TAG: u8 = 0x01;
 /// The bytes every Automerge chunk starts with.
 const AUTOMERGE_MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
 
-/// The journal: its parts, as Automerge documents.
+/// The journal: its [`PARTS`] parts, as Automerge documents (index = part).
 #[derive(Debug)]
 pub struct JournalDoc {
-    /// Part 0.
-    doc: AutoCommit,
-    /// Parts 1..=[`CHECKIN_SHARDS`].
-    shards: Vec<AutoCommit>,
+    parts: Vec<AutoCommit>,
 }
 
 /// Journal bytes as records, one per part that has bytes.
@@ -156,11 +153,6 @@ pub fn parts(bytes: &[u8]) -> Result<Vec<(usize, Vec<u8>)>, DocError> {
         .collect())
 }
 
-/// Whether a part's document has anything in it.
-fn is_empty(doc: &mut AutoCommit) -> bool {
-    doc.get_heads().is_empty()
-}
-
 fn str_of(v: Option<(Value<'_>, ObjId)>) -> Option<String> {
     v.and_then(|(v, _)| v.into_string().ok())
 }
@@ -197,16 +189,13 @@ impl JournalDoc {
         doc.put_object(ROOT, "checkins", ObjType::Map)?;
         doc.put_object(ROOT, "consents", ObjType::Map)?;
         doc.commit();
-        let mut journal = JournalDoc {
-            doc,
-            shards: Vec::with_capacity(CHECKIN_SHARDS),
-        };
+        let mut journal = JournalDoc { parts: vec![doc] };
         for _ in 0..CHECKIN_SHARDS {
             let mut shard = AutoCommit::new().with_actor(actor.clone());
             shard.put(ROOT, "schema", CHECKINS_SCHEMA)?;
             shard.put_object(ROOT, "checkins", ObjType::Map)?;
             shard.commit();
-            journal.shards.push(shard);
+            journal.parts.push(shard);
         }
         let bytes = journal.save();
         Ok((journal, bytes))
@@ -215,8 +204,7 @@ impl JournalDoc {
     /// An empty document to load bundles into, editing as `actor`.
     pub fn empty(actor: ActorId) -> Self {
         JournalDoc {
-            doc: AutoCommit::new().with_actor(actor.clone()),
-            shards: (0..CHECKIN_SHARDS)
+            parts: (0..PARTS)
                 .map(|_| AutoCommit::new().with_actor(actor.clone()))
                 .collect(),
         }
@@ -230,7 +218,7 @@ impl JournalDoc {
         });
         for doc in loaded {
             let (part, doc) = doc?;
-            *journal.part_mut(part) = doc.with_actor(actor.clone());
+            journal.parts[part] = doc.with_actor(actor.clone());
         }
         Ok(journal)
     }
@@ -239,18 +227,18 @@ impl JournalDoc {
     /// whose dependencies are missing wait inside Automerge until they arrive).
     pub fn apply(&mut self, bytes: &[u8]) -> Result<(), DocError> {
         for (part, bytes) in parts(bytes)? {
-            self.part_mut(part).load_incremental(&bytes)?;
+            self.parts[part].load_incremental(&bytes)?;
         }
         Ok(())
     }
 
     /// Checks the schema strings (call once bundles are loaded).
     pub fn check_schema(&self) -> Result<(), DocError> {
-        let schema = str_of(self.doc.get(ROOT, "schema")?);
+        let schema = str_of(self.parts[0].get(ROOT, "schema")?);
         if schema.as_deref() != Some(JOURNAL_SCHEMA) {
             return Err(DocError::Schema(schema));
         }
-        for shard in &self.shards {
+        for shard in &self.parts[1..] {
             let schema = str_of(shard.get(ROOT, "schema")?);
             if schema.is_some() && schema.as_deref() != Some(CHECKINS_SCHEMA) {
                 return Err(DocError::Schema(schema));
@@ -261,27 +249,15 @@ impl JournalDoc {
 
     /// The whole journal, every part that has anything, compacted.
     pub fn save(&mut self) -> Vec<u8> {
-        let mut parts = vec![(0, self.doc.save())];
-        for (i, shard) in self.shards.iter_mut().enumerate() {
-            if !is_empty(shard) {
-                parts.push((1 + i, shard.save()));
-            }
-        }
-        encode_parts(&parts)
-    }
-
-    fn part(&self, part: usize) -> &AutoCommit {
-        match part {
-            0 => &self.doc,
-            n => &self.shards[n - 1],
-        }
-    }
-
-    fn part_mut(&mut self, part: usize) -> &mut AutoCommit {
-        match part {
-            0 => &mut self.doc,
-            n => &mut self.shards[n - 1],
-        }
+        let saved: Vec<(usize, Vec<u8>)> = self
+            .parts
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(part, doc)| {
+                (part == 0 || !doc.get_heads().is_empty()).then(|| (part, doc.save()))
+            })
+            .collect();
+        encode_parts(&saved)
     }
 
     /// Runs an edit of part 0 as one change; returns that change's bytes, or `None`
@@ -300,7 +276,7 @@ impl JournalDoc {
     where
         F: FnOnce(&mut AutoCommit) -> Result<(), DocError>,
     {
-        let doc = self.part_mut(part);
+        let doc = &mut self.parts[part];
         let before = doc.get_heads();
         if let Err(e) = edit(doc) {
             doc.rollback();
@@ -325,7 +301,7 @@ impl JournalDoc {
 
     /// The `checkins` map of a part.
     fn checkins_in(&self, part: usize) -> Result<ObjId, DocError> {
-        match self.part(part).get(&ROOT, "checkins")? {
+        match self.parts[part].get(&ROOT, "checkins")? {
             Some((Value::Object(_), id)) => Ok(id),
             _ => Err(DocError::Missing("checkins")),
         }
@@ -336,7 +312,7 @@ impl JournalDoc {
         let key = id.to_string();
         (0..PARTS).find_map(|part| {
             let checkins = self.checkins_in(part).ok()?;
-            match self.part(part).get(&checkins, key.as_str()).ok()? {
+            match self.parts[part].get(&checkins, key.as_str()).ok()? {
                 Some((Value::Object(_), m)) => Some((part, m)),
                 _ => None,
             }
@@ -344,7 +320,7 @@ impl JournalDoc {
     }
 
     fn obj(&self, parent: &ObjId, key: &'static str) -> Result<ObjId, DocError> {
-        match self.doc.get(parent, key)? {
+        match self.parts[0].get(parent, key)? {
             Some((Value::Object(_), id)) => Ok(id),
             _ => Err(DocError::Missing(key)),
         }
@@ -352,7 +328,7 @@ impl JournalDoc {
 
     fn section_obj(&self, s: PlanSection) -> Result<ObjId, DocError> {
         let plan = self.obj(&ROOT, "plan")?;
-        match self.doc.get(&plan, s.key())? {
+        match self.parts[0].get(&plan, s.key())? {
             Some((Value::Object(_), id)) => Ok(id),
             _ => Err(DocError::Missing("plan section")),
         }
@@ -369,29 +345,31 @@ impl JournalDoc {
         for c in all {
             by_part.entry(self.part_for(c.id)).or_default().push(c);
         }
+        // Every target map first, so nothing is edited unless all of them exist.
+        let maps = by_part
+            .keys()
+            .map(|&part| self.checkins_in(part))
+            .collect::<Result<Vec<ObjId>, DocError>>()?;
         let mut touched = Vec::with_capacity(by_part.len());
         let mut written = Ok(());
-        for (&part, checkins) in &by_part {
-            let map = self.checkins_in(part)?;
-            let doc = self.part_mut(part);
+        for ((&part, checkins), map) in by_part.iter().zip(&maps) {
+            let doc = &mut self.parts[part];
             touched.push((part, doc.get_heads()));
-            written = checkins
-                .iter()
-                .try_for_each(|c| write_checkin(doc, &map, c));
+            written = checkins.iter().try_for_each(|c| write_checkin(doc, map, c));
             if written.is_err() {
                 break;
             }
         }
         if let Err(e) = written {
             for (part, _) in &touched {
-                self.part_mut(*part).rollback();
+                self.parts[*part].rollback();
             }
             return Err(e);
         }
         let changes: Vec<(usize, Vec<u8>)> = touched
             .into_iter()
             .filter_map(|(part, before)| {
-                let doc = self.part_mut(part);
+                let doc = &mut self.parts[part];
                 doc.commit()?;
                 Some((part, doc.save_after(&before)))
             })
@@ -443,7 +421,7 @@ impl JournalDoc {
         check_item(item)?;
         let sec = self.section_obj(s)?;
         let items = self.obj(&sec, "items")?;
-        let len = self.doc.length(&items);
+        let len = self.parts[0].length(&items);
         let bytes = self.change(|d| Ok(d.insert(&items, len, item)?))?;
         bytes.ok_or(DocError::Missing("change"))
     }
@@ -456,7 +434,7 @@ impl JournalDoc {
     ) -> Result<Vec<u8>, DocError> {
         let sec = self.section_obj(s)?;
         let items = self.obj(&sec, "items")?;
-        if index >= self.doc.length(&items) {
+        if index >= self.parts[0].length(&items) {
             return Err(DocError::NoItem(s, index));
         }
         let bytes = self.change(|d| Ok(d.delete(&items, index)?))?;
@@ -468,7 +446,7 @@ impl JournalDoc {
         sup.validate()?;
         let plan = self.obj(&ROOT, "plan")?;
         let list = self.obj(&plan, "supporters")?;
-        let len = self.doc.length(&list);
+        let len = self.parts[0].length(&list);
         let bytes = self.change(|d| {
             let m = d.insert_object(&list, len, ObjType::Map)?;
             d.put(&m, "name", sup.name.as_str())?;
@@ -495,13 +473,13 @@ impl JournalDoc {
     /// The member's chosen name, if they gave one.
     pub fn name(&self) -> Option<String> {
         let profile = self.obj(&ROOT, "profile").ok()?;
-        str_of(self.doc.get(&profile, "name").ok()?)
+        str_of(self.parts[0].get(&profile, "name").ok()?)
     }
 
     /// The member's recovery key secret.
     pub fn recovery_key(&self) -> Option<zeroize::Zeroizing<[u8; 32]>> {
         let profile = self.obj(&ROOT, "profile").ok()?;
-        match self.doc.get(&profile, "recovery_key").ok()?? {
+        match self.parts[0].get(&profile, "recovery_key").ok()?? {
             (Value::Scalar(s), _) => match s.as_ref() {
                 ScalarValue::Bytes(b) => {
                     Some(zeroize::Zeroizing::new(b.as_slice().try_into().ok()?))
@@ -531,10 +509,11 @@ impl JournalDoc {
             .obj(&ROOT, "plan")
             .and_then(|p| self.obj(&p, "supporters"))
         {
-            for i in 0..self.doc.length(&list) {
-                if let Ok(Some((Value::Object(_), m))) = self.doc.get(&list, i) {
-                    let field =
-                        |k: &str| str_of(self.doc.get(&m, k).ok().flatten()).unwrap_or_default();
+            for i in 0..self.parts[0].length(&list) {
+                if let Ok(Some((Value::Object(_), m))) = self.parts[0].get(&list, i) {
+                    let field = |k: &str| {
+                        str_of(self.parts[0].get(&m, k).ok().flatten()).unwrap_or_default()
+                    };
                     plan.supporters.push(Supporter {
                         name: field("name"),
                         role: field("role"),
@@ -550,12 +529,12 @@ impl JournalDoc {
         let text = self
             .obj(sec, "text")
             .ok()
-            .and_then(|t| self.doc.text(&t).ok())
+            .and_then(|t| self.parts[0].text(&t).ok())
             .unwrap_or_default();
         let mut items = Vec::new();
         if let Ok(list) = self.obj(sec, "items") {
-            for i in 0..self.doc.length(&list) {
-                if let Some(s) = str_of(self.doc.get(&list, i).ok().flatten()) {
+            for i in 0..self.parts[0].length(&list) {
+                if let Some(s) = str_of(self.parts[0].get(&list, i).ok().flatten()) {
                     items.push(s);
                 }
             }
@@ -566,7 +545,7 @@ impl JournalDoc {
     /// Every valid check-in, oldest first.
     pub fn checkins(&self) -> Vec<CheckIn> {
         let mut out: Vec<CheckIn> = (0..PARTS)
-            .filter_map(|part| Some((self.part(part), self.checkins_in(part).ok()?)))
+            .filter_map(|part| Some((&self.parts[part], self.checkins_in(part).ok()?)))
             .flat_map(|(doc, checkins)| {
                 doc.map_range(&checkins, ..).filter_map(move |item| {
                     let id = item.key.parse::<CheckInId>().ok()?;
@@ -581,7 +560,7 @@ impl JournalDoc {
     /// One check-in.
     pub fn checkin(&self, id: CheckInId) -> Option<CheckIn> {
         let (part, m) = self.find(id)?;
-        read_checkin(self.part(part), id, &m)
+        read_checkin(&self.parts[part], id, &m)
     }
 
     /// The consent ledger, oldest first.
@@ -589,14 +568,13 @@ impl JournalDoc {
         let Ok(consents) = self.obj(&ROOT, "consents") else {
             return Vec::new();
         };
-        let mut out: Vec<Consent> = self
-            .doc
+        let mut out: Vec<Consent> = self.parts[0]
             .map_range(&consents, ..)
             .filter_map(|item| {
                 let m = item.id();
-                let json = str_of(self.doc.get(&m, "record").ok()?)?;
+                let json = str_of(self.parts[0].get(&m, "record").ok()?)?;
                 let mut c: Consent = serde_json::from_str(&json).ok()?;
-                if let Some((Value::Scalar(s), _)) = self.doc.get(&m, "revoked_at").ok()?
+                if let Some((Value::Scalar(s), _)) = self.parts[0].get(&m, "revoked_at").ok()?
                     && let ScalarValue::Timestamp(t) = s.as_ref()
                 {
                     c.revoked_at_ms = u64::try_from(*t).ok();
@@ -791,7 +769,7 @@ mod tests {
         let (mut doc, _) = JournalDoc::create(actor(1), None, &[7; 32]).unwrap();
         let keys = |doc: &JournalDoc, id: CheckInId| {
             let (part, m) = doc.find(id).unwrap();
-            doc.part(part).keys(&m).collect::<Vec<_>>()
+            doc.parts[part].keys(&m).collect::<Vec<_>>()
         };
         let bare = NewCheckIn {
             at_ms: Some(1_700_000_000_123),
@@ -847,7 +825,7 @@ mod tests {
         // A check-in as earlier builds wrote it: `at` and every key, always.
         let id = CheckInId::new(1_500_000_000_000);
         let checkins = doc.obj(&ROOT, "checkins").unwrap();
-        let d = &mut doc.doc;
+        let d = &mut doc.parts[0];
         let m = d
             .put_object(&checkins, id.to_string(), ObjType::Map)
             .unwrap();
@@ -892,7 +870,7 @@ mod tests {
         // Every shard holds some, part 0 none.
         let held = |doc: &JournalDoc, part: usize| {
             let map = doc.checkins_in(part).unwrap();
-            doc.part(part).length(&map)
+            doc.parts[part].length(&map)
         };
         assert_eq!(held(&a, 0), 0);
         for shard in 1..PARTS {
@@ -923,7 +901,7 @@ mod tests {
     fn a_journal_made_before_shards_keeps_working() {
         // As earlier builds wrote it: one Automerge document, saved bare.
         let (mut made, _) = JournalDoc::create(actor(1), Some("Sam"), &[7; 32]).unwrap();
-        let bare = made.doc.save();
+        let bare = made.parts[0].save();
         assert!(bare.starts_with(&AUTOMERGE_MAGIC));
         let mut old = JournalDoc::load(&bare, actor(2)).unwrap();
         old.check_schema().unwrap();
@@ -931,7 +909,10 @@ mod tests {
         let all = many(8);
         let change = old.add_checkins(&all).unwrap();
         assert_eq!(parts(&change).unwrap().len(), 1, "all in part 0");
-        assert_eq!(old.checkins_in(0).map(|m| old.doc.length(&m)).unwrap(), 8);
+        assert_eq!(
+            old.checkins_in(0).map(|m| old.parts[0].length(&m)).unwrap(),
+            8
+        );
         old.delete_checkin(all[0].id).unwrap();
         assert_eq!(old.checkins(), all[1..]);
         let again = JournalDoc::load(&old.save(), actor(3)).unwrap();

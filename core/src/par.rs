@@ -1,6 +1,6 @@
 //! CPU-bound work over many items (signature checks) or a few large ones (the parts
-//! of a journal to load) spread over the machine's cores with scoped threads. Small inputs stay on the calling thread: a thread costs more
-//! than a handful of checks.
+//! of a journal to load) spread over the machine's cores with scoped threads. Small
+//! inputs stay on the calling thread: a thread costs more than a handful of checks.
 
 /// Below this many items the work stays on the calling thread.
 const MIN_PARALLEL: usize = 8;
