@@ -39,7 +39,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use automerge::ActorId;
-use hearth_core::acl::AclRecord;
+use hearth_core::access::AclRecord;
 use hearth_core::bundle::{Bundle, BundleHeader, BundleKind, FORMAT_V1};
 use hearth_core::doc::JournalDoc;
 use hearth_core::envelope::{DocKey, Envelope};
@@ -271,7 +271,7 @@ fn bare_redb_bytes(total: usize, chunk: usize) -> u64 {
 /// prints the medians.
 fn add_breakdown(data: &[NewCheckIn], vault_median: Duration, memory_median: Duration) {
     let actor = automerge::ActorId::from(vec![1u8; 16]);
-    let (mut doc, _) = JournalDoc::create(actor, Some("Sam"), &[9u8; 32]).unwrap();
+    let (mut doc, _) = JournalDoc::create(actor, Some("Sam")).unwrap();
     let mut edit_t = Vec::with_capacity(data.len());
     let mut changes = Vec::with_capacity(data.len());
     for c in data {

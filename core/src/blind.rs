@@ -1,32 +1,79 @@
 //! The hub's blind store: it keeps members' documents as the signed ciphertext it
-//! receives, checks every item's signature and its author's rights against the doc's
-//! ACL without any key, and knows which devices enrolled. It never holds a doc key and
-//! never loads a document: only ACL records are kept in memory.
+//! receives, checks every item against the doc's access log without any key, and
+//! knows which devices enrolled. It never holds a doc key and never loads a document:
+//! only access records are kept in memory, one lock per document.
+//!
+//! It cannot see whether a snapshot applies, so it deletes the bundles a snapshot
+//! supersedes only once another reader of the doc shows (in the ids it syncs) that it
+//! holds the snapshot and none of them: a snapshot that does not apply never costs
+//! the hub what it replaced.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Mutex, MutexGuard};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use crate::acl::{AclRecord, AclState, Role};
-use crate::bundle::BundleKind;
-use crate::ids::{DeviceId, DocId};
-use crate::item::{self, ItemId, SyncItem};
+use serde::{Deserialize, Serialize};
+
+use crate::access::{AccessLog, AccessState, AclRecord, Role, bundle_allowed};
+use crate::bundle::{Bundle, BundleKind};
+use crate::ids::{BundleId, DeviceId, DocId};
+use crate::item::{self, CheckedBundles, ItemId, SyncItem};
 use crate::store::{Batch, Store, StoreError};
 use crate::sync::{Checked, Replica, SyncError};
 
 const ENROLLED: &str = "enrolled/";
+const PENDING: &str = "pending/";
 
-#[derive(Clone)]
+/// A snapshot whose superseded bundles wait for a reader's confirmation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Pending {
+    author: DeviceId,
+    supersedes: Vec<BundleId>,
+}
+
 struct BlindDoc {
-    records: Vec<AclRecord>,
-    acl: AclState,
+    log: AccessLog,
+    /// Snapshot id -> what it supersedes, not yet deleted.
+    pending: BTreeMap<BundleId, Pending>,
+    /// Stored bundles the access log voids: kept (never deleted for an access change),
+    /// not offered.
+    parked: BTreeSet<BundleId>,
+}
+
+/// Who each document lets in: kept beside the per-doc locks so admitting a connection
+/// never scans every document.
+#[derive(Default)]
+struct Index {
+    /// Device -> the docs that let it hold them now.
+    holds: HashMap<DeviceId, BTreeSet<DocId>>,
+    /// Device -> the docs that removed it.
+    removed: HashMap<DeviceId, BTreeSet<DocId>>,
+}
+
+impl Index {
+    fn update(&mut self, doc: DocId, state: &AccessState) {
+        for docs in self.holds.values_mut().chain(self.removed.values_mut()) {
+            docs.remove(&doc);
+        }
+        for m in state.members() {
+            if state.may_hold(&m.device) {
+                self.holds.entry(m.device).or_default().insert(doc);
+            } else if m.removed.is_some() {
+                self.removed.entry(m.device).or_default().insert(doc);
+            }
+        }
+        self.holds.retain(|_, d| !d.is_empty());
+        self.removed.retain(|_, d| !d.is_empty());
+    }
 }
 
 /// The hub's store of members' documents, as ciphertext.
 pub struct BlindStore {
     store: Store,
     me: DeviceId,
-    docs: Mutex<BTreeMap<DocId, BlindDoc>>,
+    docs: RwLock<BTreeMap<DocId, Arc<Mutex<BlindDoc>>>>,
+    index: RwLock<Index>,
     enrolled: Mutex<BTreeSet<DeviceId>>,
+    access: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for BlindStore {
@@ -47,19 +94,69 @@ impl From<StoreError> for SyncError {
     }
 }
 
+fn pending_key(doc: &DocId, snapshot: &BundleId) -> String {
+    format!("{PENDING}{doc}/{snapshot}")
+}
+
+impl BlindDoc {
+    /// Finds the stored bundles the access log voids: a removed author's, past its
+    /// mark (following back-links among the bundles stored here).
+    fn reconsider(&mut self, store: &Store, doc: &DocId) -> Result<(), StoreError> {
+        let state = self.log.state();
+        if !state
+            .members()
+            .any(|m| m.removed.is_some() && m.role.writes())
+        {
+            self.parked.clear();
+            return Ok(());
+        }
+        let headers: BTreeMap<BundleId, crate::bundle::BundleHeader> = store
+            .bundles(doc)?
+            .into_iter()
+            .filter_map(|(id, bytes)| Some((id, Bundle::peek_header(&bytes).ok()?)))
+            .collect();
+        let chain = |id: &BundleId| headers.get(id).map(|h| h.prev);
+        self.parked = headers
+            .iter()
+            .filter(|(id, h)| !bundle_allowed(state, &h.author, h.seq, id, &chain))
+            .map(|(id, _)| *id)
+            .collect();
+        Ok(())
+    }
+}
+
 impl BlindStore {
     /// Opens the blind store for the hub whose device id is `me`, reading every doc's
-    /// ACL records and the enrolled devices.
+    /// access records, pending supersessions and the enrolled devices.
     pub fn open(store: Store, me: DeviceId) -> Result<Self, StoreError> {
         let mut docs = BTreeMap::new();
+        let mut index = Index::default();
+        let mut pending: BTreeMap<DocId, BTreeMap<BundleId, Pending>> = BTreeMap::new();
+        for (key, value) in store.meta_prefixed(PENDING)? {
+            let mut parts = key.strip_prefix(PENDING).unwrap_or_default().split('/');
+            if let (Some(Ok(doc)), Some(Ok(snapshot)), Ok(p)) = (
+                parts.next().map(str::parse::<DocId>),
+                parts.next().map(str::parse::<BundleId>),
+                postcard::from_bytes::<Pending>(&value),
+            ) {
+                pending.entry(doc).or_default().insert(snapshot, p);
+            }
+        }
         for doc in store.docs()? {
             let records: Vec<AclRecord> = store
                 .acl(&doc)?
                 .iter()
                 .filter_map(|b| AclRecord::decode(b).ok())
                 .collect();
-            let acl = AclState::evaluate(doc, &records);
-            docs.insert(doc, BlindDoc { records, acl });
+            let log = AccessLog::from_stored(doc, records);
+            index.update(doc, log.state());
+            let mut d = BlindDoc {
+                log,
+                pending: pending.remove(&doc).unwrap_or_default(),
+                parked: BTreeSet::new(),
+            };
+            d.reconsider(&store, &doc)?;
+            docs.insert(doc, Arc::new(Mutex::new(d)));
         }
         let enrolled = store
             .meta_prefixed(ENROLLED)?
@@ -69,13 +166,15 @@ impl BlindStore {
         Ok(BlindStore {
             store,
             me,
-            docs: Mutex::new(docs),
+            docs: RwLock::new(docs),
+            index: RwLock::new(index),
             enrolled: Mutex::new(enrolled),
+            access: tokio::sync::watch::Sender::new(0),
         })
     }
 
-    fn docs(&self) -> Result<MutexGuard<'_, BTreeMap<DocId, BlindDoc>>, SyncError> {
-        self.docs.lock().map_err(|_| poisoned())
+    fn doc(&self, doc: &DocId) -> Option<Arc<Mutex<BlindDoc>>> {
+        self.docs.read().ok()?.get(doc).cloned()
     }
 
     /// The hub's own device id.
@@ -97,50 +196,53 @@ impl BlindStore {
     /// never locks out a device that another doc still names, so one member cannot
     /// shut another's device out by naming and removing it.)
     pub fn admits(&self, device: &DeviceId) -> bool {
-        let Ok(docs) = self.docs.lock() else {
+        let Ok(index) = self.index.read() else {
             return false;
         };
-        if docs.values().any(|d| d.acl.may_hold(device)) {
+        if index.holds.contains_key(device) {
             return true;
         }
-        let removed = docs.values().any(|d| {
-            d.acl
-                .member(device)
-                .is_some_and(|m| m.role == Role::Removed)
-        });
         let enrolled = self
             .enrolled
             .lock()
             .map(|e| e.contains(device))
             .unwrap_or(false);
-        enrolled && !removed
+        enrolled && !index.removed.contains_key(device)
     }
 
     /// How many documents are stored.
     pub fn doc_count(&self) -> usize {
-        self.docs.lock().map(|d| d.len()).unwrap_or(0)
+        self.docs.read().map(|d| d.len()).unwrap_or(0)
     }
 
     /// How many devices enrolled.
     pub fn enrolled_count(&self) -> usize {
         self.enrolled.lock().map(|e| e.len()).unwrap_or(0)
     }
+
+    fn lock<'a>(&self, d: &'a Mutex<BlindDoc>) -> Result<MutexGuard<'a, BlindDoc>, SyncError> {
+        d.lock().map_err(|_| poisoned())
+    }
 }
 
 impl Replica for BlindStore {
     fn docs_for(&self, peer: &DeviceId) -> Result<Vec<DocId>, SyncError> {
-        Ok(self
-            .docs()?
+        let index = self.index.read().map_err(|_| poisoned())?;
+        let Some(docs) = index.holds.get(peer) else {
+            return Ok(Vec::new());
+        };
+        let mine = index.holds.get(&self.me);
+        Ok(docs
             .iter()
-            .filter(|(_, d)| d.acl.may_hold(peer) && d.acl.may_hold(&self.me))
-            .map(|(id, _)| *id)
+            .filter(|d| mine.is_some_and(|m| m.contains(d)))
+            .copied()
             .collect())
     }
 
     fn may_hold(&self, doc: &DocId, peer: &DeviceId) -> bool {
-        self.docs
-            .lock()
-            .map(|d| d.get(doc).is_some_and(|d| d.acl.may_hold(peer)))
+        self.index
+            .read()
+            .map(|i| i.holds.get(peer).is_some_and(|d| d.contains(doc)))
             .unwrap_or(false)
     }
 
@@ -149,7 +251,17 @@ impl Replica for BlindStore {
     }
 
     fn item_ids(&self, doc: &DocId) -> Result<(Vec<ItemId>, usize), SyncError> {
-        Ok(self.store.item_ids(doc)?)
+        let (ids, acl) = self.store.item_ids(doc)?;
+        let Some(d) = self.doc(doc) else {
+            return Ok((ids, acl));
+        };
+        let d = self.lock(&d)?;
+        Ok((
+            ids.into_iter()
+                .filter(|id| !d.parked.contains(&BundleId(id.0)))
+                .collect(),
+            acl,
+        ))
     }
 
     fn items_except(
@@ -157,7 +269,50 @@ impl Replica for BlindStore {
         doc: &DocId,
         except: &BTreeSet<ItemId>,
     ) -> Result<Vec<SyncItem>, SyncError> {
-        Ok(self.store.items_except(doc, except)?)
+        let mut except = except.clone();
+        if let Some(d) = self.doc(doc) {
+            except.extend(self.lock(&d)?.parked.iter().map(|b| ItemId(b.0)));
+        }
+        Ok(self.store.items_except(doc, &except)?)
+    }
+
+    fn observe_ids(&self, doc: &DocId, peer: &DeviceId, ids: &[ItemId]) -> Result<(), SyncError> {
+        let Some(d) = self.doc(doc) else {
+            return Ok(());
+        };
+        let mut d = self.lock(&d)?;
+        if d.pending.is_empty()
+            || !d
+                .log
+                .state()
+                .may_receive_key(peer, d.log.state().key_epoch())
+        {
+            return Ok(());
+        }
+        let held: BTreeSet<ItemId> = ids.iter().copied().collect();
+        let mut batch = Batch::new();
+        let confirmed: Vec<BundleId> = d
+            .pending
+            .iter()
+            .filter(|(snapshot, p)| {
+                p.author != *peer
+                    && held.contains(&ItemId(snapshot.0))
+                    && !p.supersedes.iter().any(|b| held.contains(&ItemId(b.0)))
+            })
+            .map(|(snapshot, _)| *snapshot)
+            .collect();
+        for snapshot in confirmed {
+            if let Some(p) = d.pending.remove(&snapshot) {
+                for old in p.supersedes {
+                    batch.delete_bundle(*doc, old);
+                }
+                batch.delete_meta(&pending_key(doc, &snapshot));
+            }
+        }
+        if !batch.is_empty() {
+            self.store.commit(batch, true)?;
+        }
+        Ok(())
     }
 
     fn check(
@@ -166,48 +321,112 @@ impl Replica for BlindStore {
         peer: &DeviceId,
         items: Vec<SyncItem>,
     ) -> Result<Checked, SyncError> {
-        let mut docs = self.docs()?;
-        let mut d = docs.get(doc).cloned().unwrap_or_else(|| BlindDoc {
-            records: Vec::new(),
-            acl: AclState::evaluate(*doc, &[]),
-        });
-        let store = &self.store;
-        let v = item::verify(*doc, &mut d.records, &mut d.acl, items, |id| {
-            store.has_item(doc, id).unwrap_or(false)
-        });
-        if !d.acl.may_hold(&self.me) {
+        let known = self.doc(doc);
+        // Authorized before anything is verified: a device a stored doc does not let
+        // hold it pushes nothing into it.
+        if known.is_some() && !self.may_hold(doc, peer) {
+            return Err(SyncError::Denied(format!(
+                "{peer:?} may not hold document {doc}"
+            )));
+        }
+        let entry = match &known {
+            Some(d) => d.clone(),
+            None => Arc::new(Mutex::new(BlindDoc {
+                log: AccessLog::new(*doc),
+                pending: BTreeMap::new(),
+                parked: BTreeSet::new(),
+            })),
+        };
+        let mut d = self.lock(&entry)?;
+        let sorted = item::sort(*doc, items);
+        let mut checked_rejected = sorted.rejected;
+        // Admitted into a copy: nothing changes here unless the push is taken.
+        let mut log = d.log.clone();
+        let admitted = log.admit(sorted.acl);
+        checked_rejected.extend(admitted.rejected);
+        let state = log.state().clone();
+        if !state.may_hold(&self.me) {
             return Err(SyncError::Denied(format!(
                 "document {doc} is not shared with this hub"
             )));
         }
-        if !d.acl.may_hold(peer) {
+        if !state.may_hold(peer) {
             return Err(SyncError::Denied(format!(
                 "{peer:?} may not hold document {doc}"
             )));
         }
         let mut batch = Batch::new();
-        for r in &v.acl {
+        let mut duplicates = admitted.duplicates;
+        for r in &admitted.stored {
             batch.put_acl(*doc, r.id(), r.bytes().to_vec());
         }
-        for e in &v.envelopes {
-            let b = e.body();
-            batch.put_envelope(*doc, b.epoch, b.recipient, e.bytes().to_vec());
-        }
-        for bundle in v.bundles {
-            let h = bundle.header();
-            if h.kind == BundleKind::Snapshot && d.acl.is_owner(&h.author) {
-                for old in &h.supersedes {
-                    if store.has_bundle(doc, old)? {
-                        batch.delete_bundle(*doc, *old);
+        for e in &sorted.envelopes {
+            if self.store.has_item(doc, &e.id())? {
+                duplicates += 1;
+            } else {
+                match item::envelope_allowed(&state, e) {
+                    Ok(()) => {
+                        batch.put_envelope(*doc, e);
+                    }
+                    Err(item::EnvelopeRefusal::NotYet(why) | item::EnvelopeRefusal::Never(why)) => {
+                        checked_rejected.push(why)
                     }
                 }
             }
+        }
+        let links: BTreeMap<BundleId, Option<BundleId>> = sorted
+            .bundles
+            .iter()
+            .filter_map(|b| Some((BundleId::of(b), Bundle::peek_header(b).ok()?.prev)))
+            .collect();
+        let chain = |id: &BundleId| links.get(id).copied();
+        let store = &self.store;
+        let mut checked = CheckedBundles::default();
+        item::check_bundles(
+            *doc,
+            sorted.bundles,
+            0,
+            |id| store.has_bundle(doc, id).unwrap_or(false) || d.parked.contains(id),
+            |h, id| bundle_allowed(&state, &h.author, h.seq, id, &chain),
+            &mut checked,
+        );
+        duplicates += checked.duplicates;
+        checked_rejected.extend(checked.rejected);
+        for bundle in checked.bundles {
+            let h = bundle.header();
+            if h.kind == BundleKind::Snapshot
+                && state.is_owner(&h.author)
+                && !h.supersedes.is_empty()
+            {
+                let p = Pending {
+                    author: h.author,
+                    supersedes: h.supersedes.clone(),
+                };
+                batch.put_meta(
+                    &pending_key(doc, &bundle.id()),
+                    crate::wire::to_postcard(&p),
+                );
+                d.pending.insert(bundle.id(), p);
+            }
             batch.put_bundle(*doc, bundle.id(), bundle.into_bytes());
         }
-        docs.insert(*doc, d);
+        if !admitted.stored.is_empty() {
+            d.log = log;
+            d.reconsider(&self.store, doc)?;
+            if let Ok(mut index) = self.index.write() {
+                index.update(*doc, d.log.state());
+            }
+            self.access.send_modify(|n| *n += 1);
+        }
+        drop(d);
+        if known.is_none()
+            && let Ok(mut docs) = self.docs.write()
+        {
+            docs.entry(*doc).or_insert(entry);
+        }
         let mut checked = Checked::new(*doc, batch);
-        checked.duplicates = v.duplicates;
-        checked.rejected = v.rejected;
+        checked.duplicates = duplicates;
+        checked.rejected = checked_rejected;
         Ok(checked)
     }
 
@@ -216,5 +435,26 @@ impl Replica for BlindStore {
             self.store.commit(checked.batch, true)?;
         }
         Ok(())
+    }
+
+    fn access_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.access.subscribe()
+    }
+
+    fn may_connect(&self, peer: &DeviceId) -> bool {
+        self.admits(peer)
+    }
+}
+
+impl BlindStore {
+    /// The role a doc gives a device, if it is a current member (for tests and tools).
+    pub fn role_of(&self, doc: &DocId, device: &DeviceId) -> Option<Role> {
+        let d = self.doc(doc)?;
+        let d = d.lock().ok()?;
+        d.log
+            .state()
+            .member(device)
+            .filter(|m| m.is_current())
+            .map(|m| m.role)
     }
 }

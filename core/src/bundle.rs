@@ -141,6 +141,17 @@ impl Bundle {
         })
     }
 
+    /// Reads a bundle's header without checking its signature: enough to decide
+    /// whether its author may write at all before paying for the check.
+    pub fn peek_header(bytes: &[u8]) -> Result<BundleHeader, BundleError> {
+        let mut r = Reader::new(bytes);
+        r.magic(MAGIC, "bundle")?;
+        let header_bytes = r.sized("bundle header", MAX_HEADER)?;
+        let header: BundleHeader = wire::from_postcard(header_bytes, "bundle header")?;
+        check_header(&header)?;
+        Ok(header)
+    }
+
     /// Decrypts the Automerge bytes with the epoch's key.
     pub fn decrypt(&self, key: &DocKey) -> Result<Vec<u8>, BundleError> {
         Ok(key.decrypt(&self.bytes[self.ciphertext.clone()])?)

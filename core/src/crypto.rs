@@ -17,10 +17,10 @@ pub struct Domain(&'static str);
 impl Domain {
     /// Signatures over a bundle's header and ciphertext hash.
     pub const BUNDLE: Domain = Domain("hearth/bundle/v1\0");
-    /// Signatures over an ACL record.
-    pub const ACL: Domain = Domain("hearth/acl/v1\0");
+    /// Signatures over an access record.
+    pub const ACL: Domain = Domain("hearth/acl/v2\0");
     /// Signatures over a doc-key envelope.
-    pub const ENVELOPE: Domain = Domain("hearth/envelope/v1\0");
+    pub const ENVELOPE: Domain = Domain("hearth/envelope/v2\0");
     /// Signatures over a consent record in the ledger.
     pub const CONSENT: Domain = Domain("hearth/consent/v1\0");
 }

@@ -10,7 +10,7 @@ use iroh::protocol::{AcceptError, ProtocolHandler, Router};
 use iroh::{Endpoint, EndpointAddr};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::acl::Role;
+use crate::access::Role;
 use crate::identity::KeyStore;
 use crate::ids::DeviceId;
 use crate::pairing::{

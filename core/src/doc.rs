@@ -14,7 +14,7 @@
 //!
 //! ```text
 //! part 0:      ROOT { schema: "hearth.journal/1",
-//!                     profile:  { name: str, recovery_key: bytes },
+//!                     profile:  { name: str },
 //!                     plan:     { <section>: { text: Text, items: [str] }..., supporters: [{name, role, contact}] },
 //!                     checkins: { <ulid>: CHECKIN }   (check-ins of journals made before shards),
 //!                     consents: { <ulid>: { record: str (JSON), revoked_at?: timestamp } } }
@@ -159,22 +159,12 @@ fn str_of(v: Option<(Value<'_>, ObjId)>) -> Option<String> {
 
 impl JournalDoc {
     /// A new journal with its skeleton, made by `actor`. Returns the doc and the
-    /// genesis change bytes (every part's skeleton).
-    /// `recovery` is the member's recovery key secret, kept only inside the encrypted
-    /// journal so every one of the member's devices can put it in a backup.
-    pub fn create(
-        actor: ActorId,
-        name: Option<&str>,
-        recovery: &[u8; 32],
-    ) -> Result<(Self, Vec<u8>), DocError> {
+    /// genesis change bytes (every part's skeleton). No secret lives in it: every
+    /// reader holds it.
+    pub fn create(actor: ActorId, name: Option<&str>) -> Result<(Self, Vec<u8>), DocError> {
         let mut doc = AutoCommit::new().with_actor(actor.clone());
         doc.put(ROOT, "schema", JOURNAL_SCHEMA)?;
         let profile = doc.put_object(ROOT, "profile", ObjType::Map)?;
-        doc.put(
-            &profile,
-            "recovery_key",
-            ScalarValue::Bytes(recovery.to_vec()),
-        )?;
         if let Some(name) = name {
             crate::model::check_line("name", name, 100)?;
             doc.put(&profile, "name", name)?;
@@ -476,20 +466,6 @@ impl JournalDoc {
         str_of(self.parts[0].get(&profile, "name").ok()?)
     }
 
-    /// The member's recovery key secret.
-    pub fn recovery_key(&self) -> Option<zeroize::Zeroizing<[u8; 32]>> {
-        let profile = self.obj(&ROOT, "profile").ok()?;
-        match self.parts[0].get(&profile, "recovery_key").ok()?? {
-            (Value::Scalar(s), _) => match s.as_ref() {
-                ScalarValue::Bytes(b) => {
-                    Some(zeroize::Zeroizing::new(b.as_slice().try_into().ok()?))
-                }
-                _ => None,
-            },
-            _ => None,
-        }
-    }
-
     /// Sets the member's chosen name.
     pub fn set_name(&mut self, name: &str) -> Result<Option<Vec<u8>>, DocError> {
         crate::model::check_line("name", name, 100)?;
@@ -694,12 +670,11 @@ mod tests {
 
     #[test]
     fn edits_read_back_and_merge() {
-        let (mut a, genesis) = JournalDoc::create(actor(1), Some("Sam"), &[7; 32]).unwrap();
+        let (mut a, genesis) = JournalDoc::create(actor(1), Some("Sam")).unwrap();
         let mut b = JournalDoc::empty(actor(2));
         b.apply(&genesis).unwrap();
         b.check_schema().unwrap();
         assert_eq!(b.name().as_deref(), Some("Sam"));
-        assert_eq!(*b.recovery_key().unwrap(), [7; 32]);
 
         let c = NewCheckIn {
             mood: 4,
@@ -766,7 +741,7 @@ mod tests {
 
     #[test]
     fn a_checkin_stores_only_what_it_says() {
-        let (mut doc, _) = JournalDoc::create(actor(1), None, &[7; 32]).unwrap();
+        let (mut doc, _) = JournalDoc::create(actor(1), None).unwrap();
         let keys = |doc: &JournalDoc, id: CheckInId| {
             let (part, m) = doc.find(id).unwrap();
             doc.parts[part].keys(&m).collect::<Vec<_>>()
@@ -860,7 +835,7 @@ mod tests {
 
     #[test]
     fn checkins_spread_over_shards_and_load_back_in_parallel() {
-        let (mut a, genesis) = JournalDoc::create(actor(1), None, &[7; 32]).unwrap();
+        let (mut a, genesis) = JournalDoc::create(actor(1), None).unwrap();
         let all = many(64);
         let change = a.add_checkins(&all[..32]).unwrap();
         let singles: Vec<Vec<u8>> = all[32..]
@@ -900,7 +875,7 @@ mod tests {
     #[test]
     fn a_journal_made_before_shards_keeps_working() {
         // As earlier builds wrote it: one Automerge document, saved bare.
-        let (mut made, _) = JournalDoc::create(actor(1), Some("Sam"), &[7; 32]).unwrap();
+        let (mut made, _) = JournalDoc::create(actor(1), Some("Sam")).unwrap();
         let bare = made.parts[0].save();
         assert!(bare.starts_with(&AUTOMERGE_MAGIC));
         let mut old = JournalDoc::load(&bare, actor(2)).unwrap();
@@ -921,7 +896,7 @@ mod tests {
 
     #[test]
     fn damaged_bytes_are_clear_errors() {
-        let (mut a, _) = JournalDoc::create(actor(1), None, &[7; 32]).unwrap();
+        let (mut a, _) = JournalDoc::create(actor(1), None).unwrap();
         let good = a.save();
         let mut bad_part = good.clone();
         bad_part[1] = PARTS as u8;

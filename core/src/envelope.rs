@@ -1,12 +1,15 @@
 //! Document keys by epoch, and the envelopes that carry an epoch's key to each reader
 //! device: the key's secret age-encrypted to the device's recipient, signed by the
-//! granting device. It does not decide who deserves an envelope (that is `acl`).
+//! granting device, naming the commitment to the key it carries. It does not decide
+//! who deserves an envelope (that is `access`), and an envelope proves nothing until
+//! its opened key matches the commitment of the record that opened its epoch.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
+use crate::access::EpochKey;
 use crate::crypto::{self, CryptoError, Domain};
 use crate::identity::DeviceKeys;
 use crate::ids::{DeviceId, DocId};
@@ -47,6 +50,11 @@ impl DocKey {
         &self.secret.0
     }
 
+    /// The commitment the record opening this key's epoch makes to it.
+    pub fn commitment(&self) -> EpochKey {
+        EpochKey::of_recipient(&self.recipient.to_string())
+    }
+
     /// Encrypts a bundle's plaintext to this key.
     pub fn encrypt(&self, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
         crypto::encrypt(&[&self.recipient], plaintext)
@@ -64,7 +72,7 @@ impl fmt::Debug for DocKey {
     }
 }
 
-const MAGIC: &[u8; 4] = b"HEN1";
+const MAGIC: &[u8; 4] = b"HEN2";
 const MAX_BODY: usize = 4096;
 
 /// What an envelope says: which doc and epoch, for which device, from whom.
@@ -78,8 +86,8 @@ pub struct EnvelopeBody {
     pub recipient: DeviceId,
     /// The device that made and signed it (must be an owner of the doc).
     pub granter: DeviceId,
-    /// When it was made, ms since the Unix epoch.
-    pub created_at_ms: u64,
+    /// The commitment to the key inside (checked when it is opened).
+    pub key: EpochKey,
     /// The 32-byte key secret, age-encrypted to the recipient device.
     pub sealed_key: Vec<u8>,
 }
@@ -104,6 +112,9 @@ pub enum EnvelopeError {
     /// It is addressed to another device.
     #[error("envelope is for another device")]
     NotForUs,
+    /// The key inside is not the one it names.
+    #[error("envelope holds another key than it names")]
+    WrongKey,
     /// Encryption or decryption failed.
     #[error("envelope: {0}")]
     Crypto(#[from] CryptoError),
@@ -125,7 +136,7 @@ impl Envelope {
             epoch,
             recipient: to,
             granter: granter.id(),
-            created_at_ms: wire::now_ms(),
+            key: key.commitment(),
             sealed_key,
         };
         let body_bytes = wire::to_postcard(&body);
@@ -153,7 +164,8 @@ impl Envelope {
         })
     }
 
-    /// Opens the envelope with this device's keys.
+    /// Opens the envelope with this device's keys; the key inside must be the one the
+    /// envelope names.
     pub fn open(&self, device: &DeviceKeys) -> Result<DocKey, EnvelopeError> {
         if self.body.recipient != device.id() {
             return Err(EnvelopeError::NotForUs);
@@ -162,7 +174,16 @@ impl Envelope {
         let key = <[u8; 32]>::try_from(secret.as_slice())
             .map_err(|_| CryptoError::BadKey("envelope key is not 32 bytes".into()));
         secret.zeroize();
-        Ok(DocKey::from_secret(key?)?)
+        let key = DocKey::from_secret(key?)?;
+        if key.commitment() != self.body.key {
+            return Err(EnvelopeError::WrongKey);
+        }
+        Ok(key)
+    }
+
+    /// Its content id.
+    pub fn id(&self) -> crate::item::ItemId {
+        crate::item::ItemId(*blake3::hash(&self.bytes).as_bytes())
     }
 
     /// What the envelope says.

@@ -1,13 +1,16 @@
-//! `SyncItem`: one signed thing a peer stores and syncs (ACL record, envelope or
-//! bundle), and the shared checks every receiver applies before keeping one — a
-//! member's device and the hub's blind store alike.
+//! `SyncItem`: one signed thing a peer stores and syncs (access record, envelope or
+//! bundle), and the checks every receiver applies before keeping one — a member's
+//! device and the hub's blind store alike. Nothing here needs a key: whether an
+//! envelope's key is the right one is for its recipient to find out.
+
+use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::acl::{AclRecord, AclState};
-use crate::bundle::{Bundle, BundleKind};
+use crate::access::{AccessState, AclRecord};
+use crate::bundle::{Bundle, BundleHeader, BundleKind};
 use crate::envelope::Envelope;
-use crate::ids::DocId;
+use crate::ids::{BundleId, DocId};
 
 /// One thing a peer stores and syncs: all are signed, bundles are also encrypted.
 ///
@@ -16,7 +19,7 @@ use crate::ids::DocId;
 /// rather than a byte at a time, which is most of the cost of framing a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SyncItem {
-    /// An ACL record.
+    /// An access record.
     Acl(#[serde(with = "serde_bytes")] Vec<u8>),
     /// A doc-key envelope.
     Envelope(#[serde(with = "serde_bytes")] Vec<u8>),
@@ -25,13 +28,19 @@ pub enum SyncItem {
 }
 
 /// The content id of a synced item: BLAKE3 of its bytes (for a bundle that is its
-/// `BundleId`, for an ACL record its `AclId`).
+/// `BundleId`; for an access record, its `AclId`).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
 pub struct ItemId(pub [u8; 32]);
 
 impl SyncItem {
-    /// Its content id.
+    /// Its content id (for an access record, the id of its signed body, so another
+    /// signature over the same body is the same record).
     pub fn id(&self) -> ItemId {
+        if let SyncItem::Acl(bytes) = self
+            && let Some(id) = crate::access::record::id_of_bytes(bytes)
+        {
+            return ItemId(id.0);
+        }
         ItemId(*blake3::hash(self.bytes()).as_bytes())
     }
 
@@ -43,112 +52,138 @@ impl SyncItem {
     }
 }
 
-/// Items that passed the checks that need no key, ready for the receiver to keep.
+/// Items for one doc sorted by kind; access records and envelopes decoded and their
+/// signatures checked, bundles left as bytes for [`check_bundles`].
 #[derive(Debug, Default)]
-pub(crate) struct Verified {
-    /// New ACL records (already added to the records and the state).
+pub(crate) struct Sorted {
+    /// Access records (signatures checked, any doc's: the log refuses strangers).
     pub acl: Vec<AclRecord>,
-    /// Envelopes whose granter is (or was) an owner.
+    /// Envelopes for the doc (signatures checked).
     pub envelopes: Vec<Envelope>,
-    /// New bundles by authors with the write right, snapshots first (largest first),
-    /// then changes in time order.
-    pub bundles: Vec<Bundle>,
-    /// Items already held.
-    pub duplicates: usize,
-    /// Items dropped, with why.
+    /// Bundles, unchecked, largest first.
+    pub bundles: Vec<Vec<u8>>,
+    /// Items refused while decoding, with why.
     pub rejected: Vec<String>,
-    /// The ids of the bundles checked so far, to count a repeat as a duplicate.
-    seen: std::collections::BTreeSet<crate::ids::BundleId>,
 }
 
-/// Checks items for `doc`: signatures, that each names this doc, that ACL records
-/// come first and decide the rest, that envelope granters are owners and bundle
-/// authors may write at the bundle's epoch. `held` says whether an item is already
-/// kept. Nothing here needs a key.
-pub(crate) fn verify(
-    doc: DocId,
-    records: &mut Vec<AclRecord>,
-    acl: &mut AclState,
-    items: Vec<SyncItem>,
-    held: impl Fn(&ItemId) -> bool,
-) -> Verified {
-    let (mut out, bundles) = verify_records(doc, records, acl, items, &held);
-    verify_bundles(doc, acl, bundles, 0, &held, &mut out);
-    out
-}
-
-/// The first half of [`verify`]: ACL records and envelopes. Returns the bundles
-/// unchecked, largest first, for [`verify_bundles`].
-pub(crate) fn verify_records(
-    doc: DocId,
-    records: &mut Vec<AclRecord>,
-    acl: &mut AclState,
-    items: Vec<SyncItem>,
-    held: impl Fn(&ItemId) -> bool,
-) -> (Verified, Vec<Vec<u8>>) {
-    let mut out = Verified::default();
-    let (mut envelopes, mut bundles) = (Vec::new(), Vec::new());
-    let mut acl_changed = false;
+/// Sorts items for `doc` by kind, decoding access records and envelopes.
+pub(crate) fn sort(doc: DocId, items: Vec<SyncItem>) -> Sorted {
+    let mut out = Sorted::default();
     for item in items {
         match item {
             SyncItem::Acl(bytes) => match AclRecord::decode(&bytes) {
-                Err(e) => out.rejected.push(format!("ACL record: {e}")),
-                Ok(r) if r.body().doc != doc => {
-                    out.rejected.push("ACL record for another document".into())
-                }
-                Ok(r) if records.iter().any(|x| x.id() == r.id()) => out.duplicates += 1,
-                Ok(r) => {
-                    records.push(r.clone());
-                    out.acl.push(r);
-                    acl_changed = true;
-                }
+                Ok(r) => out.acl.push(r),
+                Err(e) => out.rejected.push(format!("access record: {e}")),
             },
-            SyncItem::Envelope(b) => envelopes.push(b),
-            SyncItem::Bundle(b) => bundles.push(b),
+            SyncItem::Envelope(bytes) => match Envelope::decode(&bytes) {
+                Ok(e) if e.body().doc == doc => out.envelopes.push(e),
+                Ok(_) => out.rejected.push("envelope for another document".into()),
+                Err(e) => out.rejected.push(format!("envelope: {e}")),
+            },
+            SyncItem::Bundle(bytes) => out.bundles.push(bytes),
         }
     }
-    if acl_changed {
-        *acl = AclState::evaluate(doc, records);
-    }
-    for bytes in envelopes {
-        let id = ItemId(*blake3::hash(&bytes).as_bytes());
-        match Envelope::decode(&bytes) {
-            Err(e) => out.rejected.push(format!("envelope: {e}")),
-            Ok(env) if env.body().doc != doc || !acl.was_owner(&env.body().granter) => out
-                .rejected
-                .push("envelope from a device that may not grant keys".into()),
-            Ok(_) if held(&id) => out.duplicates += 1,
-            Ok(env) => out.envelopes.push(env),
-        }
-    }
-    bundles.sort_by_key(|b| std::cmp::Reverse(b.len()));
-    (out, bundles)
+    out.bundles.sort_by_key(|b| std::cmp::Reverse(b.len()));
+    out
 }
 
-/// The second half of [`verify`]: each bundle's signature and its author's write
-/// right under `acl` (which [`verify_records`] brought up to date), leaving `busy`
-/// cores alone. Adds the good ones to `out.bundles`, snapshots first (largest first),
-/// then changes in time order.
-pub(crate) fn verify_bundles(
+/// Why an envelope is not kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum EnvelopeRefusal {
+    /// The records it depends on (its epoch's opening, its recipient's or granter's
+    /// grant) have not arrived: it may be kept once they do.
+    NotYet(String),
+    /// It can never be kept.
+    Never(String),
+}
+
+/// Whether an envelope may be kept and passed on: its epoch has a key, its granter
+/// could seal that epoch's key, and its recipient may hold it.
+pub(crate) fn envelope_allowed(
+    state: &AccessState,
+    envelope: &Envelope,
+) -> Result<(), EnvelopeRefusal> {
+    let b = envelope.body();
+    let known = |d| state.member(d).is_some();
+    if state.openings(b.epoch).is_empty() || !known(&b.granter) || !known(&b.recipient) {
+        return Err(EnvelopeRefusal::NotYet(format!(
+            "envelope for epoch {} waits for the records it depends on",
+            b.epoch
+        )));
+    }
+    if !state.openings(b.epoch).iter().any(|o| o.key == b.key) {
+        return Err(EnvelopeRefusal::Never(
+            "envelope names a key its epoch never committed to".into(),
+        ));
+    }
+    if !state.may_seal_key(&b.granter, b.epoch) {
+        return Err(EnvelopeRefusal::Never(
+            "envelope from a device that may not grant that key".into(),
+        ));
+    }
+    if !state.may_receive_key(&b.recipient, b.epoch) {
+        return Err(EnvelopeRefusal::Never(
+            "envelope for a device that may not hold that key".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Bundles that passed [`check_bundles`].
+#[derive(Debug, Default)]
+pub(crate) struct CheckedBundles {
+    /// New bundles whose authors may write them, signatures checked: snapshots first
+    /// (largest first), then changes in each author's order.
+    pub bundles: Vec<Bundle>,
+    /// Bundles already held (or superseded), or repeated in the batch.
+    pub duplicates: usize,
+    /// Bundles refused, with why.
+    pub rejected: Vec<String>,
+    /// The bundles refused because their author may not write them.
+    pub unauthorized: Vec<BundleId>,
+    seen: BTreeSet<BundleId>,
+}
+
+/// Checks bundles for `doc`: the header names this doc; the bundle is new (`skip`
+/// says whether it is held or superseded); its author may write it (`allowed`, read
+/// from the header before the signature is checked); then the signature, spread over
+/// the cores `busy` leaves free.
+pub(crate) fn check_bundles(
     doc: DocId,
-    acl: &AclState,
-    bundles: Vec<Vec<u8>>,
+    raw: Vec<Vec<u8>>,
     busy: usize,
-    held: impl Fn(&ItemId) -> bool,
-    out: &mut Verified,
+    skip: impl Fn(&BundleId) -> bool,
+    allowed: impl Fn(&BundleHeader, &BundleId) -> bool,
+    out: &mut CheckedBundles,
 ) {
+    let mut authorized = Vec::with_capacity(raw.len());
+    for bytes in raw {
+        let header = match Bundle::peek_header(&bytes) {
+            Ok(h) => h,
+            Err(e) => {
+                out.rejected.push(format!("bundle: {e}"));
+                continue;
+            }
+        };
+        let id = BundleId::of(&bytes);
+        if header.doc != doc {
+            out.rejected
+                .push(format!("bundle {id:?} belongs to another document"));
+        } else if skip(&id) || !out.seen.insert(id) {
+            out.duplicates += 1;
+        } else if !allowed(&header, &id) {
+            out.rejected
+                .push(format!("bundle {id:?}: its author may not write it"));
+            out.unauthorized.push(id);
+        } else {
+            authorized.push(bytes);
+        }
+    }
     // Signature checks are most of the work here: a first sync checks dozens.
-    for decoded in crate::par::map(bundles, busy, |bytes| Bundle::decode(&bytes)) {
+    for decoded in crate::par::map(authorized, busy, |bytes| Bundle::decode(&bytes)) {
         match decoded {
-            Err(e) => out.rejected.push(format!("bundle: {e}")),
-            Ok(b) if b.header().doc != doc => out
-                .rejected
-                .push(format!("bundle {:?} belongs to another document", b.id())),
-            Ok(b) if !acl.may_write(&b.header().author, b.header().epoch) => out
-                .rejected
-                .push(format!("bundle {:?}: its author may not write", b.id())),
-            Ok(b) if held(&ItemId(b.id().0)) || !out.seen.insert(b.id()) => out.duplicates += 1,
             Ok(b) => out.bundles.push(b),
+            Err(e) => out.rejected.push(format!("bundle: {e}")),
         }
     }
     out.bundles.sort_by_key(|b| {
@@ -156,7 +191,7 @@ pub(crate) fn verify_bundles(
         (
             h.kind != BundleKind::Snapshot,
             std::cmp::Reverse(b.bytes().len()),
-            h.created_at_ms,
+            h.author,
             h.seq,
         )
     });

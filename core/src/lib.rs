@@ -5,7 +5,7 @@
 //! document lives in memory. See `ARCHITECTURE.md` for the layer picture. This crate
 //! has no UI and no HTTP.
 
-pub mod acl;
+pub mod access;
 pub mod blind;
 pub mod bundle;
 pub mod crypto;

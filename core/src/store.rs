@@ -1,14 +1,17 @@
-//! The local store: one redb file holding only signed bundles, envelopes and ACL
+//! The local store: one redb file holding only signed bundles, envelopes and access
 //! records (all either ciphertext or public), plus a little non-secret metadata.
 //! It never sees plaintext and never decides validity: callers check before they
 //! write. Writes that arrive together go in one transaction; a durable write is
-//! fsync'd before it returns.
+//! fsync'd before it returns. Every item is keyed by its content id, so "do we hold
+//! it" is one lookup; an envelope also holds a slot (doc, epoch, recipient, granter,
+//! key) that is never given to a different envelope.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
+use crate::envelope::Envelope;
 use crate::ids::{AclId, BundleId, DeviceId, DocId};
 use crate::item::{ItemId, SyncItem};
 
@@ -21,8 +24,13 @@ const PIECE: usize = 16_000;
 const INLINE: u8 = 0;
 const SPLIT: u8 = 1;
 const ENVELOPES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("envelopes");
+/// (doc, epoch, recipient, granter, key) -> the id of the one envelope in that slot.
+const ENVELOPE_SLOTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("envelope_slots");
 const ACL: TableDefinition<&[u8], &[u8]> = TableDefinition::new("acl");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// The layout this build writes; a store without it was made by an earlier build.
+const FORMAT_KEY: &str = "store_format";
+const FORMAT: &[u8] = b"2";
 
 /// The store failed.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +50,12 @@ pub enum StoreError {
         /// What redb said.
         reason: String,
     },
+    /// The file was written by an earlier development build whose formats this
+    /// build does not read.
+    #[error(
+        "the store at {0} was made by an earlier development build of Hearth; restore a backup or start afresh"
+    )]
+    OldFormat(PathBuf),
     /// A read or write failed.
     #[error("store: {0}")]
     Db(Box<redb::Error>),
@@ -59,9 +73,10 @@ type Row = (Vec<u8>, Vec<u8>);
 pub struct Batch {
     bundles: Vec<(DocId, BundleId, Vec<u8>)>,
     deletes: Vec<(DocId, BundleId)>,
-    envelopes: Vec<(DocId, u32, DeviceId, Vec<u8>)>,
+    envelopes: Vec<(DocId, [u8; 84], ItemId, Vec<u8>)>,
     acl: Vec<(DocId, AclId, Vec<u8>)>,
     meta: Vec<(String, Vec<u8>)>,
+    meta_deletes: Vec<String>,
 }
 
 impl Batch {
@@ -88,15 +103,12 @@ impl Batch {
         self
     }
 
-    /// Stores an envelope.
-    pub fn put_envelope(
-        &mut self,
-        doc: DocId,
-        epoch: u32,
-        to: DeviceId,
-        bytes: Vec<u8>,
-    ) -> &mut Self {
-        self.envelopes.push((doc, epoch, to, bytes));
+    /// Stores an envelope, unless its slot already holds a different one.
+    pub fn put_envelope(&mut self, doc: DocId, envelope: &Envelope) -> &mut Self {
+        let b = envelope.body();
+        let slot = envelope_slot(&doc, b.epoch, &b.recipient, &b.granter, &b.key.0);
+        self.envelopes
+            .push((doc, slot, envelope.id(), envelope.bytes().to_vec()));
         self
     }
 
@@ -109,6 +121,12 @@ impl Batch {
     /// Sets a metadata value (never secret, never personal).
     pub fn put_meta(&mut self, key: &str, value: Vec<u8>) -> &mut Self {
         self.meta.push((key.to_owned(), value));
+        self
+    }
+
+    /// Deletes a metadata value.
+    pub fn delete_meta(&mut self, key: &str) -> &mut Self {
+        self.meta_deletes.push(key.to_owned());
         self
     }
 
@@ -139,6 +157,7 @@ impl Batch {
             && self.envelopes.is_empty()
             && self.acl.is_empty()
             && self.meta.is_empty()
+            && self.meta_deletes.is_empty()
     }
 }
 
@@ -171,11 +190,23 @@ fn split_count(value: &[u8]) -> Option<u32> {
     }
 }
 
-fn envelope_key(doc: &DocId, epoch: u32, to: &DeviceId) -> [u8; 52] {
-    let mut k = [0u8; 52];
+fn envelope_slot(
+    doc: &DocId,
+    epoch: u32,
+    to: &DeviceId,
+    granter: &DeviceId,
+    key: &[u8; 32],
+) -> [u8; 84] {
+    // The key's commitment is folded to 32 bytes with the granter: a slot per granter
+    // and key, so one granter's envelope never displaces another's.
+    let mut k = [0u8; 84];
     k[..16].copy_from_slice(doc.as_bytes());
     k[16..20].copy_from_slice(&epoch.to_be_bytes());
-    k[20..].copy_from_slice(to.as_bytes());
+    k[20..52].copy_from_slice(to.as_bytes());
+    let mut h = blake3::Hasher::new();
+    h.update(granter.as_bytes());
+    h.update(key);
+    k[52..].copy_from_slice(h.finalize().as_bytes());
     k
 }
 
@@ -237,6 +268,8 @@ impl Store {
         if is_new || !store.has_tables()? {
             // A new file, or one a crash left before its tables were made.
             store.ensure_tables()?;
+        } else if store.meta(FORMAT_KEY)?.as_deref() != Some(FORMAT) {
+            return Err(StoreError::OldFormat(path.to_owned()));
         }
         Ok(store)
     }
@@ -265,8 +298,12 @@ impl Store {
         tx.open_table(BUNDLES).map_err(db_err)?;
         tx.open_table(PIECES).map_err(db_err)?;
         tx.open_table(ENVELOPES).map_err(db_err)?;
+        tx.open_table(ENVELOPE_SLOTS).map_err(db_err)?;
         tx.open_table(ACL).map_err(db_err)?;
-        tx.open_table(META).map_err(db_err)?;
+        tx.open_table(META)
+            .map_err(db_err)?
+            .insert(FORMAT_KEY, FORMAT)
+            .map_err(db_err)?;
         tx.commit().map_err(db_err)
     }
 
@@ -322,9 +359,17 @@ impl Store {
                 }
             }
             let mut envelopes = tx.open_table(ENVELOPES).map_err(db_err)?;
-            for (doc, epoch, to, bytes) in &batch.envelopes {
+            let mut slots = tx.open_table(ENVELOPE_SLOTS).map_err(db_err)?;
+            for (doc, slot, id, bytes) in &batch.envelopes {
+                // A stored envelope is never replaced by a different one.
+                if slots.get(slot.as_slice()).map_err(db_err)?.is_some() {
+                    continue;
+                }
+                slots
+                    .insert(slot.as_slice(), id.0.as_slice())
+                    .map_err(db_err)?;
                 envelopes
-                    .insert(envelope_key(doc, *epoch, to).as_slice(), bytes.as_slice())
+                    .insert(key2(doc, &id.0).as_slice(), bytes.as_slice())
                     .map_err(db_err)?;
             }
             let mut acl = tx.open_table(ACL).map_err(db_err)?;
@@ -336,6 +381,9 @@ impl Store {
             for (key, value) in &batch.meta {
                 meta.insert(key.as_str(), value.as_slice())
                     .map_err(db_err)?;
+            }
+            for key in &batch.meta_deletes {
+                meta.remove(key.as_str()).map_err(db_err)?;
             }
         }
         tx.commit().map_err(db_err)
@@ -425,15 +473,7 @@ impl Store {
         let tx = self.db.begin_read().map_err(db_err)?;
         let mut ids: Vec<ItemId> = key_ids(&tx, ACL, doc)?.into_iter().map(ItemId).collect();
         let acl = ids.len();
-        let (start, end) = doc_range(doc);
-        let envelopes = tx.open_table(ENVELOPES).map_err(db_err)?;
-        for row in envelopes
-            .range(start.as_slice()..end.as_slice())
-            .map_err(db_err)?
-        {
-            let value = row.map_err(db_err)?.1;
-            ids.push(ItemId(*blake3::hash(value.value()).as_bytes()));
-        }
+        ids.extend(key_ids(&tx, ENVELOPES, doc)?.into_iter().map(ItemId));
         ids.extend(key_ids(&tx, BUNDLES, doc)?.into_iter().map(ItemId));
         Ok((ids, acl))
     }
@@ -468,13 +508,25 @@ impl Store {
         doc: &DocId,
         except: &BTreeSet<ItemId>,
     ) -> Result<Vec<SyncItem>, StoreError> {
+        let wanted = |key: &[u8]| {
+            except.is_empty()
+                || key
+                    .get(16..48)
+                    .and_then(|k| <[u8; 32]>::try_from(k).ok())
+                    .is_none_or(|id| !except.contains(&ItemId(id)))
+        };
         let mut items: Vec<SyncItem> = self
-            .acl(doc)?
+            .scan(ACL, doc)?
             .into_iter()
-            .map(SyncItem::Acl)
-            .chain(self.envelopes(doc)?.into_iter().map(SyncItem::Envelope))
-            .filter(|i| except.is_empty() || !except.contains(&i.id()))
+            .filter(|(k, _)| wanted(k))
+            .map(|(_, v)| SyncItem::Acl(v))
             .collect();
+        items.extend(
+            self.scan(ENVELOPES, doc)?
+                .into_iter()
+                .filter(|(k, _)| wanted(k))
+                .map(|(_, v)| SyncItem::Envelope(v)),
+        );
         items.extend(
             self.bundles_where(doc, |id| !except.contains(&ItemId(id.0)))?
                 .into_iter()
@@ -488,16 +540,13 @@ impl Store {
     pub fn has_item(&self, doc: &DocId, id: &ItemId) -> Result<bool, StoreError> {
         let tx = self.db.begin_read().map_err(db_err)?;
         let key = key2(doc, &id.0);
-        for table in [BUNDLES, ACL] {
+        for table in [BUNDLES, ACL, ENVELOPES] {
             let t = tx.open_table(table).map_err(db_err)?;
             if t.get(key.as_slice()).map_err(db_err)?.is_some() {
                 return Ok(true);
             }
         }
-        Ok(self
-            .envelopes(doc)?
-            .iter()
-            .any(|e| blake3::hash(e).as_bytes() == &id.0))
+        Ok(false)
     }
 
     /// Every envelope of a doc.

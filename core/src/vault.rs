@@ -6,6 +6,7 @@
 
 mod backup;
 mod journal;
+mod keys;
 mod replica;
 
 use std::collections::BTreeSet;
@@ -15,7 +16,7 @@ use std::sync::{Mutex, MutexGuard, RwLock};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-use crate::acl::{AclError, Role};
+use crate::access::{AclError, Role};
 use crate::bundle::BundleError;
 use crate::crypto::{self, CryptoError};
 use crate::doc::{DocError, JournalDoc};
@@ -32,7 +33,7 @@ use crate::store::{Batch, Store, StoreError};
 use crate::wire;
 
 pub use backup::{BACKUP_FORMAT, MIN_PASSPHRASE_CHARS};
-use journal::Journal;
+use journal::{Journal, Source};
 
 /// The store file inside a vault directory.
 pub const STORE_FILE: &str = "hearth.redb";
@@ -162,15 +163,64 @@ pub struct IngestReport {
     pub rejected: Vec<String>,
 }
 
-/// One of the member's devices, as the journal's access log names it.
+/// What kind of identity the journal's access log names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeviceKind {
+    /// One of the member's devices.
+    Device,
+    /// The key inside a backup file: it can add the device a backup is restored on.
+    BackupKey,
+    /// A center's hub, which stores the journal without a key.
+    Hub,
+}
+
+/// Whether an identity the access log names still has access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeviceState {
+    /// It has access.
+    Active,
+    /// It was removed: it can read nothing written since, and write nothing.
+    Removed,
+    /// It was removed at the same time as it removed another device: Hearth removes
+    /// both (there is no telling which was the member's), see `ARCHITECTURE.md`.
+    RemovedInConflict,
+}
+
+/// One identity the journal's access log names: a device, a backup key, a hub.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceInfo {
     /// Its id.
     pub id: DeviceId,
+    /// What it is.
+    pub kind: DeviceKind,
     /// Its role.
     pub role: Role,
+    /// Whether it still has access.
+    pub state: DeviceState,
     /// Whether it is the device asking.
     pub this_device: bool,
+}
+
+/// What a removal did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RemovalReport {
+    /// How many backup keys it retired (their backups restore nothing written from
+    /// now on: the member should make a new backup).
+    pub backups_retired: usize,
+    /// Devices that remain but could not be sealed the new key to (they need to be
+    /// added again).
+    pub skipped: Vec<DeviceId>,
+}
+
+/// Whether the member has a backup that restores the journal as it is now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BackupState {
+    /// A backup made since the last removal restores everything.
+    Current,
+    /// No backup was ever made on any of the member's devices.
+    Never,
+    /// A removal retired every backup: make a new one.
+    Retired,
 }
 
 /// The public half of a device, which an owner needs to add it.
@@ -203,6 +253,8 @@ pub struct Vault {
     /// Who may hold the journal, readable while an edit holds `inner` through its
     /// fsync: a live push asks this, and must not wait for the edit's write.
     holders: RwLock<Holders>,
+    /// Ticks whenever `holders` changes, so open connections re-check their peer.
+    access: tokio::sync::watch::Sender<u64>,
     events: broadcast::Sender<VaultEvent>,
     outgoing: broadcast::Sender<Outgoing>,
     location: Location,
@@ -217,13 +269,13 @@ struct Holders {
 
 impl Holders {
     fn of(journal: &Journal) -> Self {
-        let acl = journal.acl();
+        let state = journal.state();
         Holders {
             doc: journal.id(),
-            devices: acl
+            devices: state
                 .members()
                 .map(|m| m.device)
-                .filter(|d| acl.may_hold(d))
+                .filter(|d| state.may_hold(d))
                 .collect(),
         }
     }
@@ -234,6 +286,7 @@ impl Holders {
 struct Locked<'a> {
     guard: MutexGuard<'a, Inner>,
     holders: &'a RwLock<Holders>,
+    access: &'a tokio::sync::watch::Sender<u64>,
 }
 
 impl std::ops::Deref for Locked<'_> {
@@ -251,15 +304,16 @@ impl std::ops::DerefMut for Locked<'_> {
 
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
-        refresh(self.holders, &self.guard.journal);
+        refresh(self.holders, self.access, &self.guard.journal);
     }
 }
 
-fn refresh(holders: &RwLock<Holders>, journal: &Journal) {
+fn refresh(holders: &RwLock<Holders>, access: &tokio::sync::watch::Sender<u64>, journal: &Journal) {
     let now = Holders::of(journal);
     let stale = holders.read().map_or(true, |h| *h != now);
     if stale && let Ok(mut h) = holders.write() {
         *h = now;
+        access.send_modify(|n| *n += 1);
     }
 }
 
@@ -376,7 +430,7 @@ impl Vault {
         let actor = new_actor();
         let mut batch = Batch::new();
         let mut j = Journal::empty(journal, actor.clone());
-        j.ingest(&store, &device, items, &mut batch)?;
+        j.ingest(&store, &device, items, Source::Received, &mut batch)?;
         j.ready(&device)?;
         batch
             .put_meta(META_JOURNAL, journal.as_bytes().to_vec())
@@ -390,6 +444,7 @@ impl Vault {
         let (outgoing, _) = broadcast::channel(1024);
         Vault {
             holders: RwLock::new(Holders::of(&journal)),
+            access: tokio::sync::watch::Sender::new(0),
             inner: Mutex::new(Inner {
                 store,
                 device,
@@ -409,6 +464,7 @@ impl Vault {
         Ok(Locked {
             guard,
             holders: &self.holders,
+            access: &self.access,
         })
     }
 
@@ -431,7 +487,7 @@ impl Vault {
     /// peers see an edit while it is being made durable here).
     fn send_out(&self, journal: &Journal, batch: &Batch) {
         // A removal's items must not be pushed to the device it removes.
-        refresh(&self.holders, journal);
+        refresh(&self.holders, &self.access, journal);
         if self.outgoing.receiver_count() > 0 {
             let _ = self.outgoing.send(Outgoing {
                 doc: journal.id(),
@@ -525,21 +581,60 @@ impl Vault {
         self.read(|j| j.doc().consents())
     }
 
-    /// The member's devices.
+    /// Every identity the journal's access log names: the member's devices, backup
+    /// keys, hubs; current ones first.
     pub fn devices(&self) -> Result<Vec<DeviceInfo>, VaultError> {
         let guard = self.lock()?;
         let me = guard.device.id();
-        Ok(guard
+        let mut out: Vec<DeviceInfo> = guard
             .journal
-            .acl()
+            .state()
             .members()
-            .filter(|m| m.recipient.is_some())
             .map(|m| DeviceInfo {
                 id: m.device,
+                kind: match m.role {
+                    Role::Store => DeviceKind::Hub,
+                    Role::Recovery => DeviceKind::BackupKey,
+                    Role::Owner | Role::Writer | Role::Reader => DeviceKind::Device,
+                },
                 role: m.role,
+                state: match &m.removed {
+                    None => DeviceState::Active,
+                    Some(r) if r.mutual => DeviceState::RemovedInConflict,
+                    Some(_) => DeviceState::Removed,
+                },
                 this_device: m.device == me,
             })
-            .collect())
+            .collect();
+        out.sort_by_key(|d| (d.state != DeviceState::Active, d.kind as u8, !d.this_device));
+        Ok(out)
+    }
+
+    /// Whether the member has a backup that restores the journal as it is now.
+    pub fn backup_state(&self) -> Result<BackupState, VaultError> {
+        self.read(|j| {
+            let keys: Vec<bool> = j
+                .state()
+                .members()
+                .filter(|m| m.role == Role::Recovery)
+                .map(|m| m.is_current())
+                .collect();
+            if keys.iter().any(|current| *current) {
+                BackupState::Current
+            } else if keys.is_empty() {
+                BackupState::Never
+            } else {
+                BackupState::Retired
+            }
+        })
+    }
+
+    /// Whether this device still has access to the journal (a removed device opens
+    /// read-only: what it held stays readable here, nothing new reaches it).
+    pub fn is_removed(&self) -> Result<bool, VaultError> {
+        let guard = self.lock()?;
+        let me = guard.device.id();
+        Ok(!guard.journal.state().may_hold(&me))
     }
 
     /// Records a check-in.
@@ -630,7 +725,13 @@ impl Vault {
     /// Everything a peer of this journal should hold: ACL records, envelopes, bundles.
     pub fn sync_items(&self) -> Result<Vec<SyncItem>, VaultError> {
         let guard = self.lock()?;
-        Ok(guard.store.items(&guard.journal.id())?)
+        let parked = guard
+            .journal
+            .parked()
+            .iter()
+            .map(|b| crate::item::ItemId(b.0))
+            .collect();
+        Ok(guard.store.items_except(&guard.journal.id(), &parked)?)
     }
 
     /// Takes in items from another device: each is verified (signature, write right,
@@ -658,7 +759,7 @@ impl Vault {
         let mut batch = Batch::new();
         // Part may have been written already (a snapshot, while it loaded).
         let report = or_reload(store, device, journal, |j| {
-            j.ingest(store, device, items, &mut batch)
+            j.ingest(store, device, items, Source::Received, &mut batch)
         })?;
         let doc = journal.id();
         drop(guard);
@@ -688,7 +789,20 @@ impl Vault {
                 Ok(())
             },
             |_, _| {},
-        )
+        )?;
+        if journal.rekey_due(device) {
+            // Concurrent removals left the newest key with a removed device.
+            if let Err(e) = write_journal(
+                store,
+                device,
+                journal,
+                |j, d, b| j.rotate(d, b),
+                |j, b| self.send_out(j, b),
+            ) {
+                tracing::warn!("could not open a new epoch after concurrent removals: {e}");
+            }
+        }
+        Ok(())
     }
 
     /// Adds another device of the member's (an owner may do this): an ACL record
@@ -718,9 +832,11 @@ impl Vault {
         Ok(())
     }
 
-    /// Removes one of the member's devices (lost or given away): it is refused from
-    /// then on and cannot decrypt anything written after this.
-    pub fn remove_device(&self, device: DeviceId) -> Result<(), VaultError> {
+    /// Removes one of the member's devices (lost or given away), a backup key or a
+    /// hub: it is refused from then on and cannot decrypt anything written after
+    /// this. Every backup key is retired with it (a backup on the lost phone must not
+    /// restore what is written from now on), so the member should make a new backup.
+    pub fn remove_device(&self, device: DeviceId) -> Result<RemovalReport, VaultError> {
         let mut guard = self.lock()?;
         let Inner {
             store,

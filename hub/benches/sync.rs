@@ -23,7 +23,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hearth_core::acl::Role;
+use hearth_core::access::Role;
 use hearth_core::device::{self, Live};
 use hearth_core::doc::JournalDoc;
 use hearth_core::identity::MemoryKeyStore;

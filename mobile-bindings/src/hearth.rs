@@ -315,7 +315,7 @@ impl Hearth {
             .map_err(|e: hearth_core::ids::IdError| HearthError::Invalid {
                 message: e.to_string(),
             })?;
-        blocking(move || Ok(v.remove_device(id)?)).await
+        blocking(move || Ok(v.remove_device(id).map(drop)?)).await
     }
 
     /// Enrolls at a center with the ticket its hub shows (a QR code at the desk).

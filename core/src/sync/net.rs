@@ -217,7 +217,11 @@ pub async fn run_connection(
         .await;
     }
     let _ = send.finish();
-    if dialer {
+    if let Err(SyncError::Denied(why)) = &result {
+        // Give the peer a moment to read why, then close: it gets nothing more here.
+        let _ = tokio::time::timeout(Duration::from_millis(500), conn.closed()).await;
+        conn.close(2u32.into(), why.as_bytes());
+    } else if dialer {
         // A clean one-shot sync returns only after reading the peer's end of stream,
         // which the peer sends after reading ours: everything both ways has arrived.
         // After an error, give the peer a moment to read why before closing.
@@ -273,9 +277,23 @@ async fn drive(
     let mut incoming = reader(recv);
     let mut finished = false;
     let mut live_open = hooks.live.is_some();
+    let mut access = replica.access_changes();
+    let mut watching = true;
     loop {
         let msg = tokio::select! {
             msg = incoming.recv() => msg,
+            changed = access.changed(), if watching => {
+                // Access changed somewhere: a peer that may no longer connect is cut off
+                // at once, whatever it was doing.
+                watching = changed.is_ok();
+                if !replica.may_connect(&peer) {
+                    return Err(SyncError::Denied(format!(
+                        "{} no longer has access here",
+                        peer.short()
+                    )));
+                }
+                continue;
+            }
             live = async { hooks.live.as_mut()?.recv().await }, if live_open => {
                 match live {
                     Some((doc, items)) => {

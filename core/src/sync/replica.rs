@@ -54,6 +54,22 @@ pub trait Replica: Send + Sync + 'static {
         except: &BTreeSet<ItemId>,
     ) -> Result<Vec<SyncItem>, SyncError>;
 
+    /// Told the ids `peer` holds for `doc` (from its `Ids`), before they are answered.
+    fn observe_ids(
+        &self,
+        _doc: &DocId,
+        _peer: &DeviceId,
+        _ids: &[ItemId],
+    ) -> Result<(), SyncError> {
+        Ok(())
+    }
+
+    /// Whether `peer` may stay connected at all (asked again whenever access changes).
+    fn may_connect(&self, peer: &DeviceId) -> bool;
+
+    /// Ticks whenever any document's access changes, so open connections re-check.
+    fn access_changes(&self) -> tokio::sync::watch::Receiver<u64>;
+
     /// Verifies items `peer` sent for `doc` and applies them in memory.
     fn check(
         &self,

@@ -8,6 +8,9 @@
 //! once it is durable. A doc only one side lists is taken (`Ids` with nothing) or
 //! `Decline`d by the other. The session is reconciled when every doc is settled both
 //! ways; after that `Push` carries new items live.
+//!
+//! Every answer is authorized when it is made, not when the connection opened: a
+//! peer removed mid-session gets no ids, no items and no pushes for that doc.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -152,6 +155,8 @@ impl Session {
                         return Err(Self::protocol("a document listed twice"));
                     }
                     match self.mine.get(&theirs.doc) {
+                        // Removed since the session started: its `Ids` will be refused.
+                        Some(_) if !replica.may_hold(&theirs.doc, &self.peer) => {}
                         Some(mine) if *mine == theirs => {}
                         Some(_) => {
                             let (ids, _) = replica.item_ids(&theirs.doc)?;
@@ -183,10 +188,17 @@ impl Session {
                 if !self.mine.contains_key(&doc) {
                     return Err(Self::protocol("ids for a document we did not offer"));
                 }
+                if !replica.may_hold(&doc, &self.peer) {
+                    return Err(SyncError::Denied(format!(
+                        "{:?} may no longer hold document {doc}",
+                        self.peer
+                    )));
+                }
                 if !self.awaiting_ack.insert(doc) {
                     return Err(Self::protocol("ids twice for one document"));
                 }
                 self.awaiting_answer.remove(&doc);
+                replica.observe_ids(&doc, &self.peer, &ids)?;
                 let theirs: BTreeSet<_> = ids.into_iter().collect();
                 let items = replica.items_except(&doc, &theirs)?;
                 step.send.extend(chunk_items(doc, items));

@@ -1,45 +1,53 @@
-//! Encrypted backups: the journal's signed items and its epoch keys, sealed with an
-//! age passphrase (scrypt). Restoring into an empty home makes a new device that the
-//! member's recovery key (kept inside the encrypted journal) adds as an owner, so a
-//! lost phone's vault comes back whole without the lost phone's secret.
+//! Encrypted backups: the journal's signed items, its epoch keys, and a backup key of
+//! its own, sealed with an age passphrase (scrypt). Making a backup names its key in
+//! the access log (role `Recovery`, listed with the member's devices); restoring it
+//! into an empty home makes a new device that the backup key adds as an owner, so a
+//! lost phone's vault comes back whole without the lost phone's secret. The backup
+//! key's secret lives only in the file: no content every device holds can grant
+//! access. Every removal retires every backup key, so a backup made before a removal
+//! (or on a removed device) restores what it holds and nothing written since.
 
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::{
-    DevicePublic, IngestReport, Journal, Location, META_ACTOR, META_JOURNAL, SyncItem, Vault,
-    VaultError, device_keys, new_actor,
+    DevicePublic, IngestReport, Inner, Journal, Location, META_ACTOR, META_JOURNAL, Source,
+    SyncItem, Vault, VaultError, device_keys, new_actor, write_journal,
 };
-use crate::acl::Role;
+use crate::access::Role;
 use crate::crypto::{self, CryptoError};
 use crate::envelope::DocKey;
-use crate::identity::KeyStore;
+use crate::identity::{DeviceKeys, KeyStore, Seed};
 use crate::ids::DocId;
+use crate::item::ItemId;
 use crate::store::Batch;
 use crate::wire;
 
 /// The format tag inside every backup.
-pub const BACKUP_FORMAT: &str = "hearth.backup/1";
+pub const BACKUP_FORMAT: &str = "hearth.backup/2";
 /// The shortest passphrase a backup may be sealed with.
 pub const MIN_PASSPHRASE_CHARS: usize = 8;
 
 #[derive(Serialize, Deserialize)]
-struct BackupV1 {
+struct BackupV2 {
     format: String,
     journal: DocId,
+    /// The seed of this backup's key (role `Recovery` in the access log).
+    backup_key: [u8; 32],
     keys: Vec<(u32, [u8; 32])>,
     items: Vec<SyncItem>,
 }
 
-impl Drop for BackupV1 {
+impl Drop for BackupV2 {
     fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.backup_key);
         for (_, k) in &mut self.keys {
             zeroize::Zeroize::zeroize(k);
         }
     }
 }
 
-fn open_backup(bytes: &[u8], passphrase: &str) -> Result<BackupV1, VaultError> {
+fn open_backup(bytes: &[u8], passphrase: &str) -> Result<BackupV2, VaultError> {
     let plain = Zeroizing::new(crypto::decrypt_with_passphrase(passphrase, bytes).map_err(
         |e| match e {
             CryptoError::WrongPassphrase => {
@@ -48,7 +56,7 @@ fn open_backup(bytes: &[u8], passphrase: &str) -> Result<BackupV1, VaultError> {
             other => other.into(),
         },
     )?);
-    let backup: BackupV1 = wire::from_postcard(&plain, "backup")
+    let backup: BackupV2 = wire::from_postcard(&plain, "backup")
         .map_err(|e| VaultError::Backup(format!("the backup is damaged: {e}")))?;
     if backup.format != BACKUP_FORMAT {
         return Err(VaultError::Backup(format!(
@@ -60,7 +68,8 @@ fn open_backup(bytes: &[u8], passphrase: &str) -> Result<BackupV1, VaultError> {
 }
 
 impl Vault {
-    /// The whole vault, sealed with `passphrase` (at least eight characters).
+    /// The whole vault, sealed with `passphrase` (at least eight characters), with a
+    /// new backup key that this device (an owner) names in the access log.
     pub fn export_backup(&self, passphrase: &str) -> Result<Vec<u8>, VaultError> {
         if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
             return Err(VaultError::Backup(format!(
@@ -68,17 +77,31 @@ impl Vault {
             )));
         }
         let backup = {
-            let guard = self.lock()?;
-            BackupV1 {
+            let mut guard = self.lock()?;
+            let Inner {
+                store,
+                device,
+                journal,
+            } = &mut *guard;
+            let seed = write_journal(
+                store,
+                device,
+                journal,
+                |j, me, b| j.add_backup_key(me, b),
+                |j, b| self.send_out(j, b),
+            )?;
+            let parked: std::collections::BTreeSet<ItemId> =
+                journal.parked().iter().map(|b| ItemId(b.0)).collect();
+            BackupV2 {
                 format: BACKUP_FORMAT.into(),
-                journal: guard.journal.id(),
-                keys: guard
-                    .journal
+                journal: journal.id(),
+                backup_key: *seed.expose(),
+                keys: journal
                     .keys()
                     .iter()
-                    .map(|(epoch, key)| (*epoch, *key.secret()))
+                    .map(|(epoch, key)| (epoch, *key.secret()))
                     .collect(),
-                items: guard.store.items(&guard.journal.id())?,
+                items: store.items_except(&journal.id(), &parked)?,
             }
         };
         let plain = Zeroizing::new(wire::to_postcard(&backup));
@@ -101,7 +124,8 @@ impl Vault {
     }
 
     /// Restores a backup into an empty home: a new device, made an owner by the
-    /// member's recovery key, with every epoch key sealed to it.
+    /// backup's key, with every epoch key sealed to it. A backup whose key a later
+    /// removal retired restores here, but no other replica will take the new device.
     pub fn restore_backup(
         location: Location,
         keys: &dyn KeyStore,
@@ -127,23 +151,26 @@ impl Vault {
             &store,
             &device,
             std::mem::take(&mut backup.items),
+            Source::Received,
             &mut batch,
         )?;
         for reason in &report.rejected {
             tracing::warn!("backup item ignored: {reason}");
         }
         j.doc().check_schema()?;
-        let recovery = j
-            .doc()
-            .recovery_key()
-            .ok_or_else(|| VaultError::Backup("the backup has no recovery key".into()))?;
-        let recovery = iroh_base::SecretKey::from_bytes(&recovery);
+        let backup_key = DeviceKeys::derive(&Seed::from_bytes(backup.backup_key))?;
         let me = DevicePublic {
             id: device.id(),
             recipient: device.recipient().to_string(),
         };
-        if !j.acl().is_owner(&me.id) {
-            j.grant_with(&recovery, &me, Role::Owner, &mut batch)?;
+        if !j.state().is_owner(&me.id) {
+            if !j.state().may_grant(&backup_key.id()) {
+                return Err(VaultError::Backup(
+                    "this backup's key was retired when a device was removed; use a newer backup"
+                        .into(),
+                ));
+            }
+            j.grant_with(backup_key.endpoint_key(), &me, Role::Owner, &mut batch)?;
         }
         j.seal_keys_for(&device, &me, &mut batch)?;
         j.ready(&device)?;

@@ -1,75 +1,113 @@
 //! The open journal inside a vault: the in-memory document plus what it takes to
-//! extend it safely — the evaluated ACL, the epoch keys this device holds, the live
-//! bundles, and this device's sequence in the doc. Every rule about which bundle,
-//! record or envelope to accept lives here, once, for local loads and remote ingest.
+//! extend it safely — the access log, the epoch keys this device holds, the bundles
+//! applied, parked and superseded, and this device's sequence in the doc. Every rule
+//! about which bundle, record or envelope to accept is applied here, once, for local
+//! loads and remote ingest alike.
+//!
+//! Taking items in reads top to bottom as phases ([`Journal::ingest`]): access
+//! records first (they decide the rest), then envelopes (keys), then bundles —
+//! authorized from their headers, verified, decrypted, and applied, snapshots first.
+//! A snapshot supersedes nothing until it has applied, and every Automerge call on
+//! received bytes is contained so a panic is an error, never a poisoned vault.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::panic::AssertUnwindSafe;
 
 use automerge::ActorId;
 
-use super::{CompactReport, DevicePublic, IngestReport, SyncItem, VaultError};
-use crate::acl::{AclBody, AclRecord, AclState, Role};
+use super::keys::EpochKeys;
+use super::{CompactReport, DevicePublic, IngestReport, RemovalReport, SyncItem, VaultError};
+use crate::access::{
+    AccessLog, AccessState, AclBody, AclRecord, Action, Chain, Mark, Removal, Role, bundle_allowed,
+};
 use crate::bundle::{Bundle, BundleHeader, BundleKind, FORMAT_V1};
-use crate::crypto;
-use crate::doc::JournalDoc;
+use crate::doc::{DocError, JournalDoc};
 use crate::envelope::{DocKey, Envelope};
-use crate::identity::DeviceKeys;
+use crate::identity::{DeviceKeys, Seed};
 use crate::ids::{BundleId, DeviceId, DocId};
-use crate::item::{self, ItemId};
+use crate::item::{self, CheckedBundles, ItemId};
 use crate::store::{Batch, Store};
-use crate::wire;
+
+/// The most envelopes held waiting for the records they depend on.
+const MAX_WAITING: usize = 256;
 
 fn seq_key(doc: DocId) -> String {
     format!("seq/{doc}")
+}
+
+/// Where items come from: that decides what is written again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Source {
+    /// This device's own store, read when the vault opens: nothing is written again,
+    /// and bundles the access log voids stay stored but are not applied (parked).
+    Store,
+    /// A peer, a pairing or a backup: what is accepted is written to the batch.
+    Received,
+}
+
+/// What the journal knows of an applied bundle.
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    author: DeviceId,
+    seq: u64,
+    prev: Option<BundleId>,
 }
 
 pub(super) struct Journal {
     id: DocId,
     actor: ActorId,
     doc: JournalDoc,
-    acl_records: Vec<AclRecord>,
-    acl: AclState,
-    keys: BTreeMap<u32, DocKey>,
-    /// Stored bundles whose changes are in `doc`, with their authors.
-    live: BTreeMap<BundleId, DeviceId>,
+    access: AccessLog,
+    keys: EpochKeys,
+    /// Stored bundles whose changes are in `doc`.
+    live: BTreeMap<BundleId, Link>,
+    /// Stored bundles the access log voids (a removed author's, past its mark): not
+    /// applied, not offered to peers.
+    parked: BTreeSet<BundleId>,
+    /// Bundles named by applied snapshots: never taken in again.
+    superseded: HashSet<BundleId>,
+    /// Envelopes that came before the records they depend on (bounded).
+    waiting: Vec<Envelope>,
     seq: u64,
     last: Option<BundleId>,
 }
 
+/// Runs Automerge on received bytes so that a panic inside it becomes an error.
+fn contained<T>(what: &str, f: impl FnOnce() -> Result<T, DocError>) -> Result<T, VaultError> {
+    match std::panic::catch_unwind(AssertUnwindSafe(f)) {
+        Ok(result) => result.map_err(VaultError::from),
+        Err(_) => Err(VaultError::Damaged(format!("{what} made Automerge fail"))),
+    }
+}
+
+/// A bundle checked and decrypted, waiting to be applied.
+struct Ready {
+    bundle: Bundle,
+    /// `None`: no key for its epoch yet (kept, applied when the key arrives).
+    plain: Option<Vec<u8>>,
+    /// New here (counted as accepted), rather than unlocked from the store.
+    new: bool,
+    /// Already in the store (unlocked, or written early while a snapshot loaded).
+    written: bool,
+}
+
 impl Journal {
-    /// A new journal: genesis ACL record, the member's recovery key as an owner, the
-    /// epoch-0 key and its envelope for this device, and the skeleton document.
+    /// A new journal: genesis access record committing to epoch 0's key, the key's
+    /// envelope for this device, and the skeleton document.
     pub(super) fn create(
         device: &DeviceKeys,
         actor: ActorId,
         name: Option<&str>,
         batch: &mut Batch,
     ) -> Result<Self, VaultError> {
-        let (id, genesis) = AclRecord::genesis(device);
-        let recovery_secret = zeroize::Zeroizing::new(crypto::random_bytes::<32>());
-        let recovery = iroh_base::SecretKey::from_bytes(&recovery_secret);
-        let recovery_grant = AclRecord::sign(
-            AclBody {
-                doc: id,
-                prev: Some(genesis.id()),
-                issuer: device.id(),
-                subject: DeviceId::from(recovery.public()),
-                subject_recipient: None,
-                role: Role::Owner,
-                epoch: 0,
-                nonce: None,
-                created_at_ms: wire::now_ms(),
-            },
-            device,
-        );
-        let (doc, genesis_change) = JournalDoc::create(actor.clone(), name, &recovery_secret)?;
+        let key = DocKey::generate()?;
+        let (id, genesis) = AclRecord::genesis(device, key.commitment())?;
+        let (doc, genesis_change) = JournalDoc::create(actor.clone(), name)?;
         let mut j = Journal::empty(id, actor);
         j.doc = doc;
-        j.add_acl(genesis, batch);
-        j.add_acl(recovery_grant, batch);
-        let key = DocKey::generate()?;
+        j.add_own_record(genesis, batch)?;
         let envelope = Envelope::seal(id, 0, &key, device.id(), device.recipient(), device)?;
-        batch.put_envelope(id, 0, device.id(), envelope.bytes().to_vec());
+        batch.put_envelope(id, &envelope);
         j.keys.insert(0, key);
         j.author(
             device,
@@ -87,10 +125,12 @@ impl Journal {
             id,
             doc: JournalDoc::empty(actor.clone()),
             actor,
-            acl_records: Vec::new(),
-            acl: AclState::evaluate(id, &[]),
-            keys: BTreeMap::new(),
+            access: AccessLog::new(id),
+            keys: EpochKeys::default(),
             live: BTreeMap::new(),
+            parked: BTreeSet::new(),
+            superseded: HashSet::new(),
+            waiting: Vec::new(),
             seq: 0,
             last: None,
         }
@@ -104,13 +144,34 @@ impl Journal {
         actor: ActorId,
     ) -> Result<Self, VaultError> {
         let mut j = Journal::empty(id, actor);
-        let items = store.items(&id)?;
+        let records: Vec<AclRecord> = store
+            .acl(&id)?
+            .iter()
+            .filter_map(|b| match AclRecord::decode(b) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    tracing::warn!("stored access record ignored: {e}");
+                    None
+                }
+            })
+            .collect();
+        j.access = AccessLog::from_stored(id, records);
+        let items = store
+            .envelopes(&id)?
+            .into_iter()
+            .map(SyncItem::Envelope)
+            .chain(
+                store
+                    .bundles(&id)?
+                    .into_iter()
+                    .map(|(_, b)| SyncItem::Bundle(b)),
+            )
+            .collect();
         let mut scratch = Batch::new();
-        let report = j.ingest_with(store, device, items, &mut scratch, true)?;
+        let report = j.ingest(store, device, items, Source::Store, &mut scratch)?;
         for reason in &report.rejected {
-            tracing::warn!("stored item ignored: {reason}");
+            tracing::warn!("stored item not used: {reason}");
         }
-        j.ready(device)?;
         if let Some(v) = store.meta(&seq_key(id))?
             && let (Some(seq), Some(last)) = (v.get(..8), v.get(8..40))
         {
@@ -123,12 +184,16 @@ impl Journal {
                 j.last = Some(BundleId(l));
             }
         }
+        if !j.live.is_empty() {
+            j.doc.check_schema()?;
+        }
         Ok(j)
     }
 
-    /// Checks the journal can be used on this device: a key and a valid document.
+    /// Checks a journal just joined or restored can be used here: this device holds
+    /// it, has a key, and the document is a journal.
     pub(super) fn ready(&self, device: &DeviceKeys) -> Result<(), VaultError> {
-        if !self.acl.may_hold(&device.id()) || self.keys.is_empty() {
+        if !self.state().may_hold(&device.id()) || self.keys.is_empty() {
             return Err(VaultError::NoKey);
         }
         // A device that joined with keys but no bundles yet gets them on its first sync.
@@ -154,11 +219,11 @@ impl Journal {
         &mut self.doc
     }
 
-    pub(super) fn acl(&self) -> &AclState {
-        &self.acl
+    pub(super) fn state(&self) -> &AccessState {
+        self.access.state()
     }
 
-    pub(super) fn keys(&self) -> &BTreeMap<u32, DocKey> {
+    pub(super) fn keys(&self) -> &EpochKeys {
         &self.keys
     }
 
@@ -166,17 +231,56 @@ impl Journal {
         self.live.len()
     }
 
+    /// Stored bundles this journal does not offer to peers (void under its access log).
+    pub(super) fn parked(&self) -> &BTreeSet<BundleId> {
+        &self.parked
+    }
+
     pub(super) fn is_owner(&self, device: &DeviceKeys) -> bool {
-        self.acl.is_owner(&device.id())
+        self.state().is_owner(&device.id())
     }
 
-    fn add_acl(&mut self, record: AclRecord, batch: &mut Batch) {
+    /// Whether this device should open a new epoch: the newest key reached a device
+    /// that is now removed, and this device is an owner holding a key.
+    pub(super) fn rekey_due(&self, device: &DeviceKeys) -> bool {
+        self.state().rekey_needed() && self.is_owner(device) && !self.keys.is_empty()
+    }
+
+    fn add_own_record(&mut self, record: AclRecord, batch: &mut Batch) -> Result<(), VaultError> {
+        self.access
+            .add_own(record.clone())
+            .map_err(|why| VaultError::Denied(why.into()))?;
         batch.put_acl(self.id, record.id(), record.bytes().to_vec());
-        self.acl_records.push(record);
-        self.acl = AclState::evaluate(self.id, &self.acl_records);
+        Ok(())
     }
 
-    /// Seals `plaintext` as this device's next bundle under the current epoch.
+    /// Signs a record naming everything this journal's log holds as seen.
+    fn sign_record(
+        &self,
+        issuer: &iroh_base::SecretKey,
+        action: Action,
+    ) -> Result<AclRecord, VaultError> {
+        let state = self.state();
+        let opens = matches!(action, Action::Remove { .. } | Action::Rotate { .. });
+        let epoch = if opens {
+            state
+                .head_epoch()
+                .checked_add(1)
+                .ok_or_else(|| VaultError::Denied("the journal has run out of epochs".into()))?
+        } else {
+            state.head_epoch()
+        };
+        let body = AclBody {
+            doc: self.id,
+            issuer: DeviceId::from(issuer.public()),
+            parents: state.heads().to_vec(),
+            epoch,
+            action,
+        };
+        Ok(AclRecord::sign_with(body, issuer)?)
+    }
+
+    /// Seals `plaintext` as this device's next bundle under the newest key.
     pub(super) fn author(
         &mut self,
         device: &DeviceKeys,
@@ -185,13 +289,12 @@ impl Journal {
         supersedes: Vec<BundleId>,
         batch: &mut Batch,
     ) -> Result<BundleId, VaultError> {
-        let epoch = self.acl.epoch();
-        let key = self.keys.get(&epoch).ok_or(VaultError::NoKey)?;
-        if !self.acl.may_write(&device.id(), epoch) {
+        if self.state().write_right(&device.id()) != crate::access::WriteRight::Yes {
             return Err(VaultError::Denied(
-                "this device may not write the journal".into(),
+                "this device may not write the journal (it was removed, or only reads)".into(),
             ));
         }
+        let (epoch, key) = self.keys.for_write(self.state()).ok_or(VaultError::NoKey)?;
         let header = BundleHeader {
             format: FORMAT_V1,
             doc: self.id,
@@ -200,9 +303,10 @@ impl Journal {
             seq: self.seq + 1,
             prev: self.last,
             kind,
-            created_at_ms: wire::now_ms(),
+            created_at_ms: 0,
             supersedes,
         };
+        let prev = self.last;
         let bundle = Bundle::seal(header, plaintext, key, device)?;
         let id = bundle.id();
         let mut seq_value = (self.seq + 1).to_le_bytes().to_vec();
@@ -212,7 +316,14 @@ impl Journal {
             .put_meta(&seq_key(self.id), seq_value);
         self.seq += 1;
         self.last = Some(id);
-        self.live.insert(id, device.id());
+        self.live.insert(
+            id,
+            Link {
+                author: device.id(),
+                seq: self.seq,
+                prev,
+            },
+        );
         Ok(id)
     }
 
@@ -234,6 +345,7 @@ impl Journal {
         for id in &superseded {
             batch.delete_bundle(self.id, *id);
             self.live.remove(id);
+            self.superseded.insert(*id);
         }
         Ok(CompactReport {
             superseded: superseded.len(),
@@ -241,8 +353,8 @@ impl Journal {
         })
     }
 
-    /// Names another device in the ACL and seals every epoch key this device holds
-    /// to it.
+    /// Names another device in the access log, and seals every key this device holds
+    /// to it when its role reads.
     pub(super) fn grant(
         &mut self,
         me: &DeviceKeys,
@@ -251,14 +363,13 @@ impl Journal {
         batch: &mut Batch,
     ) -> Result<(), VaultError> {
         self.grant_with(me.endpoint_key(), to, role, batch)?;
-        match role {
-            // A store (the hub) keeps ciphertext and never gets a key.
-            Role::Owner | Role::Writer | Role::Reader => self.seal_keys_for(me, to, batch),
-            Role::Store | Role::Removed => Ok(()),
+        if role.reads() {
+            self.seal_keys_for(me, to, batch)?;
         }
+        Ok(())
     }
 
-    /// An ACL grant signed by `issuer` (a device, or the recovery key).
+    /// A grant signed by `issuer` (a device, or a backup's recovery key).
     pub(super) fn grant_with(
         &mut self,
         issuer: &iroh_base::SecretKey,
@@ -266,52 +377,89 @@ impl Journal {
         role: Role,
         batch: &mut Batch,
     ) -> Result<(), VaultError> {
-        if !self.acl.is_owner(&DeviceId::from(issuer.public())) {
+        if !self.state().may_grant(&DeviceId::from(issuer.public())) {
             return Err(VaultError::Denied("only an owner adds devices".into()));
         }
-        crypto::age_recipient(&to.recipient)?;
-        let record = AclRecord::sign_with(
-            AclBody {
-                doc: self.id,
-                prev: self.acl.head(),
-                issuer: DeviceId::from(issuer.public()),
-                subject: to.id,
-                subject_recipient: Some(to.recipient.clone()),
-                role,
-                epoch: self.acl.epoch(),
-                nonce: None,
-                created_at_ms: wire::now_ms(),
-            },
+        if self
+            .state()
+            .member(&to.id)
+            .is_some_and(|m| m.removed.is_some())
+        {
+            return Err(VaultError::Denied(
+                "that device was removed from this journal and cannot come back; reset it to add it again".into(),
+            ));
+        }
+        let record = self.sign_record(
             issuer,
-        );
-        self.add_acl(record, batch);
-        Ok(())
+            Action::Grant {
+                subject: to.id,
+                recipient: to.recipient.clone(),
+                role,
+            },
+        )?;
+        self.add_own_record(record, batch)
     }
 
-    /// Envelopes for every epoch key held, from `me` to `to`.
+    /// Envelopes for every key held, from `me` to `to`.
     pub(super) fn seal_keys_for(
         &mut self,
         me: &DeviceKeys,
         to: &DevicePublic,
         batch: &mut Batch,
     ) -> Result<(), VaultError> {
-        let recipient = crypto::age_recipient(&to.recipient)?;
-        for (epoch, key) in &self.keys {
-            let envelope = Envelope::seal(self.id, *epoch, key, to.id, &recipient, me)?;
-            batch.put_envelope(self.id, *epoch, to.id, envelope.bytes().to_vec());
+        let recipient = crate::crypto::age_recipient(&to.recipient)?;
+        for (epoch, key) in self.keys.iter() {
+            let envelope = Envelope::seal(self.id, epoch, key, to.id, &recipient, me)?;
+            batch.put_envelope(self.id, &envelope);
         }
         Ok(())
     }
 
-    /// Removes a device: a removal record opening a new epoch, a new key sealed only
-    /// to the devices that remain, and a snapshot under it that supersedes everything.
+    /// A new backup key: granted as `Recovery` (shown in the device list, rotated by
+    /// every removal). Returns its seed, which lives only in the backup file.
+    pub(super) fn add_backup_key(
+        &mut self,
+        me: &DeviceKeys,
+        batch: &mut Batch,
+    ) -> Result<Seed, VaultError> {
+        if !self.is_owner(me) {
+            return Err(VaultError::Denied(
+                "only an owner device makes backups that can restore the journal".into(),
+            ));
+        }
+        let seed = Seed::generate();
+        let keys = DeviceKeys::derive(&seed)?;
+        let public = DevicePublic {
+            id: keys.id(),
+            recipient: keys.recipient().to_string(),
+        };
+        self.grant_with(me.endpoint_key(), &public, Role::Recovery, batch)?;
+        Ok(seed)
+    }
+
+    /// The newest bundle of `author`'s this journal has applied.
+    fn mark_of(&self, author: &DeviceId) -> Option<Mark> {
+        self.live
+            .iter()
+            .filter(|(_, l)| l.author == *author)
+            .max_by_key(|(_, l)| l.seq)
+            .map(|(id, l)| Mark {
+                seq: l.seq,
+                bundle: *id,
+            })
+    }
+
+    /// Removes a device and every backup key (old backups must not restore what is
+    /// written from now on): a record opening a new epoch, its key sealed only to the
+    /// devices that remain, and a snapshot under it that supersedes everything.
     pub(super) fn remove_device(
         &mut self,
         me: &DeviceKeys,
         target: DeviceId,
         batch: &mut Batch,
-    ) -> Result<(), VaultError> {
-        if !self.acl.is_owner(&me.id()) {
+    ) -> Result<RemovalReport, VaultError> {
+        let state = self.state();
+        if !state.is_owner(&me.id()) {
             return Err(VaultError::Denied("only an owner removes devices".into()));
         }
         if target == me.id() {
@@ -319,91 +467,215 @@ impl Journal {
                 "a device cannot remove itself; remove it from another device".into(),
             ));
         }
-        if !self.acl.may_hold(&target) {
+        if !state.member(&target).is_some_and(|m| m.is_current()) {
             return Err(VaultError::Denied(format!(
                 "{target:?} is not one of this journal's devices"
             )));
         }
-        let epoch = self.acl.epoch() + 1;
-        let record = AclRecord::sign(
-            AclBody {
-                doc: self.id,
-                prev: self.acl.head(),
-                issuer: me.id(),
-                subject: target,
-                subject_recipient: None,
-                role: Role::Removed,
-                epoch,
-                nonce: None,
-                created_at_ms: wire::now_ms(),
-            },
-            me,
-        );
-        self.add_acl(record, batch);
-        let key = DocKey::generate()?;
-        let remaining: Vec<(DeviceId, String)> = self
-            .acl
+        let backups: Vec<DeviceId> = state
             .members()
-            .filter(|m| matches!(m.role, Role::Owner | Role::Writer | Role::Reader))
-            .filter_map(|m| Some((m.device, m.recipient.clone()?)))
+            .filter(|m| m.is_current() && m.role == Role::Recovery && m.device != target)
+            .map(|m| m.device)
             .collect();
-        for (device, recipient) in remaining {
-            let recipient = crypto::age_recipient(&recipient)?;
-            let envelope = Envelope::seal(self.id, epoch, &key, device, &recipient, me)?;
-            batch.put_envelope(self.id, epoch, device, envelope.bytes().to_vec());
+        let removed: Vec<Removal> = std::iter::once(target)
+            .chain(backups.iter().copied())
+            .map(|subject| Removal {
+                subject,
+                mark: self.mark_of(&subject),
+            })
+            .collect();
+        let gone: BTreeSet<DeviceId> = removed.iter().map(|r| r.subject).collect();
+        let readers: Vec<DeviceId> = state
+            .readers()
+            .into_iter()
+            .filter(|d| !gone.contains(d))
+            .collect();
+        self.open_epoch(me, Some(removed), readers, batch)
+            .map(|skipped| RemovalReport {
+                backups_retired: backups.len(),
+                skipped,
+            })
+    }
+
+    /// Opens a new epoch with a fresh key, removing nobody: after concurrent removals
+    /// left the newest key with a removed device.
+    pub(super) fn rotate(&mut self, me: &DeviceKeys, batch: &mut Batch) -> Result<(), VaultError> {
+        let readers = self.state().readers().into_iter().collect();
+        self.open_epoch(me, None, readers, batch).map(drop)
+    }
+
+    /// The record opening the next epoch (a removal, or a rotation), the new key
+    /// sealed to each reader that can be sealed to (the others are returned, never a
+    /// reason to stop), and a snapshot under the new key.
+    fn open_epoch(
+        &mut self,
+        me: &DeviceKeys,
+        removed: Option<Vec<Removal>>,
+        readers: Vec<DeviceId>,
+        batch: &mut Batch,
+    ) -> Result<Vec<DeviceId>, VaultError> {
+        let key = DocKey::generate()?;
+        let action = match removed {
+            Some(removed) => Action::Remove {
+                removed,
+                key: key.commitment(),
+                readers: readers.clone(),
+            },
+            None => Action::Rotate {
+                key: key.commitment(),
+                readers: readers.clone(),
+            },
+        };
+        let record = self.sign_record(me.endpoint_key(), action)?;
+        let epoch = record.body().epoch;
+        self.add_own_record(record, batch)?;
+        let mut skipped = Vec::new();
+        for device in readers {
+            let sealed = self
+                .state()
+                .member(&device)
+                .ok_or(VaultError::NoKey)
+                .and_then(|m| Ok(crate::crypto::age_recipient(&m.recipient)?))
+                .and_then(|recipient| {
+                    Ok(Envelope::seal(
+                        self.id, epoch, &key, device, &recipient, me,
+                    )?)
+                });
+            match sealed {
+                Ok(envelope) => {
+                    batch.put_envelope(self.id, &envelope);
+                }
+                Err(e) => {
+                    tracing::warn!("no new key for {}: {e}", device.short());
+                    skipped.push(device);
+                }
+            }
         }
         self.keys.insert(epoch, key);
         self.snapshot(me, batch)?;
-        Ok(())
+        Ok(skipped)
     }
 
     /// Adds epoch keys from a backup.
     pub(super) fn add_keys(&mut self, keys: impl IntoIterator<Item = (u32, DocKey)>) {
-        self.keys.extend(keys);
+        for (epoch, key) in keys {
+            self.keys.insert(epoch, key);
+        }
     }
 
-    /// Takes in items from a peer: see [`Journal::ingest_with`].
+    /// Takes in items, phase by phase: access records, then envelopes, then bundles.
     pub(super) fn ingest(
         &mut self,
         store: &Store,
         device: &DeviceKeys,
         items: Vec<SyncItem>,
+        source: Source,
         batch: &mut Batch,
     ) -> Result<IngestReport, VaultError> {
-        self.ingest_with(store, device, items, batch, false)
+        let mut report = IngestReport::default();
+        let sorted = item::sort(self.id, items);
+        report.rejected.extend(sorted.rejected);
+        if self.take_records(sorted.acl, source, batch, &mut report) && self.voids_applied(device) {
+            // A removal voided bundles already in the document: keep what came so far
+            // and rebuild the document without them.
+            store.commit(std::mem::take(batch), true)?;
+            *self = Journal::load(store, device, self.id, self.actor.clone())?;
+        }
+        let new_epochs =
+            self.take_envelopes(store, device, sorted.envelopes, source, batch, &mut report);
+        let unlocked = match source {
+            Source::Received if !new_epochs.is_empty() => {
+                self.unlocked(store, device, &new_epochs)?
+            }
+            _ => Vec::new(),
+        };
+        self.take_bundles(
+            store,
+            device,
+            sorted.bundles,
+            unlocked,
+            source,
+            batch,
+            &mut report,
+        )?;
+        Ok(report)
     }
 
-    /// Verifies and applies items (see [`crate::item::verify`]): ACL records decide
-    /// the rest; envelopes for this device are opened; bundles are decrypted and
-    /// applied, snapshots first. With `loading`, the items come from our own store and
-    /// are not written again.
-    fn ingest_with(
+    /// Phase 1: access records, through the log (which stores only what takes effect).
+    /// Returns whether the access state changed.
+    fn take_records(
         &mut self,
-        store: &Store,
-        device: &DeviceKeys,
-        items: Vec<SyncItem>,
+        records: Vec<AclRecord>,
+        source: Source,
         batch: &mut Batch,
-        loading: bool,
-    ) -> Result<IngestReport, VaultError> {
-        let (mut verified, mut raw) =
-            item::verify_records(self.id, &mut self.acl_records, &mut self.acl, items, |id| {
-                holds(store, self.id, loading, id)
-            });
-        let mut report = IngestReport::default();
-        for record in std::mem::take(&mut verified.acl) {
-            if !loading {
-                batch.put_acl(self.id, record.id(), record.bytes().to_vec());
+        report: &mut IngestReport,
+    ) -> bool {
+        if records.is_empty() {
+            return false;
+        }
+        let admitted = self.access.admit(records);
+        report.duplicates += admitted.duplicates;
+        report.rejected.extend(admitted.rejected);
+        for r in &admitted.stored {
+            if source == Source::Received {
+                batch.put_acl(self.id, r.id(), r.bytes().to_vec());
             }
             report.accepted += 1;
         }
+        !admitted.stored.is_empty()
+    }
+
+    /// Whether bundles already applied are void under the access state now.
+    fn voids_applied(&self, device: &DeviceKeys) -> bool {
+        let chain = |id: &BundleId| self.live.get(id).map(|l| l.prev);
+        self.live.iter().any(|(id, l)| {
+            l.author != device.id() && !bundle_allowed(self.state(), &l.author, l.seq, id, &chain)
+        })
+    }
+
+    /// Phase 2: envelopes. Each must fit the access state; this device's are opened
+    /// and must hold the key they name. Returns the epochs whose first key arrived.
+    fn take_envelopes(
+        &mut self,
+        store: &Store,
+        device: &DeviceKeys,
+        envelopes: Vec<Envelope>,
+        source: Source,
+        batch: &mut Batch,
+        report: &mut IngestReport,
+    ) -> Vec<u32> {
         let mut new_epochs = Vec::new();
-        for env in std::mem::take(&mut verified.envelopes) {
-            let body = env.body();
-            if body.recipient == device.id() && !self.keys.contains_key(&body.epoch) {
-                match env.open(device) {
+        let retried = std::mem::take(&mut self.waiting);
+        for envelope in retried.into_iter().chain(envelopes) {
+            let held = source == Source::Received
+                && store.has_item(&self.id, &envelope.id()).unwrap_or(false);
+            if held {
+                report.duplicates += 1;
+                continue;
+            }
+            match item::envelope_allowed(self.state(), &envelope) {
+                Ok(()) => {}
+                Err(item::EnvelopeRefusal::NotYet(_))
+                    if source == Source::Received && self.waiting.len() < MAX_WAITING =>
+                {
+                    if !self.waiting.iter().any(|w| w.id() == envelope.id()) {
+                        self.waiting.push(envelope);
+                    }
+                    continue;
+                }
+                Err(item::EnvelopeRefusal::NotYet(why) | item::EnvelopeRefusal::Never(why)) => {
+                    report.rejected.push(why);
+                    continue;
+                }
+            }
+            let b = envelope.body();
+            if b.recipient == device.id() {
+                match envelope.open(device) {
                     Ok(key) => {
-                        self.keys.insert(body.epoch, key);
-                        new_epochs.push(body.epoch);
+                        let had = self.keys.has_epoch(b.epoch);
+                        if self.keys.insert(b.epoch, key) && !had {
+                            new_epochs.push(b.epoch);
+                        }
                     }
                     Err(e) => {
                         report.rejected.push(format!("envelope: {e}"));
@@ -411,137 +683,120 @@ impl Journal {
                     }
                 }
             }
-            if !loading {
-                batch.put_envelope(self.id, body.epoch, body.recipient, env.bytes().to_vec());
+            if source == Source::Received {
+                batch.put_envelope(self.id, &envelope);
             }
             report.accepted += 1;
         }
-        // Bundles kept earlier without a key for their epoch can be read now.
-        let mut unlocked = Vec::new();
-        if !new_epochs.is_empty() && !loading {
-            for (id, bytes) in store.bundles(&self.id)? {
-                if self.live.contains_key(&id) {
-                    continue;
-                }
-                if let Ok(b) = Bundle::decode(&bytes)
-                    && new_epochs.contains(&b.header().epoch)
-                    && self.acl.may_write(&b.header().author, b.header().epoch)
-                {
-                    unlocked.push(b);
-                }
+        new_epochs
+    }
+
+    /// Stored bundles that waited for a key of one of `epochs`, now readable.
+    fn unlocked(
+        &self,
+        store: &Store,
+        device: &DeviceKeys,
+        epochs: &[u32],
+    ) -> Result<Vec<Bundle>, VaultError> {
+        let mut out = Vec::new();
+        for (id, bytes) in store.bundles(&self.id)? {
+            if self.live.contains_key(&id) || self.parked.contains(&id) {
+                continue;
+            }
+            if let Ok(b) = Bundle::decode(&bytes)
+                && epochs.contains(&b.header().epoch)
+                && self.allowed(device, &b, &|_: &BundleId| None)
+            {
+                out.push(b);
             }
         }
+        Ok(out)
+    }
+
+    fn allowed(&self, device: &DeviceKeys, bundle: &Bundle, chain: &impl Chain) -> bool {
+        let h = bundle.header();
+        h.author == device.id()
+            || bundle_allowed(self.state(), &h.author, h.seq, &bundle.id(), chain)
+    }
+
+    /// Phase 3: bundles. Authorized from their headers, verified, decrypted, applied
+    /// (snapshots first; the snapshot an empty journal starts from loads on this
+    /// thread while the others are checked on another), and written.
+    #[allow(clippy::too_many_arguments)]
+    fn take_bundles(
+        &mut self,
+        store: &Store,
+        device: &DeviceKeys,
+        mut raw: Vec<Vec<u8>>,
+        unlocked: Vec<Bundle>,
+        source: Source,
+        batch: &mut Batch,
+        report: &mut IngestReport,
+    ) -> Result<(), VaultError> {
+        if raw.is_empty() && unlocked.is_empty() {
+            return Ok(());
+        }
+        let me = device.id();
+        let links = self.links_if_needed(&raw);
         // The snapshot an empty journal starts from (the largest bundle) is checked
-        // alone and loaded on this thread at once, while the other bundles are checked
-        // and decrypted on another: Automerge's load is the long pole of a first sync
-        // and of every open.
+        // alone and loaded on this thread at once: Automerge's load is the long pole of
+        // a first sync and of every open.
+        let mut first = CheckedBundles::default();
         if self.live.is_empty() && !raw.is_empty() {
             let largest = vec![raw.remove(0)];
-            item::verify_bundles(
-                self.id,
-                &self.acl,
-                largest,
-                0,
-                |id| holds_bundle(&self.live, store, self.id, loading, id),
-                &mut verified,
-            );
+            self.check(me, largest, 0, source, store, &links, &mut first);
         }
-        let base = match verified.bundles.first() {
-            Some(b)
-                if self.live.is_empty()
-                    && b.header().kind == BundleKind::Snapshot
-                    && self.keys.contains_key(&b.header().epoch) =>
-            {
-                Some(verified.bundles.remove(0))
-            }
-            _ => None,
-        };
-        let base = base.and_then(|b| {
-            let key = self.keys.get(&b.header().epoch)?;
-            match b.decrypt(key) {
-                Ok(plain) => Some((b, plain)),
-                Err(e) => {
-                    report.rejected.push(format!("bundle {:?}: {e}", b.id()));
-                    None
-                }
-            }
-        });
-        let mut pending: Vec<(BundleId, Vec<u8>)> = Vec::new();
-        let (base, plain) = base.unzip();
-        let actor = self.actor.clone();
-        // Everything but the snapshot: checked, decrypted and queued, then written
-        // durably while the snapshot loads (the ciphertext does not depend on the
-        // load; a snapshot that fails to load is deleted again below).
-        let rest = |busy: usize| {
-            item::verify_bundles(
-                self.id,
-                &self.acl,
-                raw,
-                busy,
-                |id| holds_bundle(&self.live, store, self.id, loading, id),
-                &mut verified,
-            );
-            report.duplicates += verified.duplicates;
-            report.rejected.append(&mut verified.rejected);
-            let bundles = std::mem::take(&mut verified.bundles)
-                .into_iter()
-                .map(|b| (b, false))
-                .chain(unlocked.into_iter().map(|b| (b, true)));
-            bundles
-                .into_iter()
-                .try_for_each(|(bundle, already_stored)| {
-                    self.take_bundle(TakeBundle {
-                        store,
-                        device,
-                        bundle,
-                        write: !loading && !already_stored,
-                        count: !already_stored,
-                        base_loading: busy > 0,
-                        loading,
-                        batch: &mut *batch,
-                        report: &mut report,
-                        pending: &mut pending,
-                    })
-                })?;
-            match &base {
-                Some(bundle) if !loading => {
+        let base = self.base_of(&mut first, report);
+        let (loaded, ready) = {
+            let this = &*self;
+            let leftover = std::mem::take(&mut first.bundles);
+            let check_rest = |busy: usize| -> Result<Vec<Ready>, VaultError> {
+                let mut rest = CheckedBundles::default();
+                this.check(me, raw, busy, source, store, &links, &mut rest);
+                rest.bundles.extend(leftover);
+                let mut ready = this.decrypt_all(rest, unlocked, report);
+                // Written durably while the snapshot loads: the ciphertext does not
+                // depend on the load (a snapshot that fails to load is deleted again).
+                if let Some((bundle, _)) = &base
+                    && source == Source::Received
+                {
                     let mut now = std::mem::take(&mut *batch);
-                    now.put_bundle(self.id, bundle.id(), bundle.bytes().to_vec());
+                    for r in ready.iter_mut().filter(|r| !r.written) {
+                        now.put_bundle(this.id, r.bundle.id(), r.bundle.bytes().to_vec());
+                        r.written = true;
+                    }
+                    now.put_bundle(this.id, bundle.id(), bundle.bytes().to_vec());
                     store.commit(now, true)?;
-                    Ok::<_, VaultError>(true)
                 }
-                _ => Ok(false),
+                Ok(ready)
+            };
+            match &base {
+                Some((_, plain)) => {
+                    let actor = this.actor.clone();
+                    std::thread::scope(|s| {
+                        let others = s.spawn(|| check_rest(1));
+                        let loaded = contained("a snapshot", || JournalDoc::load(plain, actor));
+                        match others.join() {
+                            Ok(rest) => rest.map(|ready| (Some(loaded), ready)),
+                            Err(_) => Err(VaultError::Damaged("checking bundles failed".into())),
+                        }
+                    })?
+                }
+                None => (None, check_rest(0)?),
             }
         };
-        let (loaded, written_early) = match plain {
-            // The snapshot loads on this thread at once; the rest runs beside it.
-            Some(plain) => std::thread::scope(|s| {
-                let others = s.spawn(|| rest(1));
-                let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    JournalDoc::load(&plain, actor).map_err(VaultError::from)
-                }))
-                .unwrap_or_else(|_| {
-                    Err(VaultError::Damaged(
-                        "the snapshot could not be loaded".into(),
-                    ))
-                });
-                match others.join() {
-                    Ok(written) => Ok((Some(loaded), written?)),
-                    Err(panic) => std::panic::resume_unwind(panic),
-                }
-            }),
-            None => rest(0).map(|written| (None, written)),
-        }?;
-        if let (Some(bundle), Some(doc)) = (base, loaded) {
-            match doc {
+        self.note_checked(first, source, report);
+        if let (Some((bundle, _)), Some(loaded)) = (base, loaded) {
+            let written = source == Source::Received;
+            match loaded {
                 Ok(doc) => {
                     self.doc = doc;
-                    let write = !loading && !written_early;
-                    self.keep_bundle(store, device, bundle, write, loading, batch)?;
+                    self.keep(&bundle, me, false, batch);
+                    self.supersede(store, &bundle, source, batch)?;
                     report.accepted += 1;
                 }
                 Err(e) => {
-                    if written_early {
+                    if written {
                         batch.delete_bundle(self.id, bundle.id());
                     }
                     report
@@ -550,163 +805,270 @@ impl Journal {
                 }
             }
         }
-        self.apply_pending(pending, batch, &mut report, written_early);
-        Ok(report)
+        self.apply(store, me, ready, source, batch, report)
     }
-}
 
-/// Whether an ACL record or envelope is already kept (never, while loading our own
-/// store).
-fn holds(store: &Store, doc: DocId, loading: bool, id: &ItemId) -> bool {
-    !loading && store.has_item(&doc, id).unwrap_or(false)
-}
-
-/// [`holds`] for a bundle: one key lookup, no scan of the envelopes.
-fn holds_bundle(
-    live: &BTreeMap<BundleId, DeviceId>,
-    store: &Store,
-    doc: DocId,
-    loading: bool,
-    id: &ItemId,
-) -> bool {
-    let id = BundleId(id.0);
-    !loading && (live.contains_key(&id) || store.has_bundle(&doc, &id).unwrap_or(false))
-}
-
-/// One bundle for [`Journal::take_bundle`], and where its outcome goes.
-struct TakeBundle<'a> {
-    store: &'a Store,
-    device: &'a DeviceKeys,
-    bundle: Bundle,
-    /// Store it (it is neither from our store nor already there).
-    write: bool,
-    /// Count it as accepted.
-    count: bool,
-    /// A snapshot is being loaded into the document meanwhile.
-    base_loading: bool,
-    loading: bool,
-    batch: &'a mut Batch,
-    report: &'a mut IngestReport,
-    pending: &'a mut Vec<(BundleId, Vec<u8>)>,
-}
-
-impl Journal {
-    /// Decrypts a verified bundle and loads it (a snapshot into an empty journal) or
-    /// queues its changes for [`Journal::apply_pending`]; keeps a bundle of an epoch
-    /// we hold no key for, so a later envelope can unlock it.
-    fn take_bundle(&mut self, t: TakeBundle<'_>) -> Result<(), VaultError> {
-        let TakeBundle {
-            store,
-            device,
-            bundle,
-            write,
-            count,
-            base_loading,
-            loading,
-            batch,
-            report,
-            pending,
-        } = t;
-        if self.live.contains_key(&bundle.id()) {
-            report.duplicates += 1;
-            return Ok(());
+    /// Counts what a check refused; a stored bundle the access log voids is parked.
+    fn note_checked(&mut self, checked: CheckedBundles, source: Source, report: &mut IngestReport) {
+        report.duplicates += checked.duplicates;
+        if source == Source::Store {
+            self.parked.extend(checked.unauthorized);
         }
-        let h = bundle.header();
-        let Some(key) = self.keys.get(&h.epoch) else {
-            if write {
-                batch.put_bundle(self.id, bundle.id(), bundle.bytes().to_vec());
-            }
-            report.accepted += 1;
-            return Ok(());
+        report.rejected.extend(checked.rejected);
+    }
+
+    /// The back-links of the bundles in `raw`, when some author is removed and its
+    /// bundles must be followed to its mark.
+    fn links_if_needed(&self, raw: &[Vec<u8>]) -> BTreeMap<BundleId, Option<BundleId>> {
+        let any_removed_writer = self
+            .state()
+            .members()
+            .any(|m| m.removed.is_some() && m.role.writes());
+        if !any_removed_writer {
+            return BTreeMap::new();
+        }
+        raw.iter()
+            .filter_map(|b| Some((BundleId::of(b), Bundle::peek_header(b).ok()?.prev)))
+            .collect()
+    }
+
+    /// Checks bundles (see [`item::check_bundles`]): this device's own always stand
+    /// here (a removal never takes back what the member wrote on the device in their
+    /// hand); others' must fit the access state, following back-links here and in
+    /// this batch to a removed author's mark.
+    #[allow(clippy::too_many_arguments)]
+    fn check(
+        &self,
+        me: DeviceId,
+        raw: Vec<Vec<u8>>,
+        busy: usize,
+        source: Source,
+        store: &Store,
+        links: &BTreeMap<BundleId, Option<BundleId>>,
+        out: &mut CheckedBundles,
+    ) {
+        let skip = |id: &BundleId| {
+            self.superseded.contains(id)
+                || (source == Source::Received
+                    && (self.live.contains_key(id)
+                        || self.parked.contains(id)
+                        || store.has_bundle(&self.id, id).unwrap_or(false)))
         };
-        let applied = bundle
-            .decrypt(key)
-            .map_err(VaultError::from)
-            .and_then(|plain| {
-                if self.live.is_empty() && !base_loading && h.kind == BundleKind::Snapshot {
-                    self.doc = JournalDoc::load(&plain, self.actor.clone())?;
-                } else {
-                    // Applied together: one load_incremental of many changes is several
-                    // times faster than one call per bundle.
-                    pending.push((bundle.id(), plain));
+        let chain = |id: &BundleId| {
+            self.live
+                .get(id)
+                .map(|l| l.prev)
+                .or_else(|| links.get(id).copied())
+        };
+        let allowed = |h: &BundleHeader, id: &BundleId| {
+            h.author == me || bundle_allowed(self.state(), &h.author, h.seq, id, &chain)
+        };
+        item::check_bundles(self.id, raw, busy, skip, allowed, out);
+    }
+
+    /// The base snapshot an empty journal starts from, decrypted, if the largest
+    /// checked bundle is one whose key is held.
+    fn base_of(
+        &self,
+        checked: &mut CheckedBundles,
+        report: &mut IngestReport,
+    ) -> Option<(Bundle, Vec<u8>)> {
+        let first = checked.bundles.first()?;
+        if first.header().kind != BundleKind::Snapshot {
+            return None;
+        }
+        match self.keys.decrypt(first)? {
+            Ok(plain) => Some((checked.bundles.remove(0), plain)),
+            Err(e) => {
+                let bundle = checked.bundles.remove(0);
+                report
+                    .rejected
+                    .push(format!("bundle {:?}: {e}", bundle.id()));
+                None
+            }
+        }
+    }
+
+    fn decrypt_all(
+        &self,
+        checked: CheckedBundles,
+        unlocked: Vec<Bundle>,
+        report: &mut IngestReport,
+    ) -> Vec<Ready> {
+        report.duplicates += checked.duplicates;
+        report.rejected.extend(checked.rejected);
+        let fresh = checked.bundles.into_iter().map(|b| (b, true));
+        let stored = unlocked.into_iter().map(|b| (b, false));
+        let mut out = Vec::new();
+        for (bundle, new) in fresh.chain(stored) {
+            let plain = match self.keys.decrypt(&bundle) {
+                None => None,
+                Some(Ok(plain)) => Some(plain),
+                Some(Err(e)) => {
+                    report
+                        .rejected
+                        .push(format!("bundle {:?}: {e}", bundle.id()));
+                    continue;
                 }
-                Ok(())
+            };
+            out.push(Ready {
+                bundle,
+                plain,
+                new,
+                written: !new,
             });
-        if let Err(e) = applied {
-            report
-                .rejected
-                .push(format!("bundle {:?}: {e}", bundle.id()));
+        }
+        out
+    }
+
+    /// Applies decrypted bundles: snapshots one by one (each supersedes only once it
+    /// has applied), then the changes no applied snapshot covers, together (one
+    /// `load_incremental` of many changes is several times faster than one each);
+    /// if Automerge refuses the lot, one by one, dropping the ones it refuses. A
+    /// panic inside Automerge is an error: the vault then reloads from its store.
+    fn apply(
+        &mut self,
+        store: &Store,
+        me: DeviceId,
+        ready: Vec<Ready>,
+        source: Source,
+        batch: &mut Batch,
+        report: &mut IngestReport,
+    ) -> Result<(), VaultError> {
+        let received = source == Source::Received;
+        let mut changes = Vec::new();
+        for r in ready {
+            let Some(plain) = &r.plain else {
+                // No key for its epoch yet: kept, so a later envelope can unlock it.
+                if received && !r.written {
+                    batch.put_bundle(self.id, r.bundle.id(), r.bundle.bytes().to_vec());
+                }
+                report.accepted += usize::from(r.new);
+                continue;
+            };
+            if r.bundle.header().kind != BundleKind::Snapshot {
+                changes.push(r);
+                continue;
+            }
+            match contained("a snapshot", || self.doc.apply(plain)) {
+                Ok(()) => {
+                    self.keep(&r.bundle, me, received && !r.written, batch);
+                    self.supersede(store, &r.bundle, source, batch)?;
+                    report.accepted += usize::from(r.new);
+                }
+                Err(e @ VaultError::Damaged(_)) => return Err(e),
+                Err(e) => self.drop_refused(&r, e, batch, report),
+            }
+        }
+        changes.retain(|r| {
+            let covered = self.superseded.contains(&r.bundle.id());
+            if covered {
+                report.duplicates += usize::from(r.new);
+                if r.written && received {
+                    batch.delete_bundle(self.id, r.bundle.id());
+                }
+            }
+            !covered
+        });
+        if changes.is_empty() {
             return Ok(());
         }
-        self.keep_bundle(store, device, bundle, write, loading, batch)?;
-        if count {
-            report.accepted += 1;
+        let all: Vec<u8> = changes
+            .iter()
+            .flat_map(|r| r.plain.iter().flatten().copied())
+            .collect();
+        match contained("changes", || self.doc.apply(&all)) {
+            Ok(()) => {
+                for r in &changes {
+                    self.keep(&r.bundle, me, received && !r.written, batch);
+                    report.accepted += usize::from(r.new);
+                }
+            }
+            Err(e @ VaultError::Damaged(_)) => return Err(e),
+            Err(_) => {
+                for r in changes {
+                    let plain = r.plain.as_deref().unwrap_or_default();
+                    match contained("a change", || self.doc.apply(plain)) {
+                        Ok(()) => {
+                            self.keep(&r.bundle, me, received && !r.written, batch);
+                            report.accepted += usize::from(r.new);
+                        }
+                        Err(e @ VaultError::Damaged(_)) => return Err(e),
+                        Err(e) => self.drop_refused(&r, e, batch, report),
+                    }
+                }
+            }
         }
         Ok(())
     }
 
-    /// Records a bundle whose changes are (or are about to be) in the document: this
-    /// device's sequence, the bundles a snapshot supersedes, the live set, the write.
-    fn keep_bundle(
+    fn drop_refused(
         &mut self,
-        store: &Store,
-        device: &DeviceKeys,
-        bundle: Bundle,
-        write: bool,
-        loading: bool,
+        r: &Ready,
+        e: VaultError,
         batch: &mut Batch,
-    ) -> Result<(), VaultError> {
+        report: &mut IngestReport,
+    ) {
+        if r.written {
+            // Written early, or unlocked from the store: it cannot be used.
+            batch.delete_bundle(self.id, r.bundle.id());
+        }
+        report
+            .rejected
+            .push(format!("bundle {:?}: {e}", r.bundle.id()));
+    }
+
+    /// Records a bundle whose changes are in the document: this device's sequence,
+    /// the applied set, the write.
+    fn keep(&mut self, bundle: &Bundle, me: DeviceId, write: bool, batch: &mut Batch) {
         let h = bundle.header();
-        if h.author == device.id() && h.seq > self.seq {
+        if h.author == me && h.seq > self.seq {
             self.seq = h.seq;
             self.last = Some(bundle.id());
         }
-        if h.kind == BundleKind::Snapshot && self.acl.is_owner(&h.author) {
-            for old in &h.supersedes {
-                if self.live.remove(old).is_some()
-                    || (!loading && store.has_bundle(&self.id, old)?)
-                {
-                    batch.delete_bundle(self.id, *old);
-                }
-            }
-        }
-        self.live.insert(bundle.id(), h.author);
+        self.live.insert(
+            bundle.id(),
+            Link {
+                author: h.author,
+                seq: h.seq,
+                prev: h.prev,
+            },
+        );
         if write {
-            batch.put_bundle(self.id, bundle.id(), bundle.into_bytes());
+            batch.put_bundle(self.id, bundle.id(), bundle.bytes().to_vec());
+        }
+    }
+
+    /// Once a snapshot has applied: the bundles it names are no longer needed, when
+    /// its author is an owner.
+    fn supersede(
+        &mut self,
+        store: &Store,
+        snapshot: &Bundle,
+        source: Source,
+        batch: &mut Batch,
+    ) -> Result<(), VaultError> {
+        let h = snapshot.header();
+        if h.kind != BundleKind::Snapshot || !self.state().is_owner(&h.author) {
+            return Ok(());
+        }
+        for old in &h.supersedes {
+            let applied = self.live.remove(old).is_some();
+            if applied || (source == Source::Received && store.has_bundle(&self.id, old)?) {
+                batch.delete_bundle(self.id, *old);
+            }
+            self.superseded.insert(*old);
         }
         Ok(())
     }
 
-    /// Applies decrypted changes in one go; if Automerge refuses the lot, applies them
-    /// one by one and drops (does not store, or deletes if `written_early`) the ones
-    /// it refuses.
-    fn apply_pending(
-        &mut self,
-        pending: Vec<(BundleId, Vec<u8>)>,
-        batch: &mut Batch,
-        report: &mut IngestReport,
-        written_early: bool,
-    ) {
-        if pending.is_empty() {
-            return;
+    /// The ids this journal offers peers: everything stored but parked bundles.
+    pub(super) fn offered(&self, ids: Vec<ItemId>) -> Vec<ItemId> {
+        if self.parked.is_empty() {
+            return ids;
         }
-        let all: Vec<u8> = pending
-            .iter()
-            .flat_map(|(_, p)| p.iter().copied())
-            .collect();
-        if self.doc.apply(&all).is_ok() {
-            return;
-        }
-        for (id, plain) in pending {
-            if let Err(e) = self.doc.apply(&plain) {
-                self.live.remove(&id);
-                batch.forget_bundle(&id);
-                if written_early {
-                    batch.delete_bundle(self.id, id);
-                }
-                report.accepted = report.accepted.saturating_sub(1);
-                report.rejected.push(format!("bundle {id:?}: {e}"));
-            }
-        }
+        ids.into_iter()
+            .filter(|id| !self.parked.contains(&BundleId(id.0)))
+            .collect()
     }
 }

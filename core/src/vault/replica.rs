@@ -28,12 +28,21 @@ impl Replica for Vault {
         false
     }
 
+    fn may_connect(&self, peer: &DeviceId) -> bool {
+        self.held_by(peer).is_some()
+    }
+
+    fn access_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.access.subscribe()
+    }
+
     fn item_ids(&self, doc: &DocId) -> Result<(Vec<ItemId>, usize), SyncError> {
         let guard = self.lock()?;
         if *doc != guard.journal.id() {
             return Ok((Vec::new(), 0));
         }
-        Ok(guard.store.item_ids(doc).map_err(VaultError::from)?)
+        let (ids, acl) = guard.store.item_ids(doc).map_err(VaultError::from)?;
+        Ok((guard.journal.offered(ids), acl))
     }
 
     fn items_except(
@@ -45,10 +54,15 @@ impl Replica for Vault {
         if *doc != guard.journal.id() {
             return Ok(Vec::new());
         }
-        Ok(guard
-            .store
-            .items_except(doc, except)
-            .map_err(VaultError::from)?)
+        let parked = guard.journal.parked();
+        let items = if parked.is_empty() {
+            guard.store.items_except(doc, except)
+        } else {
+            let mut except = except.clone();
+            except.extend(parked.iter().map(|b| ItemId(b.0)));
+            guard.store.items_except(doc, &except)
+        };
+        Ok(items.map_err(VaultError::from)?)
     }
 
     fn check(

@@ -2,7 +2,7 @@
 //! then works and syncs with the member's other devices; a wrong passphrase, junk, or
 //! another member's backup are clear errors.
 
-use hearth_core::acl::Role;
+use hearth_core::access::Role;
 use hearth_core::identity::MemoryKeyStore;
 use hearth_core::model::{NewCheckIn, PlanSection};
 use hearth_core::vault::{Location, Vault};

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use hearth_core::acl::Role;
+use hearth_core::access::Role;
 use hearth_core::identity::MemoryKeyStore;
 use hearth_core::model::{CheckIn, CheckInId, CheckInPatch, NewCheckIn, PlanSection};
 use hearth_core::vault::{Location, SyncItem, Vault};

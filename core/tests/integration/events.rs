@@ -1,7 +1,7 @@
 //! What a screen subscribed to the vault is told: local edits and arrivals from
 //! another device, each once, and nothing for a no-op.
 
-use hearth_core::acl::Role;
+use hearth_core::access::Role;
 use hearth_core::model::PlanSection;
 use hearth_core::vault::{Origin, SyncItem, VaultEvent};
 use tokio::sync::broadcast::error::TryRecvError;

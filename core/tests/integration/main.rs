@@ -7,7 +7,7 @@ mod converge;
 mod events;
 mod tamper;
 
-use hearth_core::acl::Role;
+use hearth_core::access::Role;
 use hearth_core::identity::{DeviceKeys, KeyStore, MemoryKeyStore};
 use hearth_core::model::NewCheckIn;
 use hearth_core::vault::{IngestReport, Location, SyncItem, Vault};

@@ -2,7 +2,7 @@
 //! refused and the member sees exactly what they saw before. Damaged store files are
 //! errors, never panics.
 
-use hearth_core::acl::{AclBody, AclRecord, Role};
+use hearth_core::access::{AccessState, AclBody, AclRecord, Action, Role};
 use hearth_core::bundle::{Bundle, BundleHeader, BundleKind, FORMAT_V1};
 use hearth_core::envelope::{DocKey, Envelope};
 use hearth_core::identity::{DeviceKeys, MemoryKeyStore, Seed};
@@ -309,18 +309,26 @@ fn bundles_cannot_move_to_another_members_journal() {
     let (b, _kb) = join(&a, Role::Owner);
     let (d, _kd) = new_vault();
     d.add_checkin(&checkin(1, "D's own")).unwrap();
+    // B writes in both journals, so a bundle of B's relabelled into D passes the
+    // author check and must fail on its signature.
+    d.authorize_device(&b.device_public().unwrap(), Role::Writer)
+        .unwrap();
     let d_before = d.checkins().unwrap();
-    let bundle = bundle_for_new_checkin(&a, &checkin(2, "A's private note"));
+    let bundle = bundle_for_new_checkin(&b, &checkin(2, "B's private note"));
 
     let report = d.ingest(vec![SyncItem::Bundle(bundle.clone())]).unwrap();
-    assert_rejected(&report, "another document", "A's bundle into D");
+    assert_rejected(
+        &report,
+        "another document",
+        "B's bundle for A's journal into D",
+    );
     assert_eq!(d.checkins().unwrap(), d_before);
 
     // Relabelled as D's: the signature covers the doc id.
     let l = layout(&bundle);
     let doc_at = l.header.start + 1; // after the format byte
-    let a_doc = *a.journal_id().unwrap().as_bytes();
-    assert_eq!(&bundle[doc_at..doc_at + 16], &a_doc, "doc id location");
+    let b_doc = *b.journal_id().unwrap().as_bytes();
+    assert_eq!(&bundle[doc_at..doc_at + 16], &b_doc, "doc id location");
     let mut relabelled = bundle.clone();
     relabelled[doc_at..doc_at + 16].copy_from_slice(d.journal_id().unwrap().as_bytes());
     let report = d.ingest(vec![SyncItem::Bundle(relabelled)]).unwrap();
@@ -450,36 +458,39 @@ fn a_bundle_that_arrives_before_its_key_shows_once_the_key_arrives() {
     .unwrap();
     let (ak, bk) = (keys_of(&ka), keys_of(&kb));
 
-    // What A's device would send after starting epoch 1 (the public API cannot rotate
-    // keys yet, so the records are built here with A's own keys): an ACL record at
-    // epoch 1, B's envelope for the new key, and a check-in bundle under it.
+    // What A's device would send after opening epoch 1 (built here with A's own keys:
+    // the public API opens an epoch only by removing a device): the record opening
+    // epoch 1 with its key, B's envelope for that key, and a check-in bundle under it.
     let items = a.sync_items().unwrap();
     let key0 = key_from_envelopes(&items, &bk);
     let genuine = bundle_for_new_checkin(&a, &checkin(2, "written under epoch 1"));
     let genuine = Bundle::decode(&genuine).unwrap();
     let change = genuine.decrypt(&key0).unwrap();
-    let parent = items
+    let records: Vec<AclRecord> = items
         .iter()
-        .find_map(|i| match i {
-            SyncItem::Acl(x) => Some(AclRecord::decode(x).unwrap().id()),
+        .filter_map(|i| match i {
+            SyncItem::Acl(x) => Some(AclRecord::decode(x).unwrap()),
             _ => None,
         })
-        .unwrap();
+        .collect();
+    let state = AccessState::evaluate(doc, &records);
+    let key1 = DocKey::generate().unwrap();
+    let mut readers = vec![ak.id(), bk.id()];
+    readers.sort();
     let epoch1 = AclRecord::sign(
         AclBody {
             doc,
-            prev: Some(parent),
             issuer: ak.id(),
-            subject: bk.id(),
-            subject_recipient: Some(bk.recipient().to_string()),
-            role: Role::Owner,
+            parents: state.heads().to_vec(),
             epoch: 1,
-            nonce: None,
-            created_at_ms: genuine.header().created_at_ms,
+            action: Action::Rotate {
+                key: key1.commitment(),
+                readers,
+            },
         },
         &ak,
-    );
-    let key1 = DocKey::generate().unwrap();
+    )
+    .unwrap();
     let envelope = Envelope::seal(doc, 1, &key1, bk.id(), bk.recipient(), &ak).unwrap();
     let header = BundleHeader {
         epoch: 1,

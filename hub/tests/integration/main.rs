@@ -10,7 +10,7 @@ mod refusals;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hearth_core::acl::Role;
+use hearth_core::access::Role;
 use hearth_core::device::{self, SyncSummary};
 use hearth_core::identity::{DeviceKeys, KeyStore, MemoryKeyStore};
 use hearth_core::ids::DocId;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use hearth_core::acl::{AclRecord, Role};
+use hearth_core::access::{AclRecord, Role};
 use hearth_core::bundle::{Bundle, BundleHeader, BundleKind, FORMAT_V1};
 use hearth_core::device::{self, Live, NetError};
 use hearth_core::doc::JournalDoc;

@@ -1,0 +1,709 @@
+//! The evaluation of a set of access records into an [`AccessState`]: a pure function
+//! of the set, the same on every device and on the hub whatever order the records
+//! arrived in and whatever parents their signers chose. It neither stores nor fetches
+//! records (that is [`super::log`]).
+//!
+//! The rules, in the order they are applied:
+//!
+//! 1. **Structure.** The one genesis whose content hashes to the doc id roots the log.
+//!    A record takes part only if every parent does, and its epoch is its parents'
+//!    highest, plus one if it opens an epoch (no gaps, no overflow).
+//! 2. **Authority in the signer's own view.** A record takes effect only if its
+//!    issuer held the power it uses among the records it had seen (its causal past):
+//!    an owner grants, removes and rotates; a backup's recovery key grants devices.
+//!    A device with a removal in that past holds nothing.
+//! 3. **Strong removal.** A removal of X voids every record by X that the removal
+//!    did not see, whatever parents X chose for it, and bounds X's bundles by the
+//!    mark it names. A device once removed stays removed (a grant never brings it
+//!    back: a thief keeps the old key).
+//! 4. **Concurrent conflicting owner records** (the one rule): when removals form a
+//!    cycle — A removes B while B removes A, not having seen each other's — every
+//!    device in the cycle is removed and each of their other unseen records is void.
+//!    With no trusted clock the two sides of such a cycle are indistinguishable (a
+//!    thief can always sign a counter-removal that did not see its own removal), and
+//!    this is the only choice that never leaves a thief with access. Removals that
+//!    void one another without a cycle are settled by iterating to a fixed point.
+//! 5. **Epochs.** Every record that opens an epoch commits to its key. Concurrent
+//!    openings of one epoch number are all valid; the one with the smallest id is the
+//!    epoch's key for new writes. When that key reached a device that is now removed,
+//!    the state says a rotation is needed.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+
+use super::record::{AclRecord, Action, EpochKey, Mark, Role};
+use crate::ids::{AclId, DeviceId, DocId};
+
+/// How many rounds of settling removals that void one another before the state is
+/// taken as it stands (only records made to oscillate need more than three).
+const MAX_ROUNDS: usize = 16;
+
+/// A device's standing in a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standing {
+    /// The device (or backup key, or hub).
+    pub device: DeviceId,
+    /// Its role (kept after a removal, to say what it was).
+    pub role: Role,
+    /// Its age recipient, as its grant named it.
+    pub recipient: String,
+    /// The device that granted it (itself, for the creator).
+    pub granted_by: DeviceId,
+    /// The epoch its first grant was made in.
+    pub granted_in: u32,
+    /// Its removal, if it was removed.
+    pub removed: Option<Removed>,
+}
+
+impl Standing {
+    /// Whether it is a member now (granted and not removed).
+    pub fn is_current(&self) -> bool {
+        self.removed.is_none()
+    }
+}
+
+/// How a device was removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removed {
+    /// The first epoch it may never hold a key of.
+    pub epoch: u32,
+    /// The devices whose removals removed it.
+    pub by: Vec<DeviceId>,
+    /// The marks the removals named: its bundle is valid only within every one.
+    pub marks: Vec<Option<Mark>>,
+    /// Whether it was removed in a cycle of concurrent removals (it removed a device
+    /// that removed it).
+    pub mutual: bool,
+}
+
+/// A record that opened an epoch, with the key it committed to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opening {
+    /// The record.
+    pub record: AclId,
+    /// The epoch it opened.
+    pub epoch: u32,
+    /// Its issuer.
+    pub issuer: DeviceId,
+    /// The commitment to the epoch's key.
+    pub key: EpochKey,
+    /// The devices its key was sealed to.
+    pub readers: BTreeSet<DeviceId>,
+}
+
+/// Whether a device's bundles are accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteRight<'a> {
+    /// It may write.
+    Yes,
+    /// It was removed: only its bundles within every one of these marks stand.
+    WithinMarks(&'a [Option<Mark>]),
+    /// It never could.
+    No,
+}
+
+/// The evaluated access state of one document.
+#[derive(Debug, Clone)]
+pub struct AccessState {
+    doc: DocId,
+    evaluated: BTreeSet<AclId>,
+    valid: BTreeSet<AclId>,
+    heads: Vec<AclId>,
+    head_epoch: u32,
+    members: BTreeMap<DeviceId, Standing>,
+    openings: BTreeMap<u32, Vec<Opening>>,
+}
+
+/// A fixed-size set of positions.
+#[derive(Clone, PartialEq, Eq)]
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn new(n: usize) -> Self {
+        Bits(vec![0; n.div_ceil(64)])
+    }
+    fn set(&mut self, i: usize) {
+        self.0[i / 64] |= 1 << (i % 64);
+    }
+    fn get(&self, i: usize) -> bool {
+        self.0[i / 64] & (1 << (i % 64)) != 0
+    }
+    fn or(&mut self, other: &Bits) {
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            *a |= b;
+        }
+    }
+}
+
+/// The records in topological order with their causal pasts, ready to evaluate.
+struct Graph<'a> {
+    /// Records in topological order (parents first, ties by id).
+    records: Vec<&'a AclRecord>,
+    /// For each position, the positions of its strict ancestors.
+    past: Vec<Bits>,
+    /// Each issuer's records, by position.
+    by_issuer: HashMap<DeviceId, Vec<usize>>,
+    /// Positions of records that remove devices.
+    removals: Vec<usize>,
+}
+
+impl<'a> Graph<'a> {
+    /// Places the records that descend from the genesis with whole, well-formed
+    /// ancestry; the rest take no part.
+    fn build(doc: DocId, records: &BTreeMap<AclId, &'a AclRecord>) -> Option<Self> {
+        let genesis = records
+            .values()
+            .find(|r| matches!(r.body().action, Action::Genesis { .. }) && r.body().doc == doc)?;
+        let mut children: HashMap<AclId, Vec<AclId>> = HashMap::new();
+        let mut waiting: HashMap<AclId, usize> = HashMap::new();
+        for r in records.values() {
+            let b = r.body();
+            if b.parents.is_empty() {
+                continue;
+            }
+            waiting.insert(r.id(), b.parents.len());
+            for p in &b.parents {
+                children.entry(*p).or_default().push(r.id());
+            }
+        }
+        let mut position: HashMap<AclId, usize> = HashMap::new();
+        let mut epochs: Vec<u32> = Vec::new();
+        let mut placed: Vec<&AclRecord> = Vec::new();
+        let mut ready = BinaryHeap::from([Reverse(genesis.id())]);
+        while let Some(Reverse(id)) = ready.pop() {
+            let Some(r) = records.get(&id) else { continue };
+            let b = r.body();
+            let parents_epoch = b
+                .parents
+                .iter()
+                .filter_map(|p| position.get(p).map(|&i| epochs[i]))
+                .max()
+                .unwrap_or(0);
+            let expected = match (&b.action, b.parents.is_empty()) {
+                (Action::Genesis { .. }, true) => Some(0),
+                (Action::Genesis { .. }, false) | (_, true) => None,
+                (Action::Remove { .. } | Action::Rotate { .. }, false) => {
+                    parents_epoch.checked_add(1)
+                }
+                (Action::Grant { .. }, false) => Some(parents_epoch),
+            };
+            if expected != Some(b.epoch) {
+                continue; // its descendants never become ready
+            }
+            position.insert(id, placed.len());
+            epochs.push(b.epoch);
+            placed.push(r);
+            for child in children.get(&id).into_iter().flatten() {
+                if let Some(n) = waiting.get_mut(child) {
+                    *n -= 1;
+                    if *n == 0 {
+                        ready.push(Reverse(*child));
+                    }
+                }
+            }
+        }
+        let n = placed.len();
+        let mut past: Vec<Bits> = Vec::with_capacity(n);
+        let mut by_issuer: HashMap<DeviceId, Vec<usize>> = HashMap::new();
+        let mut removals = Vec::new();
+        for (i, r) in placed.iter().enumerate() {
+            debug_assert_eq!(past.len(), i);
+            let mut bits = Bits::new(n);
+            for p in &r.body().parents {
+                if let Some(&j) = position.get(p) {
+                    bits.set(j);
+                    bits.or(&past[j]);
+                }
+            }
+            past.push(bits);
+            by_issuer.entry(r.body().issuer).or_default().push(i);
+            if matches!(r.body().action, Action::Remove { .. }) {
+                removals.push(i);
+            }
+        }
+        Some(Graph {
+            records: placed,
+            past,
+            by_issuer,
+            removals,
+        })
+    }
+
+    fn saw(&self, later: usize, earlier: usize) -> bool {
+        self.past[later].get(earlier)
+    }
+
+    fn removed_by(&self, i: usize) -> &[super::record::Removal] {
+        match &self.records[i].body().action {
+            Action::Remove { removed, .. } => removed,
+            _ => &[],
+        }
+    }
+}
+
+/// Who holds what, found by one pass in topological order with some records void.
+struct Pass {
+    valid: Bits,
+    /// Valid grants (and the genesis) per subject: (position, role).
+    grants: HashMap<DeviceId, Vec<(usize, Role)>>,
+    /// Valid removals per subject.
+    removals: HashMap<DeviceId, Vec<usize>>,
+}
+
+impl Pass {
+    fn run(g: &Graph<'_>, void: &Bits) -> Self {
+        let n = g.records.len();
+        let mut pass = Pass {
+            valid: Bits::new(n),
+            grants: HashMap::new(),
+            removals: HashMap::new(),
+        };
+        for (i, r) in g.records.iter().enumerate() {
+            let b = r.body();
+            let authorized = match &b.action {
+                Action::Genesis { .. } => true,
+                _ if void.get(i) => false,
+                Action::Grant { subject, role, .. } => {
+                    let granter = pass.role_in_view(g, &b.issuer, i);
+                    let may = match granter {
+                        Some(Role::Owner) => true,
+                        Some(Role::Recovery) => role.reads(),
+                        _ => false,
+                    };
+                    may && !pass.removed_in_view(g, subject, i)
+                }
+                Action::Remove { .. } | Action::Rotate { .. } => {
+                    pass.role_in_view(g, &b.issuer, i) == Some(Role::Owner)
+                }
+            };
+            if !authorized {
+                continue;
+            }
+            pass.valid.set(i);
+            match &b.action {
+                Action::Genesis { .. } => pass
+                    .grants
+                    .entry(b.issuer)
+                    .or_default()
+                    .push((i, Role::Owner)),
+                Action::Grant { subject, role, .. } => {
+                    pass.grants.entry(*subject).or_default().push((i, *role))
+                }
+                Action::Remove { removed, .. } => {
+                    for removal in removed {
+                        pass.removals.entry(removal.subject).or_default().push(i);
+                    }
+                }
+                Action::Rotate { .. } => {}
+            }
+        }
+        pass
+    }
+
+    /// The device's role among the valid records position `at` had seen, if it was a
+    /// member there.
+    fn role_in_view(&self, g: &Graph<'_>, device: &DeviceId, at: usize) -> Option<Role> {
+        if self.removed_in_view(g, device, at) {
+            return None;
+        }
+        self.grants
+            .get(device)?
+            .iter()
+            .filter(|(i, _)| g.saw(at, *i))
+            .map(|(_, role)| *role)
+            .max_by_key(|r| r.rank())
+    }
+
+    fn removed_in_view(&self, g: &Graph<'_>, device: &DeviceId, at: usize) -> bool {
+        self.removals
+            .get(device)
+            .is_some_and(|rs| rs.iter().any(|&i| g.saw(at, i)))
+    }
+
+    fn valid_removals(&self, g: &Graph<'_>) -> Vec<usize> {
+        g.removals
+            .iter()
+            .copied()
+            .filter(|&i| self.valid.get(i))
+            .collect()
+    }
+}
+
+/// The records that the removals in `effective` void, and the removals that stand in
+/// a cycle.
+fn voided(g: &Graph<'_>, effective: &[usize]) -> (Bits, BTreeSet<usize>) {
+    let cyclic = cycles(g, effective);
+    let mut void = Bits::new(g.records.len());
+    for &removal in effective {
+        for r in g.removed_by(removal) {
+            for &i in g.by_issuer.get(&r.subject).into_iter().flatten() {
+                if i == removal || g.saw(removal, i) {
+                    continue;
+                }
+                if cyclic.get(&i) == cyclic.get(&removal) && cyclic.contains_key(&i) {
+                    continue; // mutual removal: both stand
+                }
+                void.set(i);
+            }
+        }
+    }
+    let in_cycle = cyclic.into_keys().collect();
+    (void, in_cycle)
+}
+
+/// The removals in `effective` that lie on a cycle of "removes the issuer of, without
+/// having seen it", each mapped to its cycle (strongly connected component) number.
+fn cycles(g: &Graph<'_>, effective: &[usize]) -> BTreeMap<usize, usize> {
+    let standing: BTreeSet<usize> = effective.iter().copied().collect();
+    // a -> b: removal a removes b's issuer and did not see b.
+    let edges: BTreeMap<usize, Vec<usize>> = effective
+        .iter()
+        .map(|&a| {
+            let targets = g
+                .removed_by(a)
+                .iter()
+                .flat_map(|r| g.by_issuer.get(&r.subject).into_iter().flatten())
+                .copied()
+                .filter(|&b| b != a && standing.contains(&b) && !g.saw(a, b))
+                .collect();
+            (a, targets)
+        })
+        .collect();
+    let mut reversed: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (&a, targets) in &edges {
+        for &b in targets {
+            reversed.entry(b).or_default().push(a);
+        }
+    }
+    // Kosaraju: finishing order on the graph, then components on the reverse.
+    let mut order = Vec::new();
+    let mut seen = BTreeSet::new();
+    for &start in effective {
+        if !seen.insert(start) {
+            continue;
+        }
+        let mut stack = vec![(start, 0usize)];
+        while let Some((node, next)) = stack.pop() {
+            let targets = edges.get(&node).map_or(&[][..], |t| t.as_slice());
+            if let Some(&child) = targets.get(next) {
+                stack.push((node, next + 1));
+                if seen.insert(child) {
+                    stack.push((child, 0));
+                }
+            } else {
+                order.push(node);
+            }
+        }
+    }
+    let mut component: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut out = BTreeMap::new();
+    for &root in order.iter().rev() {
+        if component.contains_key(&root) {
+            continue;
+        }
+        let mut members = vec![root];
+        let mut stack = vec![root];
+        component.insert(root, root);
+        while let Some(node) = stack.pop() {
+            for &prev in reversed.get(&node).into_iter().flatten() {
+                if let std::collections::btree_map::Entry::Vacant(e) = component.entry(prev) {
+                    e.insert(root);
+                    members.push(prev);
+                    stack.push(prev);
+                }
+            }
+        }
+        if members.len() > 1 {
+            for m in members {
+                out.insert(m, root);
+            }
+        }
+    }
+    out
+}
+
+impl AccessState {
+    /// Evaluates the records for `doc` (records for other docs, and records whose
+    /// ancestry is incomplete or malformed, take no part).
+    pub fn evaluate<'a>(doc: DocId, records: impl IntoIterator<Item = &'a AclRecord>) -> Self {
+        let records: BTreeMap<AclId, &AclRecord> = records
+            .into_iter()
+            .filter(|r| r.body().doc == doc)
+            .map(|r| (r.id(), r))
+            .collect();
+        let mut state = AccessState {
+            doc,
+            evaluated: records.keys().copied().collect(),
+            valid: BTreeSet::new(),
+            heads: Vec::new(),
+            head_epoch: 0,
+            members: BTreeMap::new(),
+            openings: BTreeMap::new(),
+        };
+        let Some(g) = Graph::build(doc, &records) else {
+            return state;
+        };
+        let (pass, in_cycle) = settle(&g);
+        state.fill(&g, &pass, &in_cycle);
+        state
+    }
+
+    fn fill(&mut self, g: &Graph<'_>, pass: &Pass, in_cycle: &BTreeSet<usize>) {
+        let n = g.records.len();
+        let mut has_child = Bits::new(n);
+        for bits in &g.past {
+            has_child.or(bits);
+        }
+        for (i, r) in g.records.iter().enumerate() {
+            let b = r.body();
+            if !has_child.get(i) {
+                self.heads.push(r.id());
+                self.head_epoch = self.head_epoch.max(b.epoch);
+            }
+            if !pass.valid.get(i) {
+                continue;
+            }
+            self.valid.insert(r.id());
+            let (subject, role, recipient) = match &b.action {
+                Action::Genesis { recipient, .. } => (b.issuer, Role::Owner, recipient),
+                Action::Grant {
+                    subject,
+                    role,
+                    recipient,
+                } => (*subject, *role, recipient),
+                Action::Remove { removed, .. } => {
+                    for removal in removed {
+                        self.note_removal(i, b.issuer, b.epoch, removal, in_cycle);
+                    }
+                    self.open(r.id(), b.issuer, b.epoch, &b.action);
+                    continue;
+                }
+                Action::Rotate { .. } => {
+                    self.open(r.id(), b.issuer, b.epoch, &b.action);
+                    continue;
+                }
+            };
+            if matches!(b.action, Action::Genesis { .. }) {
+                self.open(r.id(), b.issuer, 0, &b.action);
+            }
+            let entry = self.members.entry(subject).or_insert_with(|| Standing {
+                device: subject,
+                role,
+                recipient: recipient.clone(),
+                granted_by: b.issuer,
+                granted_in: b.epoch,
+                removed: None,
+            });
+            if role.rank() > entry.role.rank() {
+                entry.role = role;
+                entry.recipient = recipient.clone();
+            }
+        }
+        self.heads.sort();
+    }
+
+    fn note_removal(
+        &mut self,
+        at: usize,
+        by: DeviceId,
+        epoch: u32,
+        removal: &super::record::Removal,
+        in_cycle: &BTreeSet<usize>,
+    ) {
+        // A removal of a device that was never granted leaves nothing to show.
+        let Some(member) = self.members.get_mut(&removal.subject) else {
+            return;
+        };
+        let removed = member.removed.get_or_insert(Removed {
+            epoch,
+            by: Vec::new(),
+            marks: Vec::new(),
+            mutual: false,
+        });
+        removed.epoch = removed.epoch.min(epoch);
+        removed.by.push(by);
+        removed.marks.push(removal.mark);
+        removed.mutual |= in_cycle.contains(&at);
+    }
+
+    fn open(&mut self, record: AclId, issuer: DeviceId, epoch: u32, action: &Action) {
+        let Some((key, readers)) = action.opens() else {
+            return;
+        };
+        let readers = if readers.is_empty() && epoch == 0 {
+            BTreeSet::from([issuer])
+        } else {
+            readers.iter().copied().collect()
+        };
+        self.openings.entry(epoch).or_default().push(Opening {
+            record,
+            epoch,
+            issuer,
+            key: *key,
+            readers,
+        });
+    }
+
+    /// The document.
+    pub fn doc(&self) -> DocId {
+        self.doc
+    }
+
+    /// Whether a genesis roots the log.
+    pub fn has_genesis(&self) -> bool {
+        !self.openings.is_empty()
+    }
+
+    /// Whether a record with this id was among those evaluated.
+    pub fn contains(&self, id: &AclId) -> bool {
+        self.evaluated.contains(id)
+    }
+
+    /// Whether the record took effect.
+    pub fn is_valid(&self, id: &AclId) -> bool {
+        self.valid.contains(id)
+    }
+
+    /// How many records took effect.
+    pub fn applied(&self) -> usize {
+        self.valid.len()
+    }
+
+    /// The records a new record names as seen: every record no other names.
+    pub fn heads(&self) -> &[AclId] {
+        &self.heads
+    }
+
+    /// The epoch a new record that opens no epoch carries (its parents' highest).
+    pub fn head_epoch(&self) -> u32 {
+        self.head_epoch
+    }
+
+    /// A device's standing.
+    pub fn member(&self, device: &DeviceId) -> Option<&Standing> {
+        self.members.get(device)
+    }
+
+    /// Every device ever granted, in id order.
+    pub fn members(&self) -> impl Iterator<Item = &Standing> {
+        self.members.values()
+    }
+
+    /// Whether the device is a current owner.
+    pub fn is_owner(&self, device: &DeviceId) -> bool {
+        self.current(device).is_some_and(|m| m.role == Role::Owner)
+    }
+
+    /// Whether the device may grant devices now (an owner, or a backup's key).
+    pub fn may_grant(&self, device: &DeviceId) -> bool {
+        self.current(device)
+            .is_some_and(|m| matches!(m.role, Role::Owner | Role::Recovery))
+    }
+
+    fn current(&self, device: &DeviceId) -> Option<&Standing> {
+        self.member(device).filter(|m| m.is_current())
+    }
+
+    /// Whether the device may receive this doc's items now.
+    pub fn may_hold(&self, device: &DeviceId) -> bool {
+        self.current(device).is_some_and(|m| m.role.holds())
+    }
+
+    /// Whether (and how far) the device's bundles are accepted.
+    pub fn write_right(&self, device: &DeviceId) -> WriteRight<'_> {
+        match self.member(device) {
+            Some(m) if m.role.writes() => match &m.removed {
+                None => WriteRight::Yes,
+                Some(r) => WriteRight::WithinMarks(&r.marks),
+            },
+            _ => WriteRight::No,
+        }
+    }
+
+    /// Whether the device may hold the key of `epoch`: it reads, and was not removed
+    /// at or before that epoch.
+    pub fn may_receive_key(&self, device: &DeviceId, epoch: u32) -> bool {
+        self.member(device)
+            .is_some_and(|m| m.role.reads() && m.removed.as_ref().is_none_or(|r| epoch < r.epoch))
+    }
+
+    /// Whether the device may seal the key of `epoch` to others: an owner that was not
+    /// removed at or before that epoch.
+    pub fn may_seal_key(&self, device: &DeviceId, epoch: u32) -> bool {
+        self.member(device).is_some_and(|m| {
+            m.role == Role::Owner && m.removed.as_ref().is_none_or(|r| epoch < r.epoch)
+        })
+    }
+
+    /// The newest epoch that has a key.
+    pub fn key_epoch(&self) -> u32 {
+        self.openings.keys().next_back().copied().unwrap_or(0)
+    }
+
+    /// The records that opened `epoch`, the one whose key new writes use first.
+    pub fn openings(&self, epoch: u32) -> &[Opening] {
+        self.openings.get(&epoch).map_or(&[], |o| o.as_slice())
+    }
+
+    /// Every epoch that has a key.
+    pub fn epochs(&self) -> impl Iterator<Item = u32> + '_ {
+        self.openings.keys().copied()
+    }
+
+    /// The opening whose key new writes use: the newest epoch's, smallest id first.
+    pub fn write_opening(&self) -> Option<&Opening> {
+        self.openings
+            .values()
+            .next_back()
+            .and_then(|o| o.iter().min_by_key(|o| o.record))
+    }
+
+    /// Whether the newest key reached a device that is now removed: an owner should
+    /// open a new epoch.
+    pub fn rekey_needed(&self) -> bool {
+        self.write_opening().is_some_and(|o| {
+            o.readers
+                .iter()
+                .any(|d| self.member(d).is_none_or(|m| !m.is_current()))
+        })
+    }
+
+    /// The devices that should receive a new epoch's key: every current member that
+    /// reads.
+    pub fn readers(&self) -> BTreeSet<DeviceId> {
+        self.members
+            .values()
+            .filter(|m| m.is_current() && m.role.reads())
+            .map(|m| m.device)
+            .collect()
+    }
+}
+
+/// Applies strong removal until the set of standing removals stops changing (rules 3
+/// and 4), and returns the final pass and the removals that stand in cycles.
+fn settle(g: &Graph<'_>) -> (Pass, BTreeSet<usize>) {
+    let none = Bits::new(g.records.len());
+    let mut pass = Pass::run(g, &none);
+    let mut effective = pass.valid_removals(g);
+    let mut previous: Option<Vec<usize>> = None;
+    for _ in 0..MAX_ROUNDS {
+        let (void, in_cycle) = voided(g, &effective);
+        pass = Pass::run(g, &void);
+        let next = pass.valid_removals(g);
+        if next == effective {
+            return (pass, in_cycle);
+        }
+        if previous.as_ref() == Some(&next) {
+            // Two sets that void each other in turn: take both removals (fewer
+            // devices keep access, never more).
+            let mut both: Vec<usize> = effective.iter().chain(&next).copied().collect();
+            both.sort_unstable();
+            both.dedup();
+            effective = both;
+            break;
+        }
+        previous = Some(std::mem::replace(&mut effective, next));
+    }
+    let (void, in_cycle) = voided(g, &effective);
+    (Pass::run(g, &void), in_cycle)
+}
