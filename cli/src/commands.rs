@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use hearth_core::identity::FileKeyStore;
 use hearth_core::model::{CheckInId, CheckInPatch, NewCheckIn, PlanSection, Supporter};
-use hearth_core::vault::{Location, MIN_PASSPHRASE_CHARS, STORE_FILE, Vault};
+use hearth_core::vault::{DeviceState, Location, MIN_PASSPHRASE_CHARS, STORE_FILE, Vault};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -116,6 +116,10 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             if home.has_vault() {
                 bail!("this home already has a vault; join from an empty home");
             }
+            let code = device::join_code(&home.keys(), &ticket)?;
+            eprintln!(
+                "Your other device will ask you to confirm a code. Check that it shows: {code}"
+            );
             let vault = runtime()?
                 .block_on(device::join(home.location(), &home.keys(), &ticket, &net))
                 .inspect_err(|_| home.forget_partial())?;
@@ -127,10 +131,10 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Device {
-            command: DeviceCommand::Invite { wait },
+            command: DeviceCommand::Invite { wait, yes },
         } => {
             let vault = Arc::new(home.open()?);
-            runtime()?.block_on(invite(vault, &net, wait))
+            runtime()?.block_on(invite(vault, &net, wait, yes))
         }
         command => vault_command(&home.open()?, command),
     }
@@ -143,7 +147,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-async fn invite(vault: Arc<Vault>, net: &NetConfig, wait: u64) -> Result<()> {
+async fn invite(vault: Arc<Vault>, net: &NetConfig, wait: u64, yes: bool) -> Result<()> {
     let (live, invite) = Live::start(
         vault.clone(),
         net,
@@ -152,21 +156,38 @@ async fn invite(vault: Arc<Vault>, net: &NetConfig, wait: u64) -> Result<()> {
         None,
     )
     .await?;
-    let Some((ticket, joined)) = invite else {
+    let Some(mut invite) = invite else {
         bail!("could not open an invite");
     };
-    println!("{ticket}");
+    println!("{}", invite.ticket);
     std::io::stdout().flush()?;
-    eprintln!("{}", ticket.qr());
+    eprintln!("{}", invite.ticket.qr());
     eprintln!(
         "On the new device run: hearth device join <the ticket above>  (valid {wait} s, once)"
     );
-    let result = tokio::time::timeout(Duration::from_secs(wait), joined).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
+    let result = tokio::time::timeout_at(deadline, async {
+        let request = invite.requests.recv().await?;
+        eprintln!(
+            "A device ({}) asks to join. It should show the code: {}",
+            request.device.short(),
+            request.code
+        );
+        let confirmed = yes || ask("Does it show that code? Add it to your journal? [y/N] ").await;
+        if !confirmed {
+            request.confirm(false);
+            eprintln!("Not added. The invite is closed: make a new one for your device.");
+            return None;
+        }
+        request.confirm(true);
+        (&mut invite.joined).await.ok()
+    })
+    .await;
     // Let the joining device finish reading the answer before going offline.
     tokio::time::sleep(Duration::from_millis(300)).await;
     live.shutdown().await;
     match result {
-        Ok(Ok(device)) => {
+        Ok(Some(device)) => {
             // Tell the hub about the new device so it lets it in.
             if !vault.peers()?.is_empty()
                 && let Err(e) = device::sync_once(&vault, net, None).await
@@ -178,8 +199,22 @@ async fn invite(vault: Arc<Vault>, net: &NetConfig, wait: u64) -> Result<()> {
             println!("Device {} joined.", device.short());
             Ok(())
         }
-        _ => bail!("no device joined within {wait} s"),
+        Ok(None) => bail!("no device was added"),
+        Err(_) => bail!("no device joined within {wait} s"),
     }
+}
+
+/// Asks a yes/no question on the terminal (standard input); anything but yes is no.
+async fn ask(question: &str) -> bool {
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).is_ok()
+            && matches!(line.trim().to_lowercase().as_str(), "y" | "yes")
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// The commands that act on an open vault (also typed into `hearth sync --watch`).
@@ -245,6 +280,14 @@ pub(crate) fn vault_command(vault: &Vault, command: Command) -> Result<()> {
             );
             println!("check-ins: {}", vault.checkins()?.len());
             println!("bundles:  {}", vault.bundle_count()?);
+            if vault.is_removed()? {
+                println!(
+                    "access:   this device was removed from the journal; it keeps what it had and gets nothing new"
+                );
+            }
+            if let Some(line) = render::backup_advice(vault.backup_state()?) {
+                println!("{line}");
+            }
             Ok(())
         }
         Command::Compact => {
@@ -258,9 +301,9 @@ pub(crate) fn vault_command(vault: &Vault, command: Command) -> Result<()> {
         Command::Device {
             command: DeviceCommand::List,
         } => {
-            for d in vault.devices()? {
-                let me = if d.this_device { "  (this device)" } else { "" };
-                println!("{}  {:?}{me}", d.id, d.role);
+            print!("{}", render::devices(&vault.devices()?));
+            if let Some(line) = render::backup_advice(vault.backup_state()?) {
+                println!("{line}");
             }
             Ok(())
         }
@@ -271,6 +314,7 @@ pub(crate) fn vault_command(vault: &Vault, command: Command) -> Result<()> {
             let matches: Vec<_> = vault
                 .devices()?
                 .into_iter()
+                .filter(|d| d.state == DeviceState::Active)
                 .filter(|d| d.id.to_string().starts_with(&id) && !id.is_empty())
                 .collect();
             let [device] = matches.as_slice() else {
@@ -279,11 +323,23 @@ pub(crate) fn vault_command(vault: &Vault, command: Command) -> Result<()> {
                     matches.len()
                 );
             };
-            vault.remove_device(device.id)?;
+            let report = vault.remove_device(device.id)?;
             println!(
-                "Removed device {}. It can read nothing written from now on; run `hearth sync` so the hub refuses it too.",
+                "Removed {} {}. It can read nothing written from now on; run `hearth sync` so the hub refuses it too.",
+                device.kind.label(),
                 device.id.short()
             );
+            for skipped in &report.skipped {
+                println!(
+                    "Device {} could not be given the new key: add it again.",
+                    skipped.short()
+                );
+            }
+            if report.backups_retired > 0 {
+                println!(
+                    "Your earlier backups no longer restore your journal (one could be on the removed device). Make a new one now: hearth export --out FILE"
+                );
+            }
             Ok(())
         }
         other => bail!(
@@ -422,6 +478,9 @@ fn export(vault: &Vault, out: &Path, json: bool) -> Result<()> {
     println!(
         "Wrote an encrypted backup to {}. Keep the passphrase safe: without it nobody, not even you, can open it.",
         out.display()
+    );
+    println!(
+        "Its key is listed in `hearth device list`; removing any device retires it, and then you make a new one."
     );
     Ok(())
 }

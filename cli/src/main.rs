@@ -121,20 +121,26 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum DeviceCommand {
-    /// Print a one-time ticket (first line of output) and wait for a device to join.
+    /// Print a one-time ticket (first line of output) and wait for a device to join;
+    /// it is added only once you confirm that it shows the same code as this one.
     Invite {
         /// How long to wait, in seconds.
         #[arg(long, default_value_t = 300, value_name = "SECS")]
         wait: u64,
+        /// Add the first device that presents the ticket without asking (for scripts:
+        /// anyone who saw the ticket could be that device).
+        #[arg(long)]
+        yes: bool,
     },
     /// Make this (empty) home one more device of the member who invited it.
     Join {
         /// The ticket `hearth device invite` printed.
         ticket: String,
     },
-    /// List this journal's devices.
+    /// List everything that can reach this journal: devices, backup keys, hubs.
     List,
-    /// Remove a device (lost or given away): it can read nothing written from now on.
+    /// Remove a device (lost or given away), a backup key or a hub: it can read
+    /// nothing written from now on, and every backup made before is retired.
     Remove {
         /// The device's id (or the start of it, as `device list` shows it).
         id: String,

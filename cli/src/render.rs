@@ -3,11 +3,37 @@
 use std::fmt::Write;
 
 use hearth_core::model::{CheckIn, PlanSection, RecoveryPlan};
+use hearth_core::vault::{BackupState, DeviceInfo};
 use time::{OffsetDateTime, UtcOffset};
 
 /// The local UTC offset, or UTC when it cannot be known.
 pub(crate) fn local_offset() -> UtcOffset {
     UtcOffset::current_local_offset().unwrap_or(UtcOffset::UTC)
+}
+
+/// Every identity that can reach the journal, one a line: id, what it is, its role,
+/// whether it still has access.
+pub(crate) fn devices(devices: &[DeviceInfo]) -> String {
+    let mut out = String::new();
+    for d in devices {
+        let me = if d.this_device { "  (this device)" } else { "" };
+        let _ = writeln!(
+            out,
+            "{}  {:<10}  {:<8}  {}{me}",
+            d.id,
+            d.kind.label(),
+            format!("{:?}", d.role).to_lowercase(),
+            d.state.label()
+        );
+    }
+    out
+}
+
+/// The line that asks for a new backup, when one is needed.
+pub(crate) fn backup_advice(state: BackupState) -> Option<String> {
+    state
+        .advice()
+        .map(|a| format!("{a} (hearth export --out FILE)"))
 }
 
 /// An error and its causes on one line.

@@ -14,7 +14,8 @@ use crate::access::Role;
 use crate::identity::KeyStore;
 use crate::ids::DeviceId;
 use crate::pairing::{
-    self, InviteKind, PAIR_ALPN, PairRequest, PairResponse, PeerAddr, PendingInvite, Ticket,
+    self, CONFIRM_TIMEOUT, InviteKind, PAIR_ALPN, PairRequest, PairResponse, PeerAddr,
+    PendingInvite, Ticket, confirmation_code,
 };
 use crate::sync::net::{Hooks, NetConfig, SyncEvent, bind_endpoint, run_connection};
 use crate::sync::{Replica, SYNC_ALPN, SyncError};
@@ -275,11 +276,42 @@ impl ProtocolHandler for VaultSync {
     }
 }
 
+/// A device asking to join through an open invite. The member compares `code` with
+/// the code the joining device shows, and answers: the device is added only on yes.
+#[derive(Debug)]
+pub struct JoinRequest {
+    /// The device asking.
+    pub device: DeviceId,
+    /// The code both devices show.
+    pub code: String,
+    answer: oneshot::Sender<bool>,
+}
+
+impl JoinRequest {
+    /// Adds the device (`true`), or turns it away (`false`, which also closes the
+    /// invite: a code that does not match means someone else has the ticket).
+    pub fn confirm(self, yes: bool) {
+        let _ = self.answer.send(yes);
+    }
+}
+
+/// An invite held open by [`Live::start`].
+#[derive(Debug)]
+pub struct OpenInvite {
+    /// The ticket to show (text and QR code).
+    pub ticket: Ticket,
+    /// Devices asking to join, each waiting for the member's answer.
+    pub requests: mpsc::Receiver<JoinRequest>,
+    /// Told the device that joined, once it has.
+    pub joined: oneshot::Receiver<DeviceId>,
+}
+
 #[derive(Clone)]
 struct InviteHandler {
     vault: Arc<Vault>,
     invite: Arc<PendingInvite>,
     self_addr: EndpointAddr,
+    requests: mpsc::Sender<JoinRequest>,
     joined: Arc<std::sync::Mutex<Option<oneshot::Sender<DeviceId>>>>,
 }
 
@@ -290,11 +322,27 @@ impl std::fmt::Debug for InviteHandler {
 }
 
 impl InviteHandler {
-    fn answer(&self, peer: DeviceId, req: PairRequest) -> Result<PairResponse, String> {
+    async fn answer(&self, peer: DeviceId, req: PairRequest) -> Result<PairResponse, String> {
         let PairRequest::Join { secret, recipient } = req else {
             return Err("this is a member's device: use `hearth device join`".into());
         };
+        // One-time: a request the member turns away (or leaves unanswered) uses it up.
         self.invite.take(&secret)?;
+        let me = self.vault.device_id().map_err(|e| e.to_string())?;
+        let (tx, rx) = oneshot::channel();
+        let request = JoinRequest {
+            device: peer,
+            code: confirmation_code(&me, &peer, &secret),
+            answer: tx,
+        };
+        if self.requests.send(request).await.is_err() {
+            return Err("nobody is there to confirm this device".into());
+        }
+        match tokio::time::timeout(CONFIRM_TIMEOUT, rx).await {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => return Err("the member turned this device away".into()),
+            _ => return Err("the member did not confirm this device in time".into()),
+        }
         let public = DevicePublic {
             id: peer,
             recipient,
@@ -324,8 +372,9 @@ impl InviteHandler {
 impl ProtocolHandler for InviteHandler {
     async fn accept(&self, conn: Connection) -> Result<(), AcceptError> {
         let this = self.clone();
-        let result = pairing::serve(conn, move |peer, req| {
+        let result = pairing::serve(conn, move |peer, req| async move {
             this.answer(peer, req)
+                .await
                 .unwrap_or_else(|reason| PairResponse::Refused { reason })
         })
         .await;
@@ -334,6 +383,18 @@ impl ProtocolHandler for InviteHandler {
         }
         Ok(())
     }
+}
+
+/// The code this device will show when it joins with `ticket` (the inviting device
+/// shows the same one, and the member compares them). Creates the device's seed if
+/// it has none yet.
+pub fn join_code(keys: &dyn KeyStore, ticket: &Ticket) -> Result<String, NetError> {
+    let me = Vault::prepare_device(keys)?.id;
+    Ok(confirmation_code(
+        &DeviceId::from(ticket.addr.id),
+        &me,
+        &ticket.secret,
+    ))
 }
 
 /// A device online for live sync: it accepts the member's other devices, keeps
@@ -350,8 +411,9 @@ impl std::fmt::Debug for Live {
 }
 
 impl Live {
-    /// Brings the device online. With `invite_ttl`, a one-time device invite is open;
-    /// its ticket is returned with a receiver told when a device joins. With `dial`,
+    /// Brings the device online. With `invite_ttl`, a one-time device invite is open:
+    /// its ticket, the join requests to confirm, and a receiver told when a device
+    /// has joined. With `dial`,
     /// it also connects to every remembered peer and reconnects when they drop.
     pub async fn start(
         vault: Arc<Vault>,
@@ -359,7 +421,7 @@ impl Live {
         invite_ttl: Option<Duration>,
         dial_peers: bool,
         events: Option<mpsc::UnboundedSender<SyncEvent>>,
-    ) -> Result<(Self, Option<(Ticket, oneshot::Receiver<DeviceId>)>), NetError> {
+    ) -> Result<(Self, Option<OpenInvite>), NetError> {
         // Listen on the port used last time, so the address the member's other devices
         // remember from an invite stays valid; fall back to any port if it is taken.
         let alpns = vec![SYNC_ALPN.to_vec(), PAIR_ALPN.to_vec()];
@@ -394,17 +456,23 @@ impl Live {
                 addr.clone(),
                 crate::wire::now_ms() + ttl.as_millis() as u64,
             );
-            let (tx, rx) = oneshot::channel();
+            let (tx, joined) = oneshot::channel();
+            let (requests_tx, requests) = mpsc::channel(1);
             builder = builder.accept(
                 PAIR_ALPN,
                 InviteHandler {
                     vault: vault.clone(),
                     invite: Arc::new(PendingInvite::new(ticket.clone())),
                     self_addr: addr.clone(),
+                    requests: requests_tx,
                     joined: Arc::new(std::sync::Mutex::new(Some(tx))),
                 },
             );
-            invite = Some((ticket, rx));
+            invite = Some(OpenInvite {
+                ticket,
+                requests,
+                joined,
+            });
         }
         let router = builder.spawn();
         if dial_peers {

@@ -1,8 +1,11 @@
 //! `hearth/pair/1`: joining another of the member's devices, and enrolling at a
 //! center. The inviting side prints a ticket — its address, a secret and an expiry —
 //! as text and as a QR code; the joining side connects and proves the secret. A
-//! device invite is one-time; a center's enrollment ticket serves many members until
-//! it expires. Neither asks for a name: the hub knows devices only by their keys.
+//! device invite is one-time, and a secret alone is not enough: both devices show the
+//! same short code (from both device ids and the secret) and the inviting device adds
+//! the newcomer only once the member confirms the codes match, so a photographed QR
+//! code lets nobody in. A center's enrollment ticket serves many members until it
+//! expires. Neither asks for a name: the hub knows devices only by their keys.
 
 use std::fmt;
 use std::str::FromStr;
@@ -21,6 +24,26 @@ use crate::sync::message::{read_frame, write_frame};
 pub const PAIR_ALPN: &[u8] = b"hearth/pair/1";
 const TICKET_PREFIX: &str = "hearth";
 const MAX_PAIR_FRAME: usize = crate::sync::message::MAX_FRAME;
+/// The largest pairing request read (a secret and a recipient).
+const MAX_REQUEST: usize = 64 << 10;
+/// How long the inviting device waits for the request once a peer connects.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long the member has to compare the codes and confirm.
+pub const CONFIRM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// The short code both devices show while pairing: six digits from both device ids
+/// and the invite's secret. The member confirms on the inviting device that the
+/// joining one shows the same; a device that photographed the QR code shows another.
+pub fn confirmation_code(inviter: &DeviceId, joiner: &DeviceId, secret: &[u8; 32]) -> String {
+    let mut h = blake3::Hasher::new_derive_key("hearth 2026-11 pairing code v1");
+    h.update(inviter.as_bytes());
+    h.update(joiner.as_bytes());
+    h.update(secret);
+    let mut n = [0u8; 8];
+    n.copy_from_slice(&h.finalize().as_bytes()[..8]);
+    let code = u64::from_le_bytes(n) % 1_000_000;
+    format!("{:03} {:03}", code / 1000, code % 1000)
+}
 
 /// What a ticket invites to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -173,7 +196,8 @@ pub enum PairResponse {
     },
 }
 
-/// Sends a request over a fresh stream and reads the answer.
+/// Sends a request over a fresh stream and reads the answer (which, for a device
+/// invite, waits for the member to confirm the code on the inviting device).
 pub async fn request(
     conn: &iroh::endpoint::Connection,
     req: &PairRequest,
@@ -185,24 +209,37 @@ pub async fn request(
     write_frame(&mut send, req).await?;
     send.finish()
         .map_err(|e| SyncError::Network(e.to_string()))?;
-    read_frame::<_, PairResponse>(&mut recv, MAX_PAIR_FRAME, "pairing response")
-        .await?
+    let answer = read_frame::<_, PairResponse>(&mut recv, MAX_PAIR_FRAME, "pairing response");
+    tokio::time::timeout(CONFIRM_TIMEOUT + REQUEST_TIMEOUT, answer)
+        .await
+        .map_err(|_| SyncError::Network("no answer from the inviting device".into()))??
         .ok_or_else(|| SyncError::Network("the inviting device closed without answering".into()))
 }
 
-/// Reads a request on an accepted connection's first stream; answers with `answer`.
-pub async fn serve<F>(conn: iroh::endpoint::Connection, answer: F) -> Result<(), SyncError>
+/// Reads a request on an accepted connection's first stream (within a deadline);
+/// answers with what `answer` resolves to.
+pub async fn serve<F, Fut>(conn: iroh::endpoint::Connection, answer: F) -> Result<(), SyncError>
 where
-    F: FnOnce(DeviceId, PairRequest) -> PairResponse,
+    F: FnOnce(DeviceId, PairRequest) -> Fut,
+    Fut: std::future::Future<Output = PairResponse>,
 {
     let peer = DeviceId::from(conn.remote_id());
-    let (mut send, mut recv) = conn
-        .accept_bi()
+    let (mut send, mut recv) = tokio::time::timeout(REQUEST_TIMEOUT, conn.accept_bi())
         .await
+        .map_err(|_| SyncError::Network("no pairing request in time".into()))?
         .map_err(|e| SyncError::Network(e.to_string()))?;
-    let req = read_frame::<_, PairRequest>(&mut recv, 64 << 10, "pairing request").await;
+    let req = tokio::time::timeout(
+        REQUEST_TIMEOUT,
+        read_frame::<_, PairRequest>(&mut recv, MAX_REQUEST, "pairing request"),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        Err(SyncError::Network(
+            "the pairing request came too slowly".into(),
+        ))
+    });
     let resp = match req {
-        Ok(Some(req)) => answer(peer, req),
+        Ok(Some(req)) => answer(peer, req).await,
         Ok(None) => PairResponse::Refused {
             reason: "empty request".into(),
         },
@@ -279,6 +316,11 @@ mod tests {
             ..t.clone()
         };
         assert!(!expired.admits(&t.secret, 11));
+        let (a, b) = (DeviceId([1; 32]), DeviceId([2; 32]));
+        let code = confirmation_code(&a, &b, &t.secret);
+        assert_eq!(code.len(), 7);
+        assert_eq!(code, confirmation_code(&a, &b, &t.secret));
+        assert_ne!(code, confirmation_code(&a, &DeviceId([3; 32]), &t.secret));
         let invite = PendingInvite::new(t.clone());
         assert!(invite.take(&[1; 32]).is_err());
         invite.take(&t.secret).unwrap();

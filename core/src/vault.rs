@@ -223,6 +223,45 @@ pub enum BackupState {
     Retired,
 }
 
+impl BackupState {
+    /// What to tell the member, in plain words (the CLI and the apps show the same).
+    pub fn advice(self) -> Option<&'static str> {
+        match self {
+            BackupState::Current => None,
+            BackupState::Never => Some(
+                "You have no backup yet: if you lose this device, your journal is gone. Make one with a passphrase.",
+            ),
+            BackupState::Retired => Some(
+                "A device was removed, so your earlier backups no longer restore your journal. Make a new backup now.",
+            ),
+        }
+    }
+}
+
+impl DeviceKind {
+    /// How to name it to the member.
+    pub fn label(self) -> &'static str {
+        match self {
+            DeviceKind::Device => "device",
+            DeviceKind::BackupKey => "backup key",
+            DeviceKind::Hub => "center hub",
+        }
+    }
+}
+
+impl DeviceState {
+    /// How to describe it to the member.
+    pub fn label(self) -> &'static str {
+        match self {
+            DeviceState::Active => "has access",
+            DeviceState::Removed => "removed",
+            DeviceState::RemovedInConflict => {
+                "removed (it removed another device at the same time, so both were removed)"
+            }
+        }
+    }
+}
+
 /// The public half of a device, which an owner needs to add it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DevicePublic {

@@ -146,27 +146,29 @@ impl ProtocolHandler for SyncHandler {
 impl ProtocolHandler for EnrollHandler {
     async fn accept(&self, conn: Connection) -> Result<(), AcceptError> {
         let shared = self.0.clone();
-        let result = pairing::serve(conn, move |peer, req| match req {
-            PairRequest::Enroll { secret } if shared.ticket.admits(&secret, now_ms()) => {
-                match shared.blind.enroll(peer) {
-                    Ok(()) => {
-                        tracing::info!("enrolled device {}", peer.short());
-                        PairResponse::Enrolled {
-                            hub: shared.blind.id(),
-                            recipient: shared.recipient.clone(),
+        let result = pairing::serve(conn, move |peer, req| async move {
+            match req {
+                PairRequest::Enroll { secret } if shared.ticket.admits(&secret, now_ms()) => {
+                    match shared.blind.enroll(peer) {
+                        Ok(()) => {
+                            tracing::info!("enrolled device {}", peer.short());
+                            PairResponse::Enrolled {
+                                hub: shared.blind.id(),
+                                recipient: shared.recipient.clone(),
+                            }
                         }
+                        Err(e) => PairResponse::Refused {
+                            reason: e.to_string(),
+                        },
                     }
-                    Err(e) => PairResponse::Refused {
-                        reason: e.to_string(),
-                    },
                 }
+                PairRequest::Enroll { .. } => PairResponse::Refused {
+                    reason: "wrong or expired enrollment ticket".into(),
+                },
+                PairRequest::Join { .. } => PairResponse::Refused {
+                    reason: "this is a center's hub: use `hearth enroll`".into(),
+                },
             }
-            PairRequest::Enroll { .. } => PairResponse::Refused {
-                reason: "wrong or expired enrollment ticket".into(),
-            },
-            PairRequest::Join { .. } => PairResponse::Refused {
-                reason: "this is a center's hub: use `hearth enroll`".into(),
-            },
         })
         .await;
         if let Err(e) = result {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hearth_core::device::{self, Live};
+use hearth_core::device::{self, JoinRequest, Live};
 use hearth_core::identity::{self, KeyStoreError, Seed};
 use hearth_core::pairing::Ticket;
 use hearth_core::sync::net::{LocalDiscovery, NetConfig, SyncEvent};
@@ -83,6 +83,8 @@ pub struct Hearth {
     net: NetConfig,
     live: tokio::sync::Mutex<Option<Live>>,
     status: broadcast::Sender<SyncStatus>,
+    /// A device asking to join, waiting for the member's answer.
+    join_request: Arc<Mutex<Option<JoinRequest>>>,
 }
 
 impl Hearth {
@@ -93,6 +95,7 @@ impl Hearth {
             net,
             live: tokio::sync::Mutex::new(None),
             status,
+            join_request: Arc::new(Mutex::new(None)),
         })
     }
 }
@@ -159,6 +162,18 @@ pub async fn join_hearth(
     })
     .await?;
     Ok(Hearth::wrap(vault, net))
+}
+
+/// The code this device will show when it joins with `ticket_text`: the app shows it
+/// before calling `join_hearth`, and the member checks that the inviting device
+/// shows the same before confirming there.
+#[uniffi::export]
+pub fn pairing_code(
+    key_store: Arc<dyn KeyStore>,
+    ticket_text: String,
+) -> Result<String, HearthError> {
+    let t = ticket(&ticket_text)?;
+    Ok(device::join_code(&ForeignKeys(key_store), &t)?)
 }
 
 /// Restores an encrypted backup into an empty `data_dir`, as a new device.
@@ -361,13 +376,32 @@ impl Hearth {
     }
 
     /// Opens a one-time invite for another of the member's devices, valid for
-    /// `valid_secs`; listeners hear `DeviceJoined` when it is used. Goes online.
+    /// `valid_secs`. Goes online. When a device presents it, listeners hear
+    /// `JoinRequested` with the code to compare; the device is added only once the
+    /// app calls `confirm_join(true)`, and then listeners hear `DeviceJoined`.
     pub async fn invite(&self, valid_secs: u32) -> Result<Invite, HearthError> {
         self.start_live(Some(Duration::from_secs(u64::from(valid_secs))))
             .await?
             .ok_or_else(|| HearthError::Storage {
                 message: "could not open an invite".into(),
             })
+    }
+
+    /// Answers the device asking to join: `true` adds it (the member saw the same code
+    /// on both devices), `false` turns it away and closes the invite.
+    pub fn confirm_join(&self, accept: bool) -> Result<(), HearthError> {
+        let request = self
+            .join_request
+            .lock()
+            .map_err(|_| HearthError::Storage {
+                message: "the invite's state is damaged".into(),
+            })?
+            .take()
+            .ok_or_else(|| HearthError::NotFound {
+                message: "no device is asking to join".into(),
+            })?;
+        request.confirm(accept);
+        Ok(())
     }
 
     /// The whole vault as an encrypted backup (passphrase of at least 8 characters).
@@ -437,6 +471,7 @@ impl Hearth {
             .await?;
         }
         let (v, n, status) = (self.vault.clone(), self.net.clone(), self.status.clone());
+        let pending = self.join_request.clone();
         let (new_live, invite) = spawn(async move {
             let (tx, mut rx) = mpsc::unbounded_channel();
             let fwd = status.clone();
@@ -448,9 +483,19 @@ impl Hearth {
                 }
             });
             let (live, invite) = Live::start(v, &n, invite, true, Some(tx)).await?;
-            let invite = invite.map(|(ticket, joined)| {
+            let invite = invite.map(|open| {
+                let (ticket, mut requests, joined) = (open.ticket, open.requests, open.joined);
                 let status = status.clone();
                 tokio::spawn(async move {
+                    if let Some(request) = requests.recv().await {
+                        let _ = status.send(SyncStatus::JoinRequested {
+                            device: request.device.short(),
+                            code: request.code.clone(),
+                        });
+                        if let Ok(mut p) = pending.lock() {
+                            *p = Some(request);
+                        }
+                    }
                     if let Ok(device) = joined.await {
                         let _ = status.send(SyncStatus::DeviceJoined {
                             device: device.short(),

@@ -177,6 +177,14 @@ pub enum SyncStatus {
         /// How many.
         new_items: u32,
     },
+    /// A device asks to join through the open invite: show `code` and ask the member
+    /// whether the new device shows the same, then call `confirm_join`.
+    JoinRequested {
+        /// Its short id.
+        device: String,
+        /// The code both devices show.
+        code: String,
+    },
     /// A device joined through an invite.
     DeviceJoined {
         /// Its short id.

@@ -222,7 +222,7 @@ impl Device {
     /// Pairs `other` (an empty home) to this device through an invite.
     pub fn pair(&self, other: &Device) {
         let mut cmd = self.cmd();
-        cmd.args(["device", "invite", "--wait", "60"]);
+        cmd.args(["device", "invite", "--wait", "60", "--yes"]);
         let inviter = Running::spawn(cmd);
         let ticket = inviter.wait_for("the invite ticket", Duration::from_secs(30), |l| {
             l.starts_with("hearth")
