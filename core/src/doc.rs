@@ -222,6 +222,21 @@ impl JournalDoc {
         Ok(())
     }
 
+    /// Whether `other` holds every change this document holds (and nothing here waits
+    /// for a missing dependency), so `other` alone is at least as new as this.
+    pub fn is_covered_by(&mut self, other: &mut JournalDoc) -> bool {
+        self.parts
+            .iter_mut()
+            .zip(other.parts.iter_mut())
+            .all(|(mine, theirs)| {
+                mine.get_missing_deps(&[]).is_empty()
+                    && mine
+                        .get_heads()
+                        .iter()
+                        .all(|h| theirs.get_change_meta_by_hash(h).is_some())
+            })
+    }
+
     /// Checks the schema strings (call once bundles are loaded).
     pub fn check_schema(&self) -> Result<(), DocError> {
         let schema = str_of(self.parts[0].get(ROOT, "schema")?);

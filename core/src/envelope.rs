@@ -34,7 +34,7 @@ impl DocKey {
     }
 
     /// The key from its secret bytes (from an envelope or a backup).
-    pub(crate) fn from_secret(secret: [u8; 32]) -> Result<Self, CryptoError> {
+    pub fn from_secret(secret: [u8; 32]) -> Result<Self, CryptoError> {
         let secret = KeySecret(secret);
         let identity = crypto::age_identity(&secret.0)?;
         let recipient = identity.to_public();

@@ -950,7 +950,7 @@ impl Journal {
                 changes.push(r);
                 continue;
             }
-            match contained("a snapshot", || self.doc.apply(plain)) {
+            match self.adopt_snapshot(plain) {
                 Ok(()) => {
                     self.keep(&r.bundle, me, received && !r.written, batch);
                     self.supersede(store, &r.bundle, source, batch)?;
@@ -1000,6 +1000,22 @@ impl Journal {
             }
         }
         Ok(())
+    }
+
+    /// Applies a snapshot into a journal that already has content. It must load on its
+    /// own first (Automerge's incremental load accepts bytes it cannot read as
+    /// nothing, and a snapshot that supersedes bundles must hold what they held);
+    /// when it holds everything the journal holds, it simply becomes the document.
+    fn adopt_snapshot(&mut self, plain: &[u8]) -> Result<(), VaultError> {
+        let actor = self.actor.clone();
+        let mut loaded = contained("a snapshot", || JournalDoc::load(plain, actor))?;
+        loaded.check_schema()?;
+        if self.doc.is_covered_by(&mut loaded) {
+            self.doc = loaded;
+            Ok(())
+        } else {
+            contained("a snapshot", || self.doc.apply(plain))
+        }
     }
 
     fn drop_refused(
