@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use hearth_core::device::{self, JoinRequest, Live};
 use hearth_core::identity::{self, KeyStoreError, Seed};
+use hearth_core::ids::{DeviceId, IdError};
 use hearth_core::pairing::Ticket;
 use hearth_core::sync::net::{LocalDiscovery, NetConfig, SyncEvent};
 use hearth_core::vault::{Location, Origin, Vault, VaultEvent};
@@ -15,8 +16,8 @@ use tokio::sync::{broadcast, mpsc};
 use crate::records::{checkin_id, section};
 use crate::runtime::{blocking, handle, spawn};
 use crate::{
-    ChangeOrigin, CheckIn, CheckInPatch, DeviceInfo, HearthError, Invite, NewCheckIn, Plan,
-    PlanSection, Supporter, SyncReport, SyncStatus,
+    BackupStatus, ChangeOrigin, CheckIn, CheckInPatch, DeviceInfo, HearthError, Invite, NewCheckIn,
+    Plan, PlanSection, RemovalResult, Supporter, SyncReport, SyncStatus,
 };
 
 /// Where the app keeps the device's 32-byte seed: Android Keystore-wrapped storage,
@@ -74,6 +75,12 @@ fn net(bind: Option<String>) -> Result<NetConfig, HearthError> {
 
 fn ticket(text: &str) -> Result<Ticket, HearthError> {
     Ok(text.parse()?)
+}
+
+fn device_id(text: &str) -> Result<DeviceId, HearthError> {
+    text.parse().map_err(|e: IdError| HearthError::Invalid {
+        message: e.to_string(),
+    })
 }
 
 /// A member's device: its vault, and its network side.
@@ -316,21 +323,32 @@ impl Hearth {
         blocking(move || Ok(v.add_supporter(&supporter.into())?)).await
     }
 
-    /// This journal's devices (and the hub, as "store").
+    /// Every identity that can reach the journal: the member's devices, backup keys,
+    /// the center's hub; current ones first.
     pub async fn devices(&self) -> Result<Vec<DeviceInfo>, HearthError> {
         let v = self.vault.clone();
         blocking(move || Ok(v.devices()?.into_iter().map(Into::into).collect())).await
     }
 
-    /// Removes a device: it can read nothing written from now on.
-    pub async fn remove_device(&self, id: String) -> Result<(), HearthError> {
+    /// Removes a device (or a backup key, or a hub): it can read nothing written from
+    /// now on. Every backup is retired with it: `backup_advice` says to make a new one.
+    pub async fn remove_device(&self, id: String) -> Result<RemovalResult, HearthError> {
+        let (v, id) = (self.vault.clone(), device_id(&id)?);
+        blocking(move || Ok(RemovalResult::new(v.remove_device(id)?, v.backup_state()?))).await
+    }
+
+    /// Whether the member has a backup that restores the journal as it is now, and
+    /// what to tell them (show `advice` when it is set).
+    pub async fn backup_state(&self) -> Result<BackupStatus, HearthError> {
         let v = self.vault.clone();
-        let id = id
-            .parse()
-            .map_err(|e: hearth_core::ids::IdError| HearthError::Invalid {
-                message: e.to_string(),
-            })?;
-        blocking(move || Ok(v.remove_device(id).map(drop)?)).await
+        blocking(move || Ok(v.backup_state()?.into())).await
+    }
+
+    /// Whether this device was removed from the journal (it opens read-only: what it
+    /// held stays readable, nothing new reaches it, and edits are refused).
+    pub async fn is_removed(&self) -> Result<bool, HearthError> {
+        let v = self.vault.clone();
+        blocking(move || Ok(v.is_removed()?)).await
     }
 
     /// Enrolls at a center with the ticket its hub shows (a QR code at the desk).
@@ -405,6 +423,8 @@ impl Hearth {
     }
 
     /// The whole vault as an encrypted backup (passphrase of at least 8 characters).
+    /// It also adds the backup's key to the journal (owners only), so the backup
+    /// state becomes `Current`.
     pub async fn export_backup(&self, passphrase: String) -> Result<Vec<u8>, HearthError> {
         let v = self.vault.clone();
         blocking(move || Ok(v.export_backup(&passphrase)?)).await
@@ -472,6 +492,10 @@ impl Hearth {
         }
         let (v, n, status) = (self.vault.clone(), self.net.clone(), self.status.clone());
         let pending = self.join_request.clone();
+        // A request to the invite just shut down can no longer be answered.
+        if let Ok(mut p) = pending.lock() {
+            *p = None;
+        }
         let (new_live, invite) = spawn(async move {
             let (tx, mut rx) = mpsc::unbounded_channel();
             let fwd = status.clone();
@@ -488,13 +512,15 @@ impl Hearth {
                 let status = status.clone();
                 tokio::spawn(async move {
                     if let Some(request) = requests.recv().await {
-                        let _ = status.send(SyncStatus::JoinRequested {
+                        let asking = SyncStatus::JoinRequested {
                             device: request.device.short(),
                             code: request.code.clone(),
-                        });
+                        };
+                        // Held before the app hears of it, so `confirm_join` finds it.
                         if let Ok(mut p) = pending.lock() {
                             *p = Some(request);
                         }
+                        let _ = status.send(asking);
                     }
                     if let Ok(device) = joined.await {
                         let _ = status.send(SyncStatus::DeviceJoined {

@@ -1,7 +1,8 @@
 //! The plain records and enums that cross the boundary, and their conversions from
 //! and to `hearth-core`'s types. Ids are strings, times ms since the Unix epoch.
 
-use hearth_core::model;
+use hearth_core::access::Role;
+use hearth_core::{model, vault};
 
 use crate::HearthError;
 
@@ -116,17 +117,96 @@ pub struct Plan {
     pub supporters: Vec<Supporter>,
 }
 
-/// One of the member's devices (or the hub that stores the journal).
+/// What an identity in the journal's access log is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum DeviceKind {
+    /// One of the member's devices.
+    Device,
+    /// The key inside a backup file: it can add the device a backup is restored on.
+    BackupKey,
+    /// A center's hub, which stores the journal encrypted and cannot read it.
+    Hub,
+}
+
+/// What an identity may do with the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum DeviceRole {
+    /// Read, write, add and remove devices.
+    Owner,
+    /// Read and write.
+    Writer,
+    /// Read only.
+    Reader,
+    /// Keep the encrypted journal without a key (a center's hub).
+    Store,
+    /// A backup's key: it can add the device the backup is restored on.
+    Recovery,
+}
+
+/// Whether an identity still has access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum DeviceState {
+    /// It has access.
+    Active,
+    /// It was removed: it can read nothing written since, and write nothing.
+    Removed,
+    /// It removed another device at the same time as it was removed: both were.
+    RemovedInConflict,
+}
+
+/// One identity that can reach the journal: a device of the member's, a backup key,
+/// or a center's hub. Current ones come first.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct DeviceInfo {
     /// Its id (hex).
     pub id: String,
     /// The first 8 hex characters, to show.
     pub short_id: String,
-    /// "owner", "writer", "reader", "store" (the hub) or "removed".
-    pub role: String,
+    /// What it is.
+    pub kind: DeviceKind,
+    /// What it may do (a removed identity keeps the role it had).
+    pub role: DeviceRole,
+    /// Whether it still has access.
+    pub state: DeviceState,
+    /// The kind in words ("device", "backup key", "center hub").
+    pub kind_label: String,
+    /// The state in words ("has access", "removed", …).
+    pub state_label: String,
     /// Whether it is this device.
     pub this_device: bool,
+}
+
+/// What removing a device did.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct RemovalResult {
+    /// How many backup keys it retired (their backups restore nothing written from
+    /// now on).
+    pub backups_retired: u32,
+    /// Short ids of devices that remain but could not be given the new key (add them
+    /// again).
+    pub skipped: Vec<String>,
+    /// What to tell the member about backups now (make a new one), if anything.
+    pub backup_advice: Option<String>,
+}
+
+/// Whether the member has a backup that restores the journal as it is now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum BackupState {
+    /// A backup made since the last removal restores everything.
+    Current,
+    /// No backup was ever made.
+    Never,
+    /// A removal retired every backup: make a new one.
+    Retired,
+}
+
+/// The backup state and what to tell the member about it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct BackupStatus {
+    /// The state.
+    pub state: BackupState,
+    /// Plain words to show (a banner), or `None` when all is well.
+    pub advice: Option<String>,
 }
 
 /// What a sync reached.
@@ -299,13 +379,73 @@ impl From<Supporter> for model::Supporter {
     }
 }
 
-impl From<hearth_core::vault::DeviceInfo> for DeviceInfo {
-    fn from(d: hearth_core::vault::DeviceInfo) -> Self {
+impl From<vault::DeviceInfo> for DeviceInfo {
+    fn from(d: vault::DeviceInfo) -> Self {
         DeviceInfo {
             id: d.id.to_string(),
             short_id: d.id.short(),
-            role: format!("{:?}", d.role).to_lowercase(),
+            kind: d.kind.into(),
+            role: d.role.into(),
+            state: d.state.into(),
+            kind_label: d.kind.label().to_owned(),
+            state_label: d.state.label().to_owned(),
             this_device: d.this_device,
+        }
+    }
+}
+
+impl From<vault::DeviceKind> for DeviceKind {
+    fn from(k: vault::DeviceKind) -> Self {
+        match k {
+            vault::DeviceKind::Device => DeviceKind::Device,
+            vault::DeviceKind::BackupKey => DeviceKind::BackupKey,
+            vault::DeviceKind::Hub => DeviceKind::Hub,
+        }
+    }
+}
+
+impl From<Role> for DeviceRole {
+    fn from(r: Role) -> Self {
+        match r {
+            Role::Owner => DeviceRole::Owner,
+            Role::Writer => DeviceRole::Writer,
+            Role::Reader => DeviceRole::Reader,
+            Role::Store => DeviceRole::Store,
+            Role::Recovery => DeviceRole::Recovery,
+        }
+    }
+}
+
+impl From<vault::DeviceState> for DeviceState {
+    fn from(s: vault::DeviceState) -> Self {
+        match s {
+            vault::DeviceState::Active => DeviceState::Active,
+            vault::DeviceState::Removed => DeviceState::Removed,
+            vault::DeviceState::RemovedInConflict => DeviceState::RemovedInConflict,
+        }
+    }
+}
+
+impl From<vault::BackupState> for BackupStatus {
+    fn from(s: vault::BackupState) -> Self {
+        BackupStatus {
+            state: match s {
+                vault::BackupState::Current => BackupState::Current,
+                vault::BackupState::Never => BackupState::Never,
+                vault::BackupState::Retired => BackupState::Retired,
+            },
+            advice: s.advice().map(str::to_owned),
+        }
+    }
+}
+
+impl RemovalResult {
+    /// A removal's report, with the backup state that followed it.
+    pub(crate) fn new(report: vault::RemovalReport, backup: vault::BackupState) -> Self {
+        RemovalResult {
+            backups_retired: u32::try_from(report.backups_retired).unwrap_or(u32::MAX),
+            skipped: report.skipped.iter().map(|d| d.short()).collect(),
+            backup_advice: backup.advice().map(str::to_owned),
         }
     }
 }
