@@ -6,6 +6,7 @@
 
 mod peers;
 mod refusals;
+mod removal;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -179,10 +180,15 @@ pub struct Raw {
 impl Raw {
     /// Connects and opens the sync stream (the hub sees it with the first write).
     pub async fn connect(keys: &DeviceKeys, hub: &Hub) -> Raw {
+        Self::connect_to(keys, hub.ticket().addr.clone()).await
+    }
+
+    /// Connects to any peer (a hub, or a member's listening device).
+    pub async fn connect_to(keys: &DeviceKeys, addr: iroh::EndpointAddr) -> Raw {
         let ep = bind_endpoint(keys.endpoint_key(), &net(), Vec::new())
             .await
             .expect("bind");
-        let conn = tokio::time::timeout(WAIT, ep.connect(hub.ticket().addr.clone(), SYNC_ALPN))
+        let conn = tokio::time::timeout(WAIT, ep.connect(addr, SYNC_ALPN))
             .await
             .expect("connect timed out")
             .expect("connect");
@@ -224,6 +230,14 @@ impl Raw {
             got.push(m);
         }
         got
+    }
+
+    /// Waits until the other side closes the connection; returns why.
+    pub async fn closed(&self) -> String {
+        tokio::time::timeout(WAIT, self.conn.closed())
+            .await
+            .expect("the connection stayed open")
+            .to_string()
     }
 
     /// Closes the connection and the endpoint.
