@@ -1,6 +1,7 @@
 """The generated Python bindings driving the real library: a vault created with a key
-store written in Python, check-ins, the listener, the plan, typed errors, and two
-devices syncing through a real hub on loopback."""
+store written in Python, check-ins, the listener, the plan, typed errors, the device
+list and backup state as enums, pairing in two steps (and turning a stranger away),
+and two devices syncing through a real hub on loopback."""
 
 import asyncio
 import queue
@@ -55,6 +56,22 @@ class Recorder(hm.HearthListener):
     def next_change(self, timeout=10):
         return self.changes.get(timeout=timeout)
 
+    async def next_status(self, kind, timeout=20):
+        """The next status of class `kind` (e.g. `hm.SyncStatus.JOIN_REQUESTED`),
+        skipping others, awaited without blocking the event loop."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            left = deadline - loop.time()
+            if left <= 0:
+                raise TimeoutError(f"no {kind.__name__} within {timeout} s")
+            try:
+                status = await asyncio.to_thread(self.statuses.get, True, min(left, 0.5))
+            except queue.Empty:
+                continue
+            if isinstance(status, kind):
+                return status
+
 
 def checkin(mood=4, note="walked to the meeting"):
     return hm.NewCheckIn(
@@ -64,6 +81,29 @@ def checkin(mood=4, note="walked to the meeting"):
 
 def create(path, keys=None, name="Sam"):
     return run(hm.create_hearth(str(path), keys or MemoryKeyStore(), name, BIND))
+
+
+async def pair(a, listener, path, keys):
+    """Adds a new device at `path` to A's journal the way the apps do: A invites, the
+    new device shows `pairing_code` while it joins, A's listener hears `JoinRequested`
+    with the same code, and the member says yes on A. Returns the new device's Hearth
+    and the code both showed."""
+    invite = await a.invite(60)
+    code = hm.pairing_code(keys, invite.ticket)
+    joining = asyncio.ensure_future(hm.join_hearth(str(path), keys, invite.ticket, BIND))
+    asked = await listener.next_status(hm.SyncStatus.JOIN_REQUESTED)
+    assert asked.code == code
+    assert not joining.done()  # nothing is added before the member says so
+    a.confirm_join(True)
+    b = await joining
+    joined = await listener.next_status(hm.SyncStatus.DEVICE_JOINED)
+    assert joined.device == asked.device == b.device_id()[:8]
+    return b, code
+
+
+def kinds(devices):
+    """What the Devices screen shows of each identity: (kind, role, state, this device)."""
+    return [(d.kind, d.role, d.state, d.this_device) for d in devices]
 
 
 def test_create_with_a_python_key_store(tmp_path):
@@ -76,7 +116,11 @@ def test_create_with_a_python_key_store(tmp_path):
     assert h.name() == "Sam"
     assert len(h.device_id()) == 64
     devices = run(h.devices())
-    assert [(d.role, d.this_device) for d in devices] == [("owner", True)]
+    assert kinds(devices) == [
+        (hm.DeviceKind.DEVICE, hm.DeviceRole.OWNER, hm.DeviceState.ACTIVE, True)
+    ]
+    assert (devices[0].kind_label, devices[0].state_label) == ("device", "has access")
+    assert devices[0].short_id == devices[0].id[:8]
     del h
     # The same seed opens it again; another seed does not.
     again = run(hm.open_hearth(str(vault), keys, BIND))
@@ -166,10 +210,15 @@ def test_two_devices_sync_through_a_hub(tmp_path, hub):
     keys_a, keys_b = MemoryKeyStore(), MemoryKeyStore()
     a = create(tmp_path / "a", keys_a)
     hub_short = run(a.enroll(hub.ticket))
-    assert any(d.role == "store" and d.short_id == hub_short for d in run(a.devices()))
-    invite = run(a.invite(60))
-    assert invite.ticket and invite.qr_text
-    b = run(hm.join_hearth(str(tmp_path / "b"), keys_b, invite.ticket, BIND))
+    assert [
+        (d.kind, d.role, d.state, d.kind_label)
+        for d in run(a.devices())
+        if d.short_id == hub_short
+    ] == [(hm.DeviceKind.HUB, hm.DeviceRole.STORE, hm.DeviceState.ACTIVE, "center hub")]
+    listener = Recorder()
+    sub_a = a.subscribe(listener)
+    b, _ = run(pair(a, listener, tmp_path / "b", keys_b))
+    sub_a.cancel()
     assert keys_b.seed is not None and keys_b.seed != keys_a.seed
     assert b.device_id() != a.device_id()
     run(a.go_offline())
@@ -189,3 +238,116 @@ def test_two_devices_sync_through_a_hub(tmp_path, hub):
     seen = [rec.next_change()]
     assert hm.ChangeOrigin.REMOTE in seen
     sub.cancel()
+
+
+def test_backup_state_and_removing_a_backup_key(tmp_path):
+    h = create(tmp_path / "a")
+    assert not run(h.is_removed())
+    fresh = run(h.backup_state())
+    assert fresh.state == hm.BackupState.NEVER
+    assert fresh.advice and "backup" in fresh.advice.lower()
+    backup = run(h.export_backup("correct horse battery"))
+    assert len(backup) > 0
+    assert run(h.backup_state()) == hm.BackupStatus(state=hm.BackupState.CURRENT, advice=None)
+    devices = run(h.devices())
+    assert kinds(devices) == [
+        (hm.DeviceKind.DEVICE, hm.DeviceRole.OWNER, hm.DeviceState.ACTIVE, True),
+        (hm.DeviceKind.BACKUP_KEY, hm.DeviceRole.RECOVERY, hm.DeviceState.ACTIVE, False),
+    ]
+    assert devices[1].kind_label == "backup key"
+    # Removing the backup's key retires that backup: the member is told to make one.
+    removal = run(h.remove_device(devices[1].id))
+    assert removal.skipped == []
+    retired = run(h.backup_state())
+    assert retired.state == hm.BackupState.RETIRED
+    assert retired.advice and removal.backup_advice == retired.advice
+    assert [(d.kind, d.state, d.state_label) for d in run(h.devices())][1] == (
+        hm.DeviceKind.BACKUP_KEY,
+        hm.DeviceState.REMOVED,
+        "removed",
+    )
+    # A new backup is current again.
+    run(h.export_backup("correct horse battery staple"))
+    assert run(h.backup_state()).state == hm.BackupState.CURRENT
+    # Typed errors: this device cannot remove itself, nor an id that is not one.
+    with pytest.raises(hm.HearthError.Denied):
+        run(h.remove_device(h.device_id()))
+    with pytest.raises(hm.HearthError.Invalid):
+        run(h.remove_device("not an id"))
+
+
+def test_pairing_in_two_steps_then_removing_the_device(tmp_path):
+    async def scenario():
+        a = await hm.create_hearth(str(tmp_path / "a"), MemoryKeyStore(), "Sam", BIND)
+        listener = Recorder()
+        sub = a.subscribe(listener)
+        note = await a.add_checkin(checkin(note="before B joined"))
+        keys_b = MemoryKeyStore()
+        b, code = await pair(a, listener, tmp_path / "b", keys_b)
+        assert len(code) == 7 and code[3] == " " and code.replace(" ", "").isdigit()
+        # The code came from B's own seed, which joining kept (no second seed).
+        assert keys_b.saves == 1
+        assert [c.note for c in await b.checkins()] == ["before B joined"]
+        assert [c.id for c in await b.checkins()] == [note.id]
+        devices = await a.devices()
+        assert kinds(devices) == [
+            (hm.DeviceKind.DEVICE, hm.DeviceRole.OWNER, hm.DeviceState.ACTIVE, True),
+            (hm.DeviceKind.DEVICE, hm.DeviceRole.OWNER, hm.DeviceState.ACTIVE, False),
+        ]
+        assert devices[1].id == b.device_id()
+
+        # A backup, then B is lost: removing it retires the backup too.
+        await a.export_backup("correct horse battery")
+        assert (await a.backup_state()).state == hm.BackupState.CURRENT
+        removal = await a.remove_device(b.device_id())
+        assert removal.backups_retired == 1 and removal.skipped == []
+        status = await a.backup_state()
+        assert status.state == hm.BackupState.RETIRED
+        assert removal.backup_advice is not None and removal.backup_advice == status.advice
+        by_id = {d.id: d for d in await a.devices()}
+        assert (by_id[b.device_id()].kind, by_id[b.device_id()].state) == (
+            hm.DeviceKind.DEVICE,
+            hm.DeviceState.REMOVED,
+        )
+        assert [d.state for d in by_id.values() if d.kind == hm.DeviceKind.BACKUP_KEY] == [
+            hm.DeviceState.REMOVED
+        ]
+        assert not await a.is_removed()
+        with pytest.raises(hm.HearthError.Denied):
+            await a.remove_device(b.device_id())  # not twice
+        sub.cancel()
+        await a.go_offline()
+
+    run(scenario(), timeout=120)
+
+
+def test_a_stranger_turned_away_cannot_join(tmp_path):
+    async def scenario():
+        a = await hm.create_hearth(str(tmp_path / "a"), MemoryKeyStore(), "Sam", BIND)
+        listener = Recorder()
+        sub = a.subscribe(listener)
+        invite = await a.invite(60)
+        stranger = MemoryKeyStore()
+        their_code = hm.pairing_code(stranger, invite.ticket)
+        joining = asyncio.ensure_future(
+            hm.join_hearth(str(tmp_path / "s"), stranger, invite.ticket, BIND)
+        )
+        asked = await listener.next_status(hm.SyncStatus.JOIN_REQUESTED)
+        assert asked.code == their_code  # what the stranger's screen would show
+        a.confirm_join(False)
+        with pytest.raises(hm.HearthError.Denied):
+            await joining
+        assert not hm.hearth_exists(str(tmp_path / "s"))
+        ids = [d.id for d in await a.devices()]
+        assert len(ids) == 1 and ids == [a.device_id()]
+        # Nobody is asking any more, and the invite is used up: even the member's own
+        # device must get a new one.
+        with pytest.raises(hm.HearthError.NotFound):
+            a.confirm_join(True)
+        with pytest.raises(hm.HearthError.Denied):
+            await hm.join_hearth(str(tmp_path / "b"), MemoryKeyStore(), invite.ticket, BIND)
+        assert len(await a.devices()) == 1
+        sub.cancel()
+        await a.go_offline()
+
+    run(scenario(), timeout=120)
