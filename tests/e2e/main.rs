@@ -4,11 +4,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod netns;
+mod pairing;
 mod sync;
+mod takeover;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -50,10 +52,44 @@ pub fn found_under(dir: &Path, needle: &[u8]) -> bool {
     false
 }
 
-/// A running process whose stdout lines arrive on a channel; killed on drop.
+/// A running process whose stdout lines (and, when asked, stderr lines) arrive on
+/// channels; killed on drop.
 pub struct Running {
     child: Child,
     lines: mpsc::Receiver<String>,
+    errors: Option<mpsc::Receiver<String>>,
+}
+
+/// Sends each line `from` yields to a channel, on a thread of its own.
+fn lines_of(from: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(from).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits for a line from `rx` that satisfies `pred`.
+fn wait_line(
+    rx: &mpsc::Receiver<String>,
+    what: &str,
+    timeout: Duration,
+    pred: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if pred(&line) => return line,
+            Ok(_) => {}
+            Err(_) => panic!("timed out waiting for {what}"),
+        }
+    }
 }
 
 impl Running {
@@ -64,30 +100,84 @@ impl Running {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let stdout: ChildStdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Running { child, lines }
+        let lines = lines_of(child.stdout.take().unwrap());
+        Running {
+            child,
+            lines,
+            errors: None,
+        }
+    }
+
+    /// Spawns `cmd` as a member would run it in a terminal: its stdout and stderr
+    /// lines are both read, and [`Running::answer`] types on its stdin.
+    pub fn spawn_interactive(mut cmd: Command) -> Self {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = lines_of(child.stdout.take().unwrap());
+        let errors = Some(lines_of(child.stderr.take().unwrap()));
+        Running {
+            child,
+            lines,
+            errors,
+        }
     }
 
     /// Waits for a stdout line that satisfies `pred`.
     pub fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
+        wait_line(&self.lines, what, timeout, pred)
+    }
+
+    /// Waits for a stderr line that satisfies `pred` (only after `spawn_interactive`).
+    pub fn wait_for_stderr(
+        &self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> String {
+        let errors = self
+            .errors
+            .as_ref()
+            .expect("stderr is read only when interactive");
+        wait_line(errors, what, timeout, pred)
+    }
+
+    /// Types `line` and Enter on its stdin.
+    pub fn answer(&mut self, line: &str) {
+        let stdin = self.child.stdin.as_mut().expect("stdin is piped");
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Waits for it to exit by itself (panics after `timeout`); returns how it
+    /// exited and the stdout and stderr lines not read yet.
+    pub fn exit(&mut self, timeout: Duration) -> (ExitStatus, String, String) {
         let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if pred(&line) => return line,
-                Ok(_) => {}
-                Err(_) => panic!("timed out waiting for {what}"),
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
             }
-        }
+            assert!(
+                Instant::now() < deadline,
+                "the process did not exit in time"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // The pipes close with the process: read what is left.
+        let rest = |rx: &mpsc::Receiver<String>| {
+            let mut out = String::new();
+            while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
+                out.push_str(&line);
+                out.push('\n');
+            }
+            out
+        };
+        let stdout = rest(&self.lines);
+        let stderr = self.errors.as_ref().map(rest).unwrap_or_default();
+        (status, stdout, stderr)
     }
 
     /// The process, to write to its stdin.
@@ -231,5 +321,64 @@ impl Device {
         inviter.wait_for("the join", Duration::from_secs(30), |l| {
             l.contains("joined")
         });
+    }
+
+    /// This device's id, as `hearth status` prints it.
+    pub fn id(&self) -> String {
+        self.ok(&["status"])
+            .lines()
+            .find_map(|l| l.strip_prefix("device:"))
+            .expect("status names the device")
+            .trim()
+            .to_owned()
+    }
+
+    /// `hearth device list`, one [`Listed`] per identity.
+    pub fn list(&self) -> Vec<Listed> {
+        self.ok(&["device", "list"])
+            .lines()
+            .filter_map(Listed::parse)
+            .collect()
+    }
+}
+
+/// One line of `hearth device list`: `<id>  <kind>  <role>  <state>[  (this device)]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// The full id.
+    pub id: String,
+    /// `device`, `backup key`, `center hub`.
+    pub kind: String,
+    /// `owner`, `recovery`, `store`, ...
+    pub role: String,
+    /// `has access`, `removed`, ...
+    pub state: String,
+}
+
+impl Listed {
+    /// The line's fields (two spaces or more apart), or `None` for any other line.
+    fn parse(line: &str) -> Option<Self> {
+        let fields: Vec<&str> = line
+            .split("  ")
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .collect();
+        let [id, kind, role, state, ..] = fields.as_slice() else {
+            return None;
+        };
+        if id.len() < 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        Some(Listed {
+            id: (*id).to_owned(),
+            kind: (*kind).to_owned(),
+            role: (*role).to_owned(),
+            state: (*state).to_owned(),
+        })
+    }
+
+    /// Whether it can still reach the journal.
+    pub fn active(&self) -> bool {
+        self.state == "has access"
     }
 }
