@@ -1,6 +1,7 @@
 // The generated Kotlin bindings on the JVM (JNA), driving the real library: suspend
-// calls, a key store written in Kotlin, the listener, the plan, typed exceptions, and
-// two devices syncing through a real `hearth-hub` on loopback. Run by
+// calls, a key store written in Kotlin, the listener, the plan, typed exceptions, the
+// device list and backup state as enums, pairing in two steps (and turning a stranger
+// away), and two devices syncing through a real `hearth-hub` on loopback. Run by
 // mobile-bindings/tests/run.sh (`cargo xtask test-bindings`); prints
 // "Kotlin: N passed, M failed" and exits non-zero on any failure.
 //
@@ -14,11 +15,19 @@ import java.io.File
 import java.nio.file.Files
 import java.util.concurrent.TimeUnit
 import kotlin.system.exitProcess
+import kotlinx.coroutines.async
 import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.coroutineScope
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
+import org.hearth.ffi.BackupState
+import org.hearth.ffi.BackupStatus
 import org.hearth.ffi.ChangeOrigin
 import org.hearth.ffi.CheckInPatch
+import org.hearth.ffi.DeviceInfo
+import org.hearth.ffi.DeviceKind
+import org.hearth.ffi.DeviceRole
+import org.hearth.ffi.DeviceState
 import org.hearth.ffi.Hearth
 import org.hearth.ffi.HearthException
 import org.hearth.ffi.HearthListener
@@ -31,6 +40,7 @@ import org.hearth.ffi.createHearth
 import org.hearth.ffi.hearthExists
 import org.hearth.ffi.joinHearth
 import org.hearth.ffi.openHearth
+import org.hearth.ffi.pairingCode
 
 const val BIND = "127.0.0.1:0"
 
@@ -93,6 +103,41 @@ class Recorder : HearthListener {
     suspend fun nextChange(ms: Long = 10_000): ChangeOrigin = withTimeout(ms) { changes.receive() }
 }
 
+/** The next status of type [T], skipping others. */
+suspend inline fun <reified T : SyncStatus> Recorder.nextStatus(ms: Long = 20_000): T = withTimeout(ms) {
+    var s = statuses.receive()
+    while (s !is T) s = statuses.receive()
+    s as T
+}
+
+/** What the Devices screen shows of each identity: kind, role, state, this device. */
+data class Shown(val kind: DeviceKind, val role: DeviceRole, val state: DeviceState, val thisDevice: Boolean)
+
+fun shown(devices: List<DeviceInfo>) = devices.map { Shown(it.kind, it.role, it.state, it.thisDevice) }
+
+val THIS_OWNER = Shown(DeviceKind.DEVICE, DeviceRole.OWNER, DeviceState.ACTIVE, true)
+
+/**
+ * Adds a new device in [dir] to A's journal the way the apps do: A invites, the new
+ * device shows [pairingCode] while it joins, A's [listener] hears `JoinRequested` with
+ * the same code, and the member says yes on A. Returns the new device and the code.
+ */
+suspend fun pair(a: Hearth, listener: Recorder, dir: File, keys: MemoryKeyStore): Pair<Hearth, String> = coroutineScope {
+    val invite = a.invite(60u)
+    check(invite.ticket.isNotEmpty() && invite.qrText.isNotEmpty()) { "invite has a ticket" }
+    val code = pairingCode(keys, invite.ticket)
+    val joining = async { joinHearth(dir.path, keys, invite.ticket, BIND) }
+    val asked = listener.nextStatus<SyncStatus.JoinRequested>()
+    assertEq(code, asked.code, "the code on both devices")
+    check(!joining.isCompleted) { "nothing is added before the member says so" }
+    a.confirmJoin(true)
+    val b = joining.await()
+    val joined = listener.nextStatus<SyncStatus.DeviceJoined>()
+    assertEq(b.deviceId().take(8), joined.device, "the device that joined")
+    assertEq(asked.device, joined.device, "the device that asked")
+    b to code
+}
+
 fun checkin(mood: Int = 4, note: String = "walked to the meeting") = NewCheckIn(
     mood = mood.toUByte(),
     craving = 2u,
@@ -141,7 +186,8 @@ suspend fun createWithKotlinKeyStore() {
         assertEq("Sam", h.name(), "name")
         assertEq(64, h.deviceId().length, "device id length")
         val devices = h.devices()
-        assertEq(listOf("owner" to true), devices.map { it.role to it.thisDevice }, "devices")
+        assertEq(listOf(THIS_OWNER), shown(devices), "devices")
+        assertEq("device" to "has access", devices[0].kindLabel to devices[0].stateLabel, "labels")
         h.deviceId()
     }
     check(hearthExists(dir.path)) { "vault exists" }
@@ -221,10 +267,16 @@ suspend fun twoDevicesSyncThroughHub() {
         val keysB = MemoryKeyStore()
         create(File(home, "a"), keysA).use { a ->
             val hubShort = a.enroll(hub.ticket)
-            check(a.devices().any { it.role == "store" && it.shortId == hubShort }) { "the hub is a store" }
-            val invite = a.invite(60u)
-            check(invite.ticket.isNotEmpty() && invite.qrText.isNotEmpty()) { "invite has a ticket" }
-            joinHearth(File(home, "b").path, keysB, invite.ticket, BIND).use { b ->
+            assertEq(
+                listOf(Shown(DeviceKind.HUB, DeviceRole.STORE, DeviceState.ACTIVE, false)),
+                shown(a.devices().filter { it.shortId == hubShort }),
+                "the hub",
+            )
+            val listener = Recorder()
+            val subA = a.subscribe(listener)
+            val (joined, _) = pair(a, listener, File(home, "b"), keysB)
+            subA.close()
+            joined.use { b ->
                 check(b.deviceId() != a.deviceId()) { "a device of its own" }
                 check(!keysB.seed.contentEquals(keysA.seed)) { "a seed of its own" }
                 a.goOffline()
@@ -244,6 +296,102 @@ suspend fun twoDevicesSyncThroughHub() {
     }
 }
 
+suspend fun backupStateThroughARemoval() = create(File(tempDir(), "a")).use { h ->
+    check(!h.isRemoved()) { "not removed" }
+    val fresh = h.backupState()
+    assertEq(BackupState.NEVER, fresh.state, "a new journal has no backup")
+    check(fresh.advice?.contains("backup", ignoreCase = true) == true) { "advice: ${fresh.advice}" }
+    check(h.exportBackup("correct horse battery").isNotEmpty()) { "a backup" }
+    assertEq(BackupStatus(BackupState.CURRENT, null), h.backupState(), "after a backup")
+    val devices = h.devices()
+    assertEq(
+        listOf(THIS_OWNER, Shown(DeviceKind.BACKUP_KEY, DeviceRole.RECOVERY, DeviceState.ACTIVE, false)),
+        shown(devices),
+        "devices with a backup key",
+    )
+    assertEq("backup key", devices[1].kindLabel, "kind label")
+    val removal = h.removeDevice(devices[1].id)
+    val retired = h.backupState()
+    assertEq(BackupState.RETIRED, retired.state, "after removing the backup's key")
+    check(retired.advice != null && removal.backupAdvice == retired.advice) { "advice: $removal / $retired" }
+    assertEq(DeviceState.REMOVED, h.devices()[1].state, "the key is removed")
+    assertThrows<HearthException.Denied> { h.removeDevice(h.deviceId()) }
+    assertThrows<HearthException.Invalid> { h.removeDevice("not an id") }
+}
+
+suspend fun pairingInTwoStepsThenRemoval() {
+    val home = tempDir()
+    create(File(home, "a")).use { a ->
+        val listener = Recorder()
+        val sub = a.subscribe(listener)
+        val note = a.addCheckin(checkin(note = "before B joined"))
+        val keysB = MemoryKeyStore()
+        val (joined, code) = pair(a, listener, File(home, "b"), keysB)
+        joined.use { b ->
+            check(Regex("""\d{3} \d{3}""").matches(code)) { "a six-digit code: $code" }
+            assertEq(1, keysB.saves, "the code came from the seed B joined with")
+            assertEq(listOf(note.id to "before B joined"), b.checkins().map { it.id to it.note }, "B has A's check-ins")
+            val devices = a.devices()
+            assertEq(
+                listOf(THIS_OWNER, Shown(DeviceKind.DEVICE, DeviceRole.OWNER, DeviceState.ACTIVE, false)),
+                shown(devices),
+                "A's devices",
+            )
+            assertEq(b.deviceId(), devices[1].id, "B's id")
+
+            // A backup, then B is lost: removing it retires the backup too.
+            a.exportBackup("correct horse battery")
+            assertEq(BackupState.CURRENT, a.backupState().state, "after a backup")
+            val removal = a.removeDevice(b.deviceId())
+            assertEq(1u, removal.backupsRetired, "backups retired")
+            assertEq(emptyList<String>(), removal.skipped, "skipped")
+            val status = a.backupState()
+            assertEq(BackupState.RETIRED, status.state, "after the removal")
+            check(removal.backupAdvice != null && removal.backupAdvice == status.advice) { "advice: $removal" }
+            val after = a.devices().associateBy { it.id }
+            assertEq(DeviceState.REMOVED, after[b.deviceId()]?.state, "B is removed")
+            assertEq(
+                listOf(DeviceState.REMOVED),
+                after.values.filter { it.kind == DeviceKind.BACKUP_KEY }.map { it.state },
+                "the backup key is retired",
+            )
+            check(!a.isRemoved()) { "A is not removed" }
+        }
+        sub.close()
+        a.goOffline()
+    }
+}
+
+suspend fun strangerTurnedAway() {
+    val home = tempDir()
+    create(File(home, "a")).use { a ->
+        val listener = Recorder()
+        val sub = a.subscribe(listener)
+        val invite = a.invite(60u)
+        val stranger = MemoryKeyStore()
+        val theirCode = pairingCode(stranger, invite.ticket)
+        coroutineScope {
+            // Caught inside: a failed child would cancel this scope.
+            val joining = async { runCatching { joinHearth(File(home, "s").path, stranger, invite.ticket, BIND) } }
+            val asked = listener.nextStatus<SyncStatus.JoinRequested>()
+            assertEq(theirCode, asked.code, "the code the stranger's screen shows")
+            a.confirmJoin(false)
+            val refused = joining.await().exceptionOrNull()
+            check(refused is HearthException.Denied) { "the stranger's join fails: $refused" }
+        }
+        check(!hearthExists(File(home, "s").path)) { "no vault for the stranger" }
+        assertEq(listOf(a.deviceId()), a.devices().map { it.id }, "A's devices")
+        // Nobody is asking any more, and the invite is used up.
+        assertThrows<HearthException.NotFound> { a.confirmJoin(true) }
+        assertThrows<HearthException.Denied> {
+            joinHearth(File(home, "b").path, MemoryKeyStore(), invite.ticket, BIND)
+        }
+        assertEq(1, a.devices().size, "still one device")
+        sub.close()
+        a.goOffline()
+    }
+}
+
 val bindingTests = listOf(
     Test("create with a Kotlin key store (suspend)", ::createWithKotlinKeyStore),
     Test("check-ins round trip", ::checkinsRoundTrip),
@@ -251,6 +399,9 @@ val bindingTests = listOf(
     Test("plan edits round trip", ::planEditsRoundTrip),
     Test("typed exceptions caught", ::typedExceptionsCaught),
     Test("two devices sync through a real hub", ::twoDevicesSyncThroughHub),
+    Test("backup state through a removal (enums)", ::backupStateThroughARemoval),
+    Test("pairing in two steps, then removing the device", ::pairingInTwoStepsThenRemoval),
+    Test("a stranger turned away cannot join", ::strangerTurnedAway),
 )
 
 /** The app layer's tests, when AppLayerTest.kt was compiled in. */
