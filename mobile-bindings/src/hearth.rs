@@ -183,6 +183,13 @@ pub fn pairing_code(
     Ok(device::join_code(&ForeignKeys(key_store), &t)?)
 }
 
+/// The fewest characters a backup passphrase may have (the app enables its button
+/// from this; `export_backup` refuses shorter ones).
+#[uniffi::export]
+pub fn min_passphrase_chars() -> u32 {
+    hearth_core::vault::MIN_PASSPHRASE_CHARS as u32
+}
+
 /// Restores an encrypted backup into an empty `data_dir`, as a new device.
 #[uniffi::export]
 pub async fn restore_hearth(
