@@ -1,7 +1,7 @@
 // The Android app's plain-Kotlin layer (android/app/src/main/java/org/hearth/app/core:
 // HearthSession, HearthRepository and the screen models) on the JVM against the real
-// library. Compiled in by run.sh only when that folder exists; BindingsTest.kt finds
-// `AppLayerTests` by name.
+// library, two sessions pairing over loopback. Compiled in by run.sh only when that
+// folder exists; BindingsTest.kt finds `AppLayerTests` by name.
 
 package org.hearth.tests
 
@@ -9,20 +9,27 @@ import java.io.File
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.async
 import kotlinx.coroutines.cancel
 import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.withTimeout
+import org.hearth.app.core.DevicesModel
+import org.hearth.app.core.DevicesNotice
 import org.hearth.app.core.HearthSession
 import org.hearth.app.core.JournalModel
 import org.hearth.app.core.PlanModel
 import org.hearth.app.core.RelativeDay
 import org.hearth.app.core.TodayModel
 import org.hearth.app.core.UiError
+import org.hearth.ffi.DeviceKind
+import org.hearth.ffi.DeviceState
 import org.hearth.ffi.PlanSection
 
 object AppLayerTests : TestGroup {
     override val tests = listOf(
         Test("app layer: session, Today, Journal and Plan models", ::appLayer),
+        Test("app layer: pairing in two steps, backup advice and removal (Devices model)", ::appLayerDevices),
+        Test("app layer: a device turned away is told so", ::appLayerTurnedAway),
     )
 }
 
@@ -71,6 +78,110 @@ suspend fun appLayer() {
 
         session.close()
         assertEq(HearthSession.State.Opening, session.state.value, "closed")
+    } finally {
+        scope.cancel()
+    }
+}
+
+/** Waits until [model]'s state satisfies [what]. */
+suspend fun DevicesModel.awaitState(what: (org.hearth.app.core.DevicesState) -> Boolean) =
+    withTimeout(20_000) { state.first(what) }
+
+suspend fun appLayerDevices() {
+    val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
+    val home = tempDir()
+    try {
+        val sessionA = HearthSession(File(home, "a").path, MemoryKeyStore(), scope, bind = BIND)
+        sessionA.open()
+        check(sessionA.create("Sam").isOk) { "create: ${sessionA.state.value}" }
+        val repoA = sessionA.repository ?: throw AssertionFailed("A not ready")
+        val devices = DevicesModel(repoA, scope)
+        TodayModel(repoA, scope).apply { setMood(3) }.save()
+
+        // A new journal has no backup: the library's advice is on the Devices screen.
+        val fresh = devices.awaitState { it.devices.isNotEmpty() && it.backupAdvice != null }
+        assertEq(listOf(DeviceKind.DEVICE to DeviceState.ACTIVE), fresh.devices.map { it.info.kind to it.info.state }, "rows")
+        check(!fresh.devices.single().canRemove && !fresh.thisDeviceRemoved) { "this device is not removable" }
+
+        // Step one on A: an invite. Step one on B: join, showing the code.
+        check(devices.createInvite(60)) { "invite: ${devices.state.value.error}" }
+        val ticket = devices.state.value.invite?.ticket ?: throw AssertionFailed("no invite shown")
+        var forgotten = 0
+        val sessionB = HearthSession(File(home, "b").path, MemoryKeyStore(), scope, bind = BIND, forgetSeed = { forgotten++ })
+        sessionB.open()
+        val joining = scope.async { sessionB.join(ticket) }
+        val working = withTimeout(20_000) {
+            sessionB.state.first { it is HearthSession.State.Working && it.pairingCode != null }
+        } as HearthSession.State.Working
+        assertEq(HearthSession.Setup.JOINING, working.what, "B is joining")
+
+        // Step two on A: the same code, and the member says yes.
+        val asking = devices.awaitState { it.joinRequest != null }
+        assertEq(working.pairingCode, asking.joinRequest?.code, "both devices show one code")
+        check(!joining.isCompleted) { "B waits for the member" }
+        check(devices.answerJoin(true)) { "answer: ${devices.state.value.error}" }
+        check(joining.await().isOk) { "B joined: ${sessionB.state.value}" }
+        assertEq(1, forgotten, "a leftover seed is forgotten once, before the code")
+        val repoB = sessionB.repository ?: throw AssertionFailed("B not ready")
+        val joined = devices.awaitState { it.notice is DevicesNotice.Joined && it.devices.size == 2 }
+        check(joined.invite == null && joined.joinRequest == null) { "the invite is put away: $joined" }
+        withTimeout(20_000) { repoB.checkIns.first { it.size == 1 } }
+
+        // A backup puts the advice away; removing B brings it back.
+        check(devices.makeBackup("short") == null) { "a short passphrase is refused" }
+        check(devices.state.value.error != null && devices.state.value.backupAdvice != null) { "refused: no backup" }
+        val backup = devices.makeBackup("correct horse battery") ?: throw AssertionFailed("${devices.state.value.error}")
+        check(backup.isNotEmpty()) { "backup bytes" }
+        devices.backupWritten()
+        val current = devices.awaitState { it.backupAdvice == null }
+        assertEq(DevicesNotice.BackupSaved, current.notice, "saved notice")
+        assertEq(
+            listOf(DeviceKind.DEVICE, DeviceKind.DEVICE, DeviceKind.BACKUP_KEY),
+            current.devices.map { it.info.kind },
+            "a backup key in the list",
+        )
+        val b = current.devices.first { it.info.id == repoB.deviceId }
+        check(b.canRemove) { "B can be removed" }
+        check(devices.remove(b.id)) { "remove: ${devices.state.value.error}" }
+        val after = devices.state.value
+        assertEq(DevicesNotice.Removed(emptyList()), after.notice, "removed notice")
+        check(after.backupAdvice != null) { "the advice to make a new backup is shown" }
+        val row = after.devices.first { it.id == b.id }
+        check(row.info.state == DeviceState.REMOVED && !row.canRemove) { "B is removed: $row" }
+        println("      (the member would read: \"${after.backupAdvice}\")")
+
+        sessionB.close()
+        sessionA.close()
+    } finally {
+        scope.cancel()
+    }
+}
+
+suspend fun appLayerTurnedAway() {
+    val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
+    val home = tempDir()
+    try {
+        val sessionA = HearthSession(File(home, "a").path, MemoryKeyStore(), scope, bind = BIND)
+        sessionA.open()
+        check(sessionA.create(null).isOk) { "create: ${sessionA.state.value}" }
+        val devices = DevicesModel(sessionA.repository ?: throw AssertionFailed("A not ready"), scope)
+        check(devices.createInvite(60)) { "invite: ${devices.state.value.error}" }
+        val ticket = devices.state.value.invite?.ticket ?: throw AssertionFailed("no invite shown")
+
+        val stranger = HearthSession(File(home, "s").path, MemoryKeyStore(), scope, bind = BIND)
+        stranger.open()
+        val joining = scope.async { stranger.join(ticket) }
+        devices.awaitState { it.joinRequest != null }
+        check(devices.answerJoin(false)) { "answer: ${devices.state.value.error}" }
+        val refused = joining.await().errorOrNull() ?: throw AssertionFailed("the stranger joined")
+        assertEq(UiError.Kind.DENIED, refused.kind, "error kind")
+        assertEq(HearthSession.TURNED_AWAY, refused.message, "what the stranger reads")
+        check(stranger.state.value is HearthSession.State.NeedsSetup) { "back to the welcome screen" }
+        val state = devices.state.value
+        assertEq(DevicesNotice.TurnedAway, state.notice, "notice on A")
+        check(state.invite == null && state.joinRequest == null) { "the invite is closed: $state" }
+        assertEq(1, state.devices.size, "still one device")
+        sessionA.close()
     } finally {
         scope.cancel()
     }

@@ -5,6 +5,8 @@ import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.update
 import org.hearth.ffi.DeviceInfo
+import org.hearth.ffi.DeviceKind
+import org.hearth.ffi.DeviceState
 import org.hearth.ffi.SyncReport
 import org.hearth.ffi.SyncStatus
 
@@ -124,8 +126,9 @@ class CenterModel(
     /** Hides the error and the notice. */
     fun dismissMessages() = change { it.copy(error = null, notice = null) }
 
+    /** Another device or a hub with access (a backup key never syncs). */
     private fun hasPeers(): Boolean = repository.devices.value.any {
-        !it.thisDevice && it.role != HearthRepository.ROLE_REMOVED
+        !it.thisDevice && it.state == DeviceState.ACTIVE && it.kind != DeviceKind.BACKUP_KEY
     }
 
     private fun change(how: (Ui) -> Ui) {
@@ -156,6 +159,7 @@ class CenterModel(
                 val n = status.newItems.toInt()
                 "Got $n new ${if (n == 1) "change" else "changes"} from ${peerName(status.peer)}."
             }
+            is SyncStatus.JoinRequested -> "A new device (${status.device}) asks to join your journal."
             is SyncStatus.DeviceJoined -> "A new device joined your journal (${status.device})."
         }
 

@@ -13,16 +13,20 @@ import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.sync.Mutex
 import kotlinx.coroutines.sync.withLock
+import org.hearth.ffi.BackupStatus
 import org.hearth.ffi.ChangeOrigin
 import org.hearth.ffi.CheckIn
 import org.hearth.ffi.CheckInPatch
 import org.hearth.ffi.DeviceInfo
+import org.hearth.ffi.DeviceKind
+import org.hearth.ffi.DeviceState
 import org.hearth.ffi.HearthInterface
 import org.hearth.ffi.HearthListener
 import org.hearth.ffi.Invite
 import org.hearth.ffi.NewCheckIn
 import org.hearth.ffi.Plan
 import org.hearth.ffi.PlanSection
+import org.hearth.ffi.RemovalResult
 import org.hearth.ffi.Subscription
 import org.hearth.ffi.Supporter
 import org.hearth.ffi.SyncReport
@@ -30,6 +34,14 @@ import org.hearth.ffi.SyncStatus
 
 /** One sync status as it arrived, for the Center screen's "recent activity". */
 data class SyncNote(val atMs: Long, val status: SyncStatus)
+
+/** A device asking to join through the open invite: the member compares [code]. */
+data class JoinRequest(
+    /** Its short id. */
+    val device: String,
+    /** The code the new device shows too ("123 456"). */
+    val code: String,
+)
 
 /**
  * The app's one view of a member's journal: wraps the device's [HearthInterface]
@@ -52,6 +64,10 @@ class HearthRepository(
     private val _checkIns = MutableStateFlow<List<CheckIn>>(emptyList())
     private val _plan = MutableStateFlow<Plan?>(null)
     private val _devices = MutableStateFlow<List<DeviceInfo>>(emptyList())
+    private val _backup = MutableStateFlow<BackupStatus?>(null)
+    private val _removed = MutableStateFlow(false)
+    private val _joinRequest = MutableStateFlow<JoinRequest?>(null)
+    private val _joined = MutableSharedFlow<String>(extraBufferCapacity = 8)
     private val _syncStatus = MutableStateFlow<SyncStatus>(SyncStatus.Offline)
     private val _online = MutableStateFlow(false)
     private val _loaded = MutableStateFlow(false)
@@ -65,8 +81,23 @@ class HearthRepository(
     /** The recovery plan (`null` until first loaded). */
     val plan: StateFlow<Plan?> = _plan.asStateFlow()
 
-    /** This journal's devices, and the center's hub (role "store") once enrolled. */
+    /**
+     * Every identity that can reach the journal, in the library's order (current ones
+     * first): the member's devices, backup keys, and the center's hub once enrolled.
+     */
     val devices: StateFlow<List<DeviceInfo>> = _devices.asStateFlow()
+
+    /** Whether the member has a current backup, and the advice to show (`null` until loaded). */
+    val backup: StateFlow<BackupStatus?> = _backup.asStateFlow()
+
+    /** Whether this device was removed from the journal (it is then read-only). */
+    val removed: StateFlow<Boolean> = _removed.asStateFlow()
+
+    /** A device asking to join through the open invite, waiting for [confirmJoin]. */
+    val joinRequest: StateFlow<JoinRequest?> = _joinRequest.asStateFlow()
+
+    /** The short id of each device that joined through an invite, as it joins. */
+    val joined: SharedFlow<String> = _joined.asSharedFlow()
 
     /** The latest sync status the library reported. */
     val syncStatus: StateFlow<SyncStatus> = _syncStatus.asStateFlow()
@@ -102,7 +133,16 @@ class HearthRepository(
 
         override fun onSyncStatus(status: SyncStatus) {
             noteStatus(status)
-            if (status is SyncStatus.DeviceJoined) changes.trySend(ChangeOrigin.REMOTE)
+            when (status) {
+                is SyncStatus.JoinRequested -> _joinRequest.value = JoinRequest(status.device, status.code)
+                is SyncStatus.DeviceJoined -> {
+                    _joinRequest.value = null
+                    _joined.tryEmit(status.device)
+                    changes.trySend(ChangeOrigin.REMOTE)
+                }
+                is SyncStatus.Offline -> _joinRequest.value = null
+                else -> {}
+            }
         }
     }
 
@@ -149,6 +189,8 @@ class HearthRepository(
                 _checkIns.value = hearth.checkins()
                 _plan.value = hearth.plan()
                 _devices.value = hearth.devices()
+                _backup.value = hearth.backupState()
+                _removed.value = hearth.isRemoved()
             }
         }
         _loaded.value = true
@@ -159,7 +201,10 @@ class HearthRepository(
 
     private suspend fun refreshPlan() = refreshLock.withLock { _plan.value = hearth.plan() }
 
-    private suspend fun refreshDevices() = refreshLock.withLock { _devices.value = hearth.devices() }
+    private suspend fun refreshDevices() = refreshLock.withLock {
+        _devices.value = hearth.devices()
+        _backup.value = hearth.backupState()
+    }
 
     // ---- Check-ins ----------------------------------------------------------------
 
@@ -208,19 +253,33 @@ class HearthRepository(
 
     // ---- Devices and the center -----------------------------------------------------
 
-    /** Removes a device from the journal: it can read nothing written from now on. */
-    suspend fun removeDevice(id: String): Outcome<Unit> = attempt {
-        hearth.removeDevice(id)
-        refreshDevices()
+    /**
+     * Removes a device (or a backup key, or the hub): it can read nothing written from
+     * now on. Every backup is retired with it; the result carries the advice to show.
+     */
+    suspend fun removeDevice(id: String): Outcome<RemovalResult> = attempt {
+        hearth.removeDevice(id).also { refreshDevices() }
     }
 
     /**
      * Opens a one-time invite for another of the member's devices, valid for
-     * [validSecs]. Goes online; [syncStatus] reports `DeviceJoined` when it is used.
+     * [validSecs]. Goes online; when a device presents it, [joinRequest] holds its
+     * code until the member answers with [confirmJoin], and [joined] reports it once
+     * it has joined.
      */
     suspend fun invite(validSecs: Int): Outcome<Invite> = attempt {
         require(validSecs > 0) { "validSecs must be positive" }
+        _joinRequest.value = null
         hearth.invite(validSecs.toUInt()).also { _online.value = true }
+    }
+
+    /**
+     * Answers the device in [joinRequest]: [accept] when the member saw the same code
+     * on both devices (it is added), else it is turned away and the invite is closed.
+     */
+    suspend fun confirmJoin(accept: Boolean): Outcome<Unit> = attempt {
+        _joinRequest.value = null
+        hearth.confirmJoin(accept)
     }
 
     /** Enrolls at a center with the code its hub shows; returns the hub's short id. */
@@ -250,8 +309,13 @@ class HearthRepository(
 
     // ---- Backups --------------------------------------------------------------------
 
-    /** The whole journal as an encrypted backup (a passphrase of 8 characters or more). */
-    suspend fun exportBackup(passphrase: String): Outcome<ByteArray> = attempt { hearth.exportBackup(passphrase) }
+    /**
+     * The whole journal as an encrypted backup (a passphrase of 8 characters or more).
+     * It also adds the backup's key to the journal, so [backup] becomes current.
+     */
+    suspend fun exportBackup(passphrase: String): Outcome<ByteArray> = attempt {
+        hearth.exportBackup(passphrase).also { refreshDevices() }
+    }
 
     /** Merges a backup of this same journal; returns how many items were new. */
     suspend fun importBackup(backup: ByteArray, passphrase: String): Outcome<Int> = attempt {
@@ -263,14 +327,14 @@ class HearthRepository(
 
     // ---- Naming peers ----------------------------------------------------------------
 
-    /** The center's hub, once enrolled (the device whose role is "store"). */
-    fun hub(): DeviceInfo? = _devices.value.firstOrNull { it.role == ROLE_STORE }
+    /** The center's hub, once enrolled (and not removed). */
+    fun hub(): DeviceInfo? = _devices.value.firstOrNull { it.kind == DeviceKind.HUB && it.state == DeviceState.ACTIVE }
 
     /** How to call a peer (by its short id) in a sentence: "the center", "your device 1a2b3c4d". */
     fun peerName(shortId: String): String {
         val device = _devices.value.firstOrNull { it.shortId == shortId }
         return when {
-            device?.role == ROLE_STORE -> "the center"
+            device?.kind == DeviceKind.HUB -> "the center"
             device != null -> "your device $shortId"
             else -> "device $shortId"
         }
@@ -283,12 +347,6 @@ class HearthRepository(
     }
 
     companion object {
-        /** The role the hub has in [devices]. */
-        const val ROLE_STORE = "store"
-
-        /** The role of a device that was removed. */
-        const val ROLE_REMOVED = "removed"
-
         private const val MAX_ACTIVITY = 20
     }
 }

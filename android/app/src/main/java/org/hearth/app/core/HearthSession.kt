@@ -11,6 +11,7 @@ import org.hearth.ffi.createHearth
 import org.hearth.ffi.hearthExists
 import org.hearth.ffi.joinHearth
 import org.hearth.ffi.openHearth
+import org.hearth.ffi.pairingCode
 import org.hearth.ffi.restoreHearth
 
 /**
@@ -40,8 +41,12 @@ class HearthSession(
         /** No journal on this device yet: show the welcome screen. */
         data class NeedsSetup(val error: UiError? = null) : State
 
-        /** Creating, joining or restoring; [what] says which, for the progress text. */
-        data class Working(val what: Setup) : State
+        /**
+         * Creating, joining or restoring; [what] says which, for the progress text.
+         * While joining, [pairingCode] is the code to show: the member checks that
+         * the other device shows the same one, and confirms there.
+         */
+        data class Working(val what: Setup, val pairingCode: String? = null) : State
 
         /** The journal is open. */
         data class Ready(val repository: HearthRepository) : State
@@ -82,9 +87,22 @@ class HearthSession(
         createHearth(dataDir, keyStore, name?.trim()?.takeIf { it.isNotEmpty() }, bind)
     }
 
-    /** Makes this device one more device of the journal whose invite code is [ticket]. */
-    suspend fun join(ticket: String): Outcome<Unit> = setup(Setup.JOINING) {
-        joinHearth(dataDir, keyStore, ticket.trim(), bind)
+    /**
+     * Makes this device one more device of the journal whose invite code is [ticket].
+     * Shows the pairing code (in [state]) while the other device asks the member to
+     * compare it; fails if the member turns this device away there.
+     */
+    suspend fun join(ticket: String): Outcome<Unit> {
+        val t = ticket.trim()
+        val r = setup(Setup.JOINING, code = { pairingCode(keyStore, t) }) { joinHearth(dataDir, keyStore, t, bind) }
+        val error = r.errorOrNull()
+        if (error?.kind == UiError.Kind.DENIED) {
+            // Turned away on the other device, or the invite was already used.
+            val turnedAway = error.copy(message = TURNED_AWAY)
+            _state.value = State.NeedsSetup(turnedAway)
+            return Outcome.Failed(turnedAway)
+        }
+        return r
     }
 
     /** Restores an encrypted backup as a new device. */
@@ -102,11 +120,17 @@ class HearthSession(
         _state.value = State.Opening
     }
 
-    private suspend fun setup(what: Setup, open: suspend () -> Hearth): Outcome<Unit> {
+    /**
+     * Runs [open] with the state at [what]. [code], if given, is computed once the
+     * seed is settled (a leftover one forgotten, so the code is the new identity's)
+     * and shown while [open] runs.
+     */
+    private suspend fun setup(what: Setup, code: (() -> String)? = null, open: suspend () -> Hearth): Outcome<Unit> {
         if (_state.value is State.Ready) return Outcome.Failed(UiError.invalid("This device already has a journal."))
         _state.value = State.Working(what)
         val r = attempt {
             if (!hearthExists(dataDir)) forgetSeed?.invoke()
+            if (code != null) _state.value = State.Working(what, code())
             open()
         }
         return when (r) {
@@ -127,5 +151,11 @@ class HearthSession(
         // Without the listener the screens still work; load once so they show something.
         if (!repo.start().isOk) scope.launch { repo.refreshAll() }
         _state.value = State.Ready(repo)
+    }
+
+    companion object {
+        /** Said when the other device turned this one away (or its invite was used). */
+        const val TURNED_AWAY = "Your other device didn't add this one: it was turned away there, " +
+            "or the code was already used. On your other device, tap “Add a device” for a new code."
     }
 }

@@ -80,6 +80,7 @@ fun HearthRoot(app: HearthApp) {
                         HearthSession.Setup.RESTORING -> R.string.setup_restoring
                     },
                 ),
+                pairingCode = s.pairingCode,
             )
             is HearthSession.State.NeedsSetup -> WelcomeScreen(
                 vm = hearthViewModel { WelcomeViewModel(app.session) },
@@ -153,13 +154,33 @@ private fun MainScaffold(app: HearthApp, repository: HearthRepository) {
     }
 }
 
+/**
+ * Progress, with [text] saying what is happening. While joining, [pairingCode] is
+ * shown large: the member checks the other device shows the same and confirms there.
+ */
 @Composable
-private fun Waiting(text: String) {
+private fun Waiting(text: String, pairingCode: String? = null) {
     Column(
         modifier = Modifier.fillMaxSize().padding(32.dp),
         verticalArrangement = Arrangement.Center,
         horizontalAlignment = Alignment.CenterHorizontally,
     ) {
+        if (pairingCode != null) {
+            Text(
+                stringResource(R.string.joining_code_title),
+                style = MaterialTheme.typography.titleLarge,
+                textAlign = TextAlign.Center,
+            )
+            Spacer(Modifier.height(16.dp))
+            PairingCode(pairingCode)
+            Spacer(Modifier.height(16.dp))
+            Text(
+                stringResource(R.string.joining_code_then),
+                style = MaterialTheme.typography.bodyMedium,
+                textAlign = TextAlign.Center,
+            )
+            Spacer(Modifier.height(32.dp))
+        }
         CircularProgressIndicator()
         Spacer(Modifier.height(16.dp))
         Text(text, style = MaterialTheme.typography.bodyLarge, textAlign = TextAlign.Center)

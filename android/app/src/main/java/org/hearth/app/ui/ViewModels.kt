@@ -3,8 +3,10 @@ package org.hearth.app.ui
 import androidx.lifecycle.ViewModel
 import androidx.lifecycle.viewModelScope
 import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.Job
 import kotlinx.coroutines.launch
+import kotlinx.coroutines.withContext
 import org.hearth.app.core.CenterModel
 import org.hearth.app.core.DevicesModel
 import org.hearth.app.core.HearthRepository
@@ -13,6 +15,7 @@ import org.hearth.app.core.JournalModel
 import org.hearth.app.core.Outcome
 import org.hearth.app.core.PlanModel
 import org.hearth.app.core.TodayModel
+import org.hearth.app.core.UiError
 
 /**
  * Android ViewModels are thin: each owns one plain model from `core` (where the
@@ -40,7 +43,17 @@ class PlanViewModel(repository: HearthRepository) :
 
 /** Devices. */
 class DevicesViewModel(repository: HearthRepository) :
-    ModelViewModel<DevicesModel>({ DevicesModel(repository, it) })
+    ModelViewModel<DevicesModel>({ DevicesModel(repository, it) }) {
+    /**
+     * Makes a backup with [passphrase] and hands its bytes to [write] (the file the
+     * member chose) off the main thread; [notSaved] is shown if writing fails.
+     */
+    fun makeBackup(passphrase: String, notSaved: String, write: (ByteArray) -> Unit) = act {
+        val bytes = makeBackup(passphrase) ?: return@act
+        val failed = withContext(Dispatchers.IO) { runCatching { write(bytes) }.exceptionOrNull() }
+        backupWritten(failed?.let { UiError(UiError.Kind.STORAGE, notSaved, it.message) })
+    }
+}
 
 /** Center; remembers the live-sync switch through [rememberLiveSync]. */
 class CenterViewModel(
