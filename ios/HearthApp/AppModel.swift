@@ -17,6 +17,14 @@ struct PendingInvite: Equatable {
     let expires: Date
 }
 
+/// A device presenting the open invite: the member compares `code` with the one it shows.
+struct JoinRequest: Equatable {
+    /// Its short id.
+    let device: String
+    /// The code both devices show ("123 456").
+    let code: String
+}
+
 /// The app's one view of the member's journal: the `Hearth` object, the state the
 /// screens show (`@Published`, driven by the library's listener) and every action.
 /// The same shape as the Android app's `HearthRepository` and models.
@@ -26,6 +34,8 @@ final class AppModel: ObservableObject {
         case opening
         case welcome
         case working(String)
+        /// Joining another device's journal: show `code` for the member to compare there.
+        case joining(code: String)
         case ready
         case failed(String)
     }
@@ -33,7 +43,16 @@ final class AppModel: ObservableObject {
     @Published private(set) var phase: Phase = .opening
     @Published private(set) var checkIns: [CheckIn] = []
     @Published private(set) var plan: Plan?
+    /// Every identity that can reach the journal, in the library's order (current first).
     @Published private(set) var devices: [DeviceInfo] = []
+    /// Whether the member has a current backup, and the library's advice (nil until loaded).
+    @Published private(set) var backup: BackupStatus?
+    /// Whether this device was removed from the journal (it is then read-only).
+    @Published private(set) var thisDeviceRemoved = false
+    /// A device asking to join through the open invite, waiting for `answerJoin`.
+    @Published private(set) var joinRequest: JoinRequest?
+    /// The member said yes: the new device is being added.
+    @Published private(set) var adding = false
     @Published private(set) var status: SyncStatus = .offline
     @Published private(set) var online = false
     @Published private(set) var activity: [ActivityLine] = []
@@ -92,10 +111,15 @@ final class AppModel: ObservableObject {
         }
     }
 
-    /// Joins the journal of the device that shows `ticket`.
+    /// Joins the journal of the device that shows `ticket`, showing the pairing code
+    /// meanwhile: the member checks the other device shows the same and confirms there.
     func join(ticket: String) async {
         let t = ticket.trimmingCharacters(in: .whitespacesAndNewlines)
-        await setup("Connecting to your other device… Keep both close by and on the same Wi-Fi.") { [dataDir, keys] in
+        await setup(
+            "Connecting to your other device… Keep both close by and on the same Wi-Fi.",
+            code: { [keys] in try pairingCode(keyStore: keys, ticketText: t) },
+            denied: "Your other device didn't add this one: it was turned away there, or the code was already used. On your other device, tap “Add a device” for a new code."
+        ) { [dataDir, keys] in
             try await joinHearth(dataDir: dataDir.path, keyStore: keys, ticketText: t, bind: nil)
         }
     }
@@ -107,7 +131,15 @@ final class AppModel: ObservableObject {
         }
     }
 
-    private func setup(_ what: String, _ open: @escaping () async throws -> Hearth) async {
+    /// Runs `open` behind a progress screen saying `what`. `code`, if given, is computed
+    /// once the seed is settled (so it is the new identity's) and shown while `open`
+    /// runs; `denied` replaces the general words when the library answers `Denied`.
+    private func setup(
+        _ what: String,
+        code: (() throws -> String)? = nil,
+        denied: String? = nil,
+        _ open: @escaping () async throws -> Hearth
+    ) async {
         guard hearth == nil else { return }
         phase = .working(what)
         do {
@@ -117,10 +149,17 @@ final class AppModel: ObservableObject {
                 keys.forget()
             }
             try prepareDataDir()
+            if let code {
+                phase = .joining(code: try code())
+            }
             let opened = try await open()
             ready(opened)
         } catch {
-            self.error = plainWords(error)
+            if let denied, let e = error as? HearthError, case .Denied = e {
+                self.error = denied
+            } else {
+                self.error = plainWords(error)
+            }
             phase = .welcome
         }
     }
@@ -182,6 +221,8 @@ final class AppModel: ObservableObject {
                 checkIns = try await h.checkins()
                 plan = try await h.plan()
                 devices = try await h.devices()
+                backup = try await h.backupState()
+                thisDeviceRemoved = try await h.isRemoved()
             } catch {
                 self.error = plainWords(error)
             }
@@ -193,22 +234,32 @@ final class AppModel: ObservableObject {
         if case .offline = s { online = false } else { online = true }
         activity.insert(ActivityLine(at: Date(), text: describe(s)), at: 0)
         if activity.count > 20 { activity.removeLast(activity.count - 20) }
-        if case let .deviceJoined(device) = s {
+        switch s {
+        case let .joinRequested(device, code):
+            joinRequest = JoinRequest(device: device, code: code)
+        case let .deviceJoined(device):
+            joinRequest = nil
+            adding = false
             invite = nil
             notice = "A new device joined your journal (\(device))."
             Task { await refresh() }
+        case .offline:
+            joinRequest = nil
+            adding = false
+        default:
+            break
         }
     }
 
     // MARK: Words
 
-    /// The center's hub, once enrolled.
-    var hub: DeviceInfo? { devices.first { $0.role == "store" } }
+    /// The center's hub, once enrolled (and not removed).
+    var hub: DeviceInfo? { devices.first { $0.kind == .hub && $0.state == .active } }
 
     /// How to call a peer in a sentence.
     func peerName(_ shortId: String) -> String {
         guard let d = devices.first(where: { $0.shortId == shortId }) else { return "device \(shortId)" }
-        return d.role == "store" ? "the center" : "your device \(shortId)"
+        return d.kind == .hub ? "the center" : "your device \(shortId)"
     }
 
     /// A status in words (going online is reported a moment later: don't say offline).
@@ -294,6 +345,8 @@ final class AppModel: ObservableObject {
 
     /// Opens a one-time invite for another device (ten minutes).
     func createInvite(validFor seconds: UInt32 = 600) async {
+        joinRequest = nil
+        adding = false
         await perform { h in
             let i = try await h.invite(validSecs: seconds)
             online = true
@@ -301,13 +354,54 @@ final class AppModel: ObservableObject {
         }
     }
 
-    /// Removes a device: it can read nothing written from now on.
-    func removeDevice(id: String) async {
-        let ok = await perform { h in
-            try await h.removeDevice(id: id)
-            devices = try await h.devices()
+    /// Answers the device asking to join: `sameCode` when both devices show the same
+    /// code (it is added), else it is turned away and the invite is closed.
+    func answerJoin(sameCode: Bool) {
+        guard let h = hearth else { return }
+        joinRequest = nil
+        do {
+            try h.confirmJoin(accept: sameCode)
+            error = nil
+            if sameCode {
+                adding = true
+            } else {
+                invite = nil
+                notice = "Turned away. That device can't read your journal. Tap “Add a device” for a new code if you still want to add one."
+            }
+        } catch {
+            invite = nil
+            self.error = plainWords(error)
         }
-        if ok { notice = "Removed. That device can't read anything you write from now on." }
+    }
+
+    /// Removes a device (or a backup key, or the hub): it can read nothing written
+    /// from now on. Every backup is retired with it; `backup` then carries the advice.
+    func removeDevice(id: String) async {
+        var removal: RemovalResult?
+        let ok = await perform { h in
+            removal = try await h.removeDevice(id: id)
+            devices = try await h.devices()
+            backup = try await h.backupState()
+        }
+        guard ok, let removal else { return }
+        var text = "Removed. That device can't read anything you write from now on."
+        if !removal.skipped.isEmpty {
+            text += " These devices need adding again: \(removal.skipped.joined(separator: ", "))."
+        }
+        notice = text
+    }
+
+    /// Makes an encrypted backup with `passphrase` (the library checks it) and returns
+    /// its bytes for the member to save; nil (with the error shown) if it failed. It
+    /// also adds the backup's key to the journal, so the advice goes away.
+    func makeBackup(passphrase: String) async -> Data? {
+        var data: Data?
+        await perform { h in
+            data = try await h.exportBackup(passphrase: passphrase)
+            devices = try await h.devices()
+            backup = try await h.backupState()
+        }
+        return data
     }
 
     /// Enrolls with the code shown at the center's desk, then syncs once.
@@ -326,7 +420,8 @@ final class AppModel: ObservableObject {
 
     /// Syncs once with the center and any of the member's devices in reach.
     func syncNow() async {
-        guard devices.contains(where: { !$0.thisDevice && $0.role != "removed" }) else {
+        // Another device or a hub with access (a backup key never syncs).
+        guard devices.contains(where: { !$0.thisDevice && $0.state == .active && $0.kind != .backupKey }) else {
             notice = "Nothing to sync with yet. Enroll at a center, or add another device."
             return
         }

@@ -11,6 +11,20 @@ struct RootView: View {
             ProgressView("Opening your journal…")
         case let .working(what):
             ProgressView(what).padding()
+        case let .joining(code):
+            VStack(spacing: 16) {
+                Text("Check that your other device shows this code")
+                    .font(.title3)
+                    .multilineTextAlignment(.center)
+                PairingCodeView(code: code)
+                Text("If it does, tap “Same code — add it” there. If it shows a different code, tap “Different — turn away”: someone else has the invite.")
+                    .font(.callout)
+                    .foregroundStyle(.secondary)
+                    .multilineTextAlignment(.center)
+                ProgressView("Connecting to your other device… Keep both close by and on the same Wi-Fi.")
+                    .padding(.top, 16)
+            }
+            .padding(32)
         case .welcome:
             WelcomeView()
         case let .failed(message):

@@ -84,6 +84,8 @@ public enum SyncWords {
             return "Up to date with \(peerName(peer))."
         case let .received(peer, newItems):
             return "Got \(newItems) new \(newItems == 1 ? "change" : "changes") from \(peerName(peer))."
+        case let .joinRequested(device, _):
+            return "A new device (\(device)) asks to join your journal."
         case let .deviceJoined(device):
             return "A new device joined your journal (\(device))."
         }
