@@ -59,8 +59,9 @@ fn thief_sees(device: &Device, word: &str) -> bool {
 /// invite a throwaway device T, remove it and sync again; and gets C's own backup
 /// merged into A. Nothing the thief holds (B, C, T) shows the canary; A's device list
 /// names the same devices with access (A, D, the hub) before the thief acts, before
-/// the merge and after it; B stays removed; and A and D still sync with each other
-/// through the hub.
+/// the merge and after it; B stays removed; A and D still sync with each other
+/// through the hub; and when the member then removes D, the new epoch's key reaches
+/// none of the thief's devices.
 #[test]
 fn a_thief_with_a_removed_tablets_backup_reads_nothing_new_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -213,6 +214,23 @@ fn a_thief_with_a_removed_tablets_backup_reads_nothing_new_and_changes_nothing()
             assert!(
                 list.iter().all(|l| &l.id != thief || !l.active()),
                 "{thief} has access: {list:?}"
+            );
+        }
+    }
+
+    // The member's next removal opens an epoch whose key goes to every device A counts
+    // as its own (before the rewrite, C was one of them and read what came next).
+    a.ok(&["device", "remove", &d_id[..12]]);
+    let word3 = canary();
+    a.ok(&["checkin", "--mood", "3", "--note", &format!("next {word3}")]);
+    a.ok(&["sync"]);
+    let out = c.run(&["sync"]);
+    let transcript = format!("{transcript}\n{}", log("C", &["sync"], &out));
+    for (who, device) in [("B", &b), ("C", &c), ("T", &t)] {
+        if device.home().exists() {
+            assert!(
+                !thief_sees(device, &word3),
+                "{who} reads what was written after the member's next removal:\n{transcript}"
             );
         }
     }
