@@ -283,6 +283,65 @@ mod tests {
     }
 
     #[test]
+    fn a_removal_wins_over_a_concurrent_grant_of_the_same_device_in_any_order() {
+        let (a, b) = (device(1), device(2));
+        for n in 10..26 {
+            let x = device(n);
+            let (mut book, g) = Book::new(&a);
+            let add_b = book.grant(&a, &[g], &b, Role::Owner);
+            let add_x = book.grant(&a, &[add_b], &x, Role::Reader);
+            book.remove(&b, &[add_x], &[&x]);
+            // A grants X again, not having seen B's removal of it.
+            book.grant(&a, &[add_x], &x, Role::Owner);
+            let state = book.state();
+            assert!(
+                state.member(&x.id()).unwrap().removed.is_some(),
+                "X came back (device seed {n})"
+            );
+        }
+    }
+
+    #[test]
+    fn a_removal_that_undercuts_the_standing_of_its_remover_stands_with_it() {
+        let (a, d, e) = (device(1), device(2), device(3));
+        let (mut book, g) = Book::new(&a);
+        let add_d = book.grant(&a, &[g], &d, Role::Owner);
+        // A removes D, while D (not having seen it) adds E and E removes A: each side
+        // undoes the other (A's removal voids D's grant of E), so both stand.
+        let a_removes_d = book.remove(&a, &[add_d], &[&d]);
+        let add_e = book.grant(&d, &[add_d], &e, Role::Owner);
+        let e_removes_a = book.remove(&e, &[add_e], &[&a]);
+        let state = book.state();
+        assert!(state.is_valid(&a_removes_d) && state.is_valid(&e_removes_a));
+        assert!(!state.is_valid(&add_e), "D's grant did not see its removal");
+        for x in [&a, &d] {
+            assert!(
+                state
+                    .member(&x.id())
+                    .unwrap()
+                    .removed
+                    .as_ref()
+                    .unwrap()
+                    .mutual
+            );
+        }
+        assert!(!state.may_hold(&e.id()));
+        // Whatever order a replica received them in, it weighs the same records: the
+        // log keeps a void removal its signer could make.
+        let mut log = AccessLog::new(book.doc);
+        let mut records = book.records.clone();
+        records.reverse();
+        for r in records {
+            log.admit(vec![r]);
+        }
+        assert!(log.contains(&e_removes_a) && log.contains(&add_e));
+        assert_eq!(
+            log.state().members().collect::<Vec<_>>(),
+            state.members().collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
     fn a_removed_device_stays_removed_and_a_stale_recovery_key_adds_nobody() {
         let (a, b, r, new) = (device(1), device(2), device(5), device(6));
         let (mut book, g) = Book::new(&a);

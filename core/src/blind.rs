@@ -338,7 +338,10 @@ impl Replica for BlindStore {
             })),
         };
         let mut d = self.lock(&entry)?;
-        let sorted = item::sort(*doc, items);
+        let sorted = item::sort(*doc, items, |item, id| match item {
+            SyncItem::Acl(_) => d.log.contains(&crate::ids::AclId(id.0)),
+            _ => self.store.has_item(doc, id).unwrap_or(false),
+        });
         let mut checked_rejected = sorted.rejected;
         // Admitted into a copy: nothing changes here unless the push is taken.
         let mut log = d.log.clone();
@@ -356,7 +359,7 @@ impl Replica for BlindStore {
             )));
         }
         let mut batch = Batch::new();
-        let mut duplicates = admitted.duplicates;
+        let mut duplicates = admitted.duplicates + sorted.duplicates;
         for r in &admitted.stored {
             batch.put_acl(*doc, r.id(), r.bytes().to_vec());
         }

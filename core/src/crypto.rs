@@ -117,8 +117,18 @@ pub const BACKUP_MAX_WORK_FACTOR: u8 = 20;
 
 /// Encrypts `plaintext` under a passphrase (age scrypt recipient).
 pub fn encrypt_with_passphrase(passphrase: &str, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    encrypt_with_passphrase_costing(passphrase, plaintext, BACKUP_WORK_FACTOR)
+}
+
+/// [`encrypt_with_passphrase`] with another scrypt work factor (log2 N): for tests that
+/// make hundreds of backups. Opening reads the factor from the file, as always.
+pub fn encrypt_with_passphrase_costing(
+    passphrase: &str,
+    plaintext: &[u8],
+    work_factor: u8,
+) -> Result<Vec<u8>, CryptoError> {
     let mut recipient = age::scrypt::Recipient::new(SecretString::from(passphrase.to_owned()));
-    recipient.set_work_factor(BACKUP_WORK_FACTOR);
+    recipient.set_work_factor(work_factor);
     let encryptor =
         age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
             .map_err(|e| CryptoError::Encrypt(e.to_string()))?;

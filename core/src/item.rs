@@ -64,12 +64,25 @@ pub(crate) struct Sorted {
     pub bundles: Vec<Vec<u8>>,
     /// Items refused while decoding, with why.
     pub rejected: Vec<String>,
+    /// Items already held (found by id, before any signature is checked).
+    pub duplicates: usize,
 }
 
-/// Sorts items for `doc` by kind, decoding access records and envelopes.
-pub(crate) fn sort(doc: DocId, items: Vec<SyncItem>) -> Sorted {
+/// Sorts items for `doc` by kind, decoding access records and envelopes; items `held`
+/// says are already kept (or repeated in `items`) are counted, not decoded.
+pub(crate) fn sort(
+    doc: DocId,
+    items: Vec<SyncItem>,
+    held: impl Fn(&SyncItem, &ItemId) -> bool,
+) -> Sorted {
     let mut out = Sorted::default();
+    let mut seen = BTreeSet::new();
     for item in items {
+        let id = item.id();
+        if !seen.insert(id) || (!matches!(item, SyncItem::Bundle(_)) && held(&item, &id)) {
+            out.duplicates += 1;
+            continue;
+        }
         match item {
             SyncItem::Acl(bytes) => match AclRecord::decode(&bytes) {
                 Ok(r) => out.acl.push(r),

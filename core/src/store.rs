@@ -73,7 +73,7 @@ type Row = (Vec<u8>, Vec<u8>);
 pub struct Batch {
     bundles: Vec<(DocId, BundleId, Vec<u8>)>,
     deletes: Vec<(DocId, BundleId)>,
-    envelopes: Vec<(DocId, [u8; 84], ItemId, Vec<u8>)>,
+    envelopes: Vec<(DocId, [u8; 116], ItemId, Vec<u8>)>,
     acl: Vec<(DocId, AclId, Vec<u8>)>,
     meta: Vec<(String, Vec<u8>)>,
     meta_deletes: Vec<String>,
@@ -106,7 +106,7 @@ impl Batch {
     /// Stores an envelope, unless its slot already holds a different one.
     pub fn put_envelope(&mut self, doc: DocId, envelope: &Envelope) -> &mut Self {
         let b = envelope.body();
-        let slot = envelope_slot(&doc, b.epoch, &b.recipient, &b.granter, &b.key.0);
+        let slot = envelope_slot(&doc, b.epoch, &b.recipient, &b.key.0, &b.granter);
         self.envelopes
             .push((doc, slot, envelope.id(), envelope.bytes().to_vec()));
         self
@@ -194,19 +194,17 @@ fn envelope_slot(
     doc: &DocId,
     epoch: u32,
     to: &DeviceId,
-    granter: &DeviceId,
     key: &[u8; 32],
-) -> [u8; 84] {
-    // The key's commitment is folded to 32 bytes with the granter: a slot per granter
-    // and key, so one granter's envelope never displaces another's.
-    let mut k = [0u8; 84];
+    granter: &DeviceId,
+) -> [u8; 116] {
+    // One slot per (doc, epoch, recipient, key, granter): one granter's envelope never
+    // displaces another's, and "does this device have this key" is one range read.
+    let mut k = [0u8; 116];
     k[..16].copy_from_slice(doc.as_bytes());
     k[16..20].copy_from_slice(&epoch.to_be_bytes());
     k[20..52].copy_from_slice(to.as_bytes());
-    let mut h = blake3::Hasher::new();
-    h.update(granter.as_bytes());
-    h.update(key);
-    k[52..].copy_from_slice(h.finalize().as_bytes());
+    k[52..84].copy_from_slice(key);
+    k[84..].copy_from_slice(granter.as_bytes());
     k
 }
 
@@ -533,6 +531,27 @@ impl Store {
                 .map(|(_, b)| SyncItem::Bundle(b)),
         );
         Ok(items)
+    }
+
+    /// Whether an envelope of `key` for `recipient` and `epoch` is stored (from any
+    /// granter).
+    pub fn has_envelope_for(
+        &self,
+        doc: &DocId,
+        epoch: u32,
+        recipient: &DeviceId,
+        key: &[u8; 32],
+    ) -> Result<bool, StoreError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = tx.open_table(ENVELOPE_SLOTS).map_err(db_err)?;
+        let start = envelope_slot(doc, epoch, recipient, key, &DeviceId([0; 32]));
+        let end = envelope_slot(doc, epoch, recipient, key, &DeviceId([0xff; 32]));
+        let found = t
+            .range(start.as_slice()..=end.as_slice())
+            .map_err(db_err)?
+            .next()
+            .is_some();
+        Ok(found)
     }
 
     /// Whether an item with this content id is stored for the doc (bundle, ACL record

@@ -668,6 +668,16 @@ impl Vault {
         })
     }
 
+    /// The epoch and key commitment this device seals new bundles with, if it holds a
+    /// key of the newest epoch (shown by `status`; equal on every device in sync).
+    pub fn key_in_use(&self) -> Result<Option<(u32, crate::access::EpochKey)>, VaultError> {
+        self.read(|j| {
+            j.keys()
+                .for_write(j.state())
+                .map(|(epoch, key)| (epoch, key.commitment()))
+        })
+    }
+
     /// Whether this device still has access to the journal (a removed device opens
     /// read-only: what it held stays readable here, nothing new reaches it).
     pub fn is_removed(&self) -> Result<bool, VaultError> {
@@ -829,6 +839,15 @@ impl Vault {
             },
             |_, _| {},
         )?;
+        if let Err(e) = write_journal(
+            store,
+            device,
+            journal,
+            |j, d, b| j.seal_missing_keys(store, d, b),
+            |j, b| self.send_out(j, b),
+        ) {
+            tracing::warn!("could not seal keys to a device added during a removal: {e}");
+        }
         if journal.rekey_due(device) {
             // Concurrent removals left the newest key with a removed device.
             if let Err(e) = write_journal(

@@ -16,13 +16,15 @@
 //!    did not see, whatever parents X chose for it, and bounds X's bundles by the
 //!    mark it names. A device once removed stays removed (a grant never brings it
 //!    back: a thief keeps the old key).
-//! 4. **Concurrent conflicting owner records** (the one rule): when removals form a
-//!    cycle — A removes B while B removes A, not having seen each other's — every
-//!    device in the cycle is removed and each of their other unseen records is void.
+//! 4. **Concurrent conflicting owner records** (the one rule): concurrent removals
+//!    that undo each other are settled by grounded labelling — a removal stands when
+//!    every removal that would undo it falls, and falls when one that would undo it
+//!    stands. Removals left in a cycle — A removes B while B removes A, not having
+//!    seen each other's, or B removes the device that granted A — all stand: every
+//!    device in the cycle is removed, and each of their other unseen records is void.
 //!    With no trusted clock the two sides of such a cycle are indistinguishable (a
 //!    thief can always sign a counter-removal that did not see its own removal), and
-//!    this is the only choice that never leaves a thief with access. Removals that
-//!    void one another without a cycle are settled by iterating to a fixed point.
+//!    this is the only choice that never leaves a thief with access.
 //! 5. **Epochs.** Every record that opens an epoch commits to its key. Concurrent
 //!    openings of one epoch number are all valid; the one with the smallest id is the
 //!    epoch's key for new writes. When that key reached a device that is now removed,
@@ -33,10 +35,6 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 
 use super::record::{AclRecord, Action, EpochKey, Mark, Role};
 use crate::ids::{AclId, DeviceId, DocId};
-
-/// How many rounds of settling removals that void one another before the state is
-/// taken as it stands (only records made to oscillate need more than three).
-const MAX_ROUNDS: usize = 16;
 
 /// A device's standing in a document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +106,8 @@ pub struct AccessState {
     doc: DocId,
     evaluated: BTreeSet<AclId>,
     valid: BTreeSet<AclId>,
+    /// Removals whose signer held the power to remove among the records it had seen.
+    removals: BTreeSet<AclId>,
     heads: Vec<AclId>,
     head_epoch: u32,
     members: BTreeMap<DeviceId, Standing>,
@@ -251,7 +251,9 @@ struct Pass {
 }
 
 impl Pass {
-    fn run(g: &Graph<'_>, void: &Bits) -> Self {
+    /// One pass with the records in `void` void; the removals in `forced` stand
+    /// whatever their signers' standing (they stand in a cycle of removals).
+    fn run(g: &Graph<'_>, void: &Bits, forced: &BTreeSet<usize>) -> Self {
         let n = g.records.len();
         let mut pass = Pass {
             valid: Bits::new(n),
@@ -272,6 +274,7 @@ impl Pass {
                     };
                     may && !pass.removed_in_view(g, subject, i)
                 }
+                Action::Remove { .. } if forced.contains(&i) => true,
                 Action::Remove { .. } | Action::Rotate { .. } => {
                     pass.role_in_view(g, &b.issuer, i) == Some(Role::Owner)
                 }
@@ -329,10 +332,10 @@ impl Pass {
     }
 }
 
-/// The records that the removals in `effective` void, and the removals that stand in
-/// a cycle.
-fn voided(g: &Graph<'_>, effective: &[usize]) -> (Bits, BTreeSet<usize>) {
-    let cyclic = cycles(g, effective);
+/// The records the removals in `effective` void: every record by a device a removal
+/// removes that the removal did not see — but a removal in `mutual` voids no other
+/// removal in `mutual` (they stand together).
+fn voided(g: &Graph<'_>, effective: &[usize], mutual: &BTreeSet<usize>) -> Bits {
     let mut void = Bits::new(g.records.len());
     for &removal in effective {
         for r in g.removed_by(removal) {
@@ -340,86 +343,22 @@ fn voided(g: &Graph<'_>, effective: &[usize]) -> (Bits, BTreeSet<usize>) {
                 if i == removal || g.saw(removal, i) {
                     continue;
                 }
-                if cyclic.get(&i) == cyclic.get(&removal) && cyclic.contains_key(&i) {
-                    continue; // mutual removal: both stand
+                if mutual.contains(&i) && mutual.contains(&removal) {
+                    continue;
                 }
                 void.set(i);
             }
         }
     }
-    let in_cycle = cyclic.into_keys().collect();
-    (void, in_cycle)
+    void
 }
 
-/// The removals in `effective` that lie on a cycle of "removes the issuer of, without
-/// having seen it", each mapped to its cycle (strongly connected component) number.
-fn cycles(g: &Graph<'_>, effective: &[usize]) -> BTreeMap<usize, usize> {
-    let standing: BTreeSet<usize> = effective.iter().copied().collect();
-    // a -> b: removal a removes b's issuer and did not see b.
-    let edges: BTreeMap<usize, Vec<usize>> = effective
-        .iter()
-        .map(|&a| {
-            let targets = g
-                .removed_by(a)
-                .iter()
-                .flat_map(|r| g.by_issuer.get(&r.subject).into_iter().flatten())
-                .copied()
-                .filter(|&b| b != a && standing.contains(&b) && !g.saw(a, b))
-                .collect();
-            (a, targets)
-        })
-        .collect();
-    let mut reversed: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for (&a, targets) in &edges {
-        for &b in targets {
-            reversed.entry(b).or_default().push(a);
-        }
-    }
-    // Kosaraju: finishing order on the graph, then components on the reverse.
-    let mut order = Vec::new();
-    let mut seen = BTreeSet::new();
-    for &start in effective {
-        if !seen.insert(start) {
-            continue;
-        }
-        let mut stack = vec![(start, 0usize)];
-        while let Some((node, next)) = stack.pop() {
-            let targets = edges.get(&node).map_or(&[][..], |t| t.as_slice());
-            if let Some(&child) = targets.get(next) {
-                stack.push((node, next + 1));
-                if seen.insert(child) {
-                    stack.push((child, 0));
-                }
-            } else {
-                order.push(node);
-            }
-        }
-    }
-    let mut component: BTreeMap<usize, usize> = BTreeMap::new();
-    let mut out = BTreeMap::new();
-    for &root in order.iter().rev() {
-        if component.contains_key(&root) {
-            continue;
-        }
-        let mut members = vec![root];
-        let mut stack = vec![root];
-        component.insert(root, root);
-        while let Some(node) = stack.pop() {
-            for &prev in reversed.get(&node).into_iter().flatten() {
-                if let std::collections::btree_map::Entry::Vacant(e) = component.entry(prev) {
-                    e.insert(root);
-                    members.push(prev);
-                    stack.push(prev);
-                }
-            }
-        }
-        if members.len() > 1 {
-            for m in members {
-                out.insert(m, root);
-            }
-        }
-    }
-    out
+/// How a removal fares against the others (rules 3 and 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Label {
+    Undecided,
+    Stands,
+    Falls,
 }
 
 impl AccessState {
@@ -435,6 +374,7 @@ impl AccessState {
             doc,
             evaluated: records.keys().copied().collect(),
             valid: BTreeSet::new(),
+            removals: BTreeSet::new(),
             heads: Vec::new(),
             head_epoch: 0,
             members: BTreeMap::new(),
@@ -443,7 +383,8 @@ impl AccessState {
         let Some(g) = Graph::build(doc, &records) else {
             return state;
         };
-        let (pass, in_cycle) = settle(&g);
+        let (pass, in_cycle, candidates) = settle(&g);
+        state.removals = candidates.iter().map(|&i| g.records[i].id()).collect();
         state.fill(&g, &pass, &in_cycle);
         state
     }
@@ -471,14 +412,9 @@ impl AccessState {
                     role,
                     recipient,
                 } => (*subject, *role, recipient),
-                Action::Remove { removed, .. } => {
-                    for removal in removed {
-                        self.note_removal(i, b.issuer, b.epoch, removal, in_cycle);
-                    }
-                    self.open(r.id(), b.issuer, b.epoch, &b.action);
-                    continue;
-                }
-                Action::Rotate { .. } => {
+                // Removals are noted once every grant is: a removal can come before a
+                // concurrent grant of the same device in this order, and still wins.
+                Action::Remove { .. } | Action::Rotate { .. } => {
                     self.open(r.id(), b.issuer, b.epoch, &b.action);
                     continue;
                 }
@@ -497,6 +433,13 @@ impl AccessState {
             if role.rank() > entry.role.rank() {
                 entry.role = role;
                 entry.recipient = recipient.clone();
+            }
+        }
+        for (i, r) in g.records.iter().enumerate() {
+            if let (true, Action::Remove { removed, .. }) = (pass.valid.get(i), &r.body().action) {
+                for removal in removed {
+                    self.note_removal(i, r.body().issuer, r.body().epoch, removal, in_cycle);
+                }
             }
         }
         self.heads.sort();
@@ -562,6 +505,13 @@ impl AccessState {
     /// Whether the record took effect.
     pub fn is_valid(&self, id: &AclId) -> bool {
         self.valid.contains(id)
+    }
+
+    /// Whether the record is a removal its signer could make among the records it had
+    /// seen (it may still fall to another removal): such records are kept and passed on
+    /// even when void, so every replica weighs the same conflicts.
+    pub fn is_signed_removal(&self, id: &AclId) -> bool {
+        self.removals.contains(id)
     }
 
     /// How many records took effect.
@@ -668,6 +618,25 @@ impl AccessState {
         })
     }
 
+    /// Every key each current reading member should hold: (device, epoch, key) for
+    /// every opening of every epoch it may read. A member added while another device
+    /// was being removed (the opening did not see its grant), or whose granter knew
+    /// only one of two concurrent openings, lacks some; an owner holding them seals
+    /// them on.
+    pub fn expected_keys(&self) -> Vec<(DeviceId, u32, EpochKey)> {
+        let mut out = Vec::new();
+        for m in self
+            .members
+            .values()
+            .filter(|m| m.is_current() && m.role.reads())
+        {
+            for (&epoch, openings) in &self.openings {
+                out.extend(openings.iter().map(|o| (m.device, epoch, o.key)));
+            }
+        }
+        out
+    }
+
     /// The devices that should receive a new epoch's key: every current member that
     /// reads.
     pub fn readers(&self) -> BTreeSet<DeviceId> {
@@ -679,31 +648,65 @@ impl AccessState {
     }
 }
 
-/// Applies strong removal until the set of standing removals stops changing (rules 3
-/// and 4), and returns the final pass and the removals that stand in cycles.
-fn settle(g: &Graph<'_>) -> (Pass, BTreeSet<usize>) {
-    let none = Bits::new(g.records.len());
-    let mut pass = Pass::run(g, &none);
-    let mut effective = pass.valid_removals(g);
-    let mut previous: Option<Vec<usize>> = None;
-    for _ in 0..MAX_ROUNDS {
-        let (void, in_cycle) = voided(g, &effective);
-        pass = Pass::run(g, &void);
-        let next = pass.valid_removals(g);
-        if next == effective {
-            return (pass, in_cycle);
+/// Decides which removals stand (rules 3 and 4) and returns the final pass and the
+/// removals that stand in a cycle.
+///
+/// A removal *attacks* a concurrent one when, applied alone, it leaves the other
+/// without effect: directly (it removes the other's signer) or through the signer's
+/// standing (it voids the grant the signer's power came from). A removal stands when
+/// every removal attacking it falls, and falls when one attacking it stands (the
+/// grounded labelling); removals still undecided then attack one another in a cycle,
+/// and all of them stand — every device they remove is removed.
+fn settle(g: &Graph<'_>) -> (Pass, BTreeSet<usize>, Vec<usize>) {
+    let none = BTreeSet::new();
+    let optimistic = Pass::run(g, &Bits::new(g.records.len()), &none);
+    let candidates = optimistic.valid_removals(g);
+    let concurrent = |a: usize, b: usize| a != b && !g.saw(a, b) && !g.saw(b, a);
+    let mut attackers: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for &r in &candidates {
+        if !candidates.iter().any(|&o| concurrent(r, o)) {
+            continue;
         }
-        if previous.as_ref() == Some(&next) {
-            // Two sets that void each other in turn: take both removals (fewer
-            // devices keep access, never more).
-            let mut both: Vec<usize> = effective.iter().chain(&next).copied().collect();
-            both.sort_unstable();
-            both.dedup();
-            effective = both;
+        let alone = Pass::run(g, &voided(g, &[r], &none), &none);
+        for &o in candidates.iter().filter(|&&o| concurrent(r, o)) {
+            if !alone.valid.get(o) {
+                attackers.entry(o).or_default().push(r);
+            }
+        }
+    }
+    let mut label: BTreeMap<usize, Label> =
+        candidates.iter().map(|&r| (r, Label::Undecided)).collect();
+    loop {
+        let mut changed = false;
+        for &r in &candidates {
+            if label[&r] != Label::Undecided {
+                continue;
+            }
+            let against = attackers.get(&r).map_or(&[][..], |a| a.as_slice());
+            let next = if against.iter().any(|a| label[a] == Label::Stands) {
+                Label::Falls
+            } else if against.iter().all(|a| label[a] == Label::Falls) {
+                Label::Stands
+            } else {
+                continue;
+            };
+            label.insert(r, next);
+            changed = true;
+        }
+        if !changed {
             break;
         }
-        previous = Some(std::mem::replace(&mut effective, next));
     }
-    let (void, in_cycle) = voided(g, &effective);
-    (Pass::run(g, &void), in_cycle)
+    let mutual: BTreeSet<usize> = label
+        .iter()
+        .filter(|(_, l)| **l == Label::Undecided)
+        .map(|(r, _)| *r)
+        .collect();
+    let standing: Vec<usize> = label
+        .iter()
+        .filter(|(_, l)| **l != Label::Falls)
+        .map(|(r, _)| *r)
+        .collect();
+    let pass = Pass::run(g, &voided(g, &standing, &mutual), &mutual);
+    (pass, mutual, candidates)
 }

@@ -1,8 +1,10 @@
 //! The access log a replica keeps for one document: the records it stores, the records
 //! waiting for their parents (a bounded quarantine), and the evaluated state. It
-//! decides what to store: a record is kept only if it takes effect, or if a record
-//! that takes effect descends from it; everything else is neither stored nor
-//! forwarded. It does not touch the disk (its caller writes what it admits).
+//! decides what to store: a record is kept only if it takes effect, or it is a
+//! removal its signer could make (a void removal still weighs in a conflict of
+//! removals, so every replica must weigh the same ones), or a kept record descends
+//! from it; everything else is neither stored nor forwarded. It does not touch the
+//! disk (its caller writes what it admits).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -188,13 +190,15 @@ impl AccessLog {
     }
 }
 
-/// The new records to keep: those that take effect, and their new ancestors.
+/// The new records to keep: those that take effect, removals their signers could make
+/// (a void one can still weigh in a conflict, so every replica must hold it), and
+/// their new ancestors.
 fn kept(trial: &AccessState, ready: &[AclRecord]) -> BTreeSet<AclId> {
     let new: BTreeMap<AclId, &AclRecord> = ready.iter().map(|r| (r.id(), r)).collect();
     let mut keep = BTreeSet::new();
     let mut stack: Vec<AclId> = new
         .keys()
-        .filter(|id| trial.is_valid(id))
+        .filter(|id| trial.is_valid(id) || trial.is_signed_removal(id))
         .copied()
         .collect();
     while let Some(id) = stack.pop() {

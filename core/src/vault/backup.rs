@@ -71,6 +71,17 @@ impl Vault {
     /// The whole vault, sealed with `passphrase` (at least eight characters), with a
     /// new backup key that this device (an owner) names in the access log.
     pub fn export_backup(&self, passphrase: &str) -> Result<Vec<u8>, VaultError> {
+        self.export_backup_costing(passphrase, crypto::BACKUP_WORK_FACTOR)
+    }
+
+    /// [`Vault::export_backup`] with a cheaper passphrase derivation (scrypt work
+    /// factor, log2 N): for tests that make hundreds of backups.
+    #[doc(hidden)]
+    pub fn export_backup_costing(
+        &self,
+        passphrase: &str,
+        work_factor: u8,
+    ) -> Result<Vec<u8>, VaultError> {
         if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
             return Err(VaultError::Backup(format!(
                 "the passphrase must have at least {MIN_PASSPHRASE_CHARS} characters"
@@ -105,7 +116,11 @@ impl Vault {
             }
         };
         let plain = Zeroizing::new(wire::to_postcard(&backup));
-        Ok(crypto::encrypt_with_passphrase(passphrase, &plain)?)
+        Ok(crypto::encrypt_with_passphrase_costing(
+            passphrase,
+            &plain,
+            work_factor,
+        )?)
     }
 
     /// Merges a backup of this same vault into it (what is already here stays).

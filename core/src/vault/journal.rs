@@ -35,6 +35,10 @@ fn seq_key(doc: DocId) -> String {
     format!("seq/{doc}")
 }
 
+fn frontier_key(doc: DocId) -> String {
+    format!("frontier/{doc}")
+}
+
 /// Where items come from: that decides what is written again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Source {
@@ -68,6 +72,10 @@ pub(super) struct Journal {
     superseded: HashSet<BundleId>,
     /// Envelopes that came before the records they depend on (bounded).
     waiting: Vec<Envelope>,
+    /// Each author's newest bundle applied here, whether or not a snapshot has since
+    /// replaced it: the mark a removal of that author names (kept in the store).
+    frontier: BTreeMap<DeviceId, Mark>,
+    frontier_changed: bool,
     seq: u64,
     last: Option<BundleId>,
 }
@@ -131,19 +139,40 @@ impl Journal {
             parked: BTreeSet::new(),
             superseded: HashSet::new(),
             waiting: Vec::new(),
+            frontier: BTreeMap::new(),
+            frontier_changed: false,
             seq: 0,
             last: None,
         }
     }
 
-    /// Reads everything stored for the journal and rebuilds it in memory.
+    /// Reads everything stored for the journal and rebuilds it in memory, checking
+    /// that what it holds is a journal.
     pub(super) fn load(
         store: &Store,
         device: &DeviceKeys,
         id: DocId,
         actor: ActorId,
     ) -> Result<Self, VaultError> {
+        let j = Self::rebuild(store, device, id, actor)?;
+        if !j.live.is_empty() {
+            j.doc.check_schema()?;
+        }
+        Ok(j)
+    }
+
+    /// Reads everything stored for the journal and rebuilds it in memory (during a
+    /// sync the document may lack what a snapshot still on its way brings).
+    fn rebuild(
+        store: &Store,
+        device: &DeviceKeys,
+        id: DocId,
+        actor: ActorId,
+    ) -> Result<Self, VaultError> {
         let mut j = Journal::empty(id, actor);
+        if let Some(bytes) = store.meta(&frontier_key(id))? {
+            j.frontier = postcard::from_bytes(&bytes).unwrap_or_default();
+        }
         let records: Vec<AclRecord> = store
             .acl(&id)?
             .iter()
@@ -184,9 +213,7 @@ impl Journal {
                 j.last = Some(BundleId(l));
             }
         }
-        if !j.live.is_empty() {
-            j.doc.check_schema()?;
-        }
+        j.frontier_changed = false;
         Ok(j)
     }
 
@@ -294,6 +321,13 @@ impl Journal {
                 "this device may not write the journal (it was removed, or only reads)".into(),
             ));
         }
+        if self.state().rekey_needed() {
+            // Concurrent removals left the newest key with a removed device: nothing is
+            // written under it. An owner opens a new epoch as soon as it sees this.
+            return Err(VaultError::Denied(
+                "the journal's key must be renewed first: sync with one of your devices that can add and remove devices".into(),
+            ));
+        }
         let (epoch, key) = self.keys.for_write(self.state()).ok_or(VaultError::NoKey)?;
         let header = BundleHeader {
             format: FORMAT_V1,
@@ -324,6 +358,8 @@ impl Journal {
                 prev,
             },
         );
+        self.advance(device.id(), self.seq, id);
+        self.save_frontier(batch);
         Ok(id)
     }
 
@@ -439,14 +475,26 @@ impl Journal {
 
     /// The newest bundle of `author`'s this journal has applied.
     fn mark_of(&self, author: &DeviceId) -> Option<Mark> {
-        self.live
-            .iter()
-            .filter(|(_, l)| l.author == *author)
-            .max_by_key(|(_, l)| l.seq)
-            .map(|(id, l)| Mark {
-                seq: l.seq,
-                bundle: *id,
-            })
+        self.frontier.get(author).copied()
+    }
+
+    /// Notes an applied bundle in its author's frontier.
+    fn advance(&mut self, author: DeviceId, seq: u64, bundle: BundleId) {
+        let newer = self.frontier.get(&author).is_none_or(|m| m.seq < seq);
+        if newer {
+            self.frontier.insert(author, Mark { seq, bundle });
+            self.frontier_changed = true;
+        }
+    }
+
+    /// Writes the frontier when it changed.
+    fn save_frontier(&mut self, batch: &mut Batch) {
+        if std::mem::take(&mut self.frontier_changed) {
+            batch.put_meta(
+                &frontier_key(self.id),
+                crate::wire::to_postcard(&self.frontier),
+            );
+        }
     }
 
     /// Removes a device and every backup key (old backups must not restore what is
@@ -556,6 +604,39 @@ impl Journal {
         Ok(skipped)
     }
 
+    /// Seals the keys this device holds to current members that were never sealed
+    /// them (see [`AccessState::expected_keys`]); an owner does this whenever it takes
+    /// items in. Returns whether it sealed any.
+    pub(super) fn seal_missing_keys(
+        &mut self,
+        store: &Store,
+        me: &DeviceKeys,
+        batch: &mut Batch,
+    ) -> Result<bool, VaultError> {
+        if !self.is_owner(me) {
+            return Ok(false);
+        }
+        let mut sealed = false;
+        for (device, epoch, commitment) in self.state().expected_keys() {
+            let Some(key) = self.keys.get(epoch, &commitment) else {
+                continue;
+            };
+            if device == me.id()
+                || store.has_envelope_for(&self.id, epoch, &device, &commitment.0)?
+            {
+                continue;
+            }
+            let Some(member) = self.state().member(&device) else {
+                continue;
+            };
+            let recipient = crate::crypto::age_recipient(&member.recipient)?;
+            let envelope = Envelope::seal(self.id, epoch, key, device, &recipient, me)?;
+            batch.put_envelope(self.id, &envelope);
+            sealed = true;
+        }
+        Ok(sealed)
+    }
+
     /// Adds epoch keys from a backup.
     pub(super) fn add_keys(&mut self, keys: impl IntoIterator<Item = (u32, DocKey)>) {
         for (epoch, key) in keys {
@@ -573,14 +654,13 @@ impl Journal {
         batch: &mut Batch,
     ) -> Result<IngestReport, VaultError> {
         let mut report = IngestReport::default();
-        let sorted = item::sort(self.id, items);
+        let sorted = item::sort(self.id, items, |item, id| match item {
+            SyncItem::Acl(_) => self.access.contains(&crate::ids::AclId(id.0)),
+            _ => source == Source::Received && store.has_item(&self.id, id).unwrap_or(false),
+        });
         report.rejected.extend(sorted.rejected);
-        if self.take_records(sorted.acl, source, batch, &mut report) && self.voids_applied(device) {
-            // A removal voided bundles already in the document: keep what came so far
-            // and rebuild the document without them.
-            store.commit(std::mem::take(batch), true)?;
-            *self = Journal::load(store, device, self.id, self.actor.clone())?;
-        }
+        report.duplicates += sorted.duplicates;
+        let access_changed = self.take_records(sorted.acl, source, batch, &mut report);
         let new_epochs =
             self.take_envelopes(store, device, sorted.envelopes, source, batch, &mut report);
         let unlocked = match source {
@@ -598,6 +678,15 @@ impl Journal {
             batch,
             &mut report,
         )?;
+        if source == Source::Received {
+            self.save_frontier(batch);
+        }
+        if access_changed && source == Source::Received && self.voids_applied(device) {
+            // A removal voided bundles already in the document (the removed device's,
+            // past its mark): keep what came, and rebuild the document without them.
+            store.commit(std::mem::take(batch), true)?;
+            *self = Journal::rebuild(store, device, self.id, self.actor.clone())?;
+        }
         Ok(report)
     }
 
@@ -1042,6 +1131,7 @@ impl Journal {
             self.seq = h.seq;
             self.last = Some(bundle.id());
         }
+        self.advance(h.author, h.seq, bundle.id());
         self.live.insert(
             bundle.id(),
             Link {
@@ -1069,7 +1159,7 @@ impl Journal {
             return Ok(());
         }
         for old in &h.supersedes {
-            let applied = self.live.remove(old).is_some();
+            let applied = self.live.remove(old).is_some() | self.parked.remove(old);
             if applied || (source == Source::Received && store.has_bundle(&self.id, old)?) {
                 batch.delete_bundle(self.id, *old);
             }

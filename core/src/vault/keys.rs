@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::access::AccessState;
+use crate::access::{AccessState, EpochKey};
 use crate::bundle::{Bundle, BundleError};
 use crate::envelope::DocKey;
 
@@ -41,15 +41,21 @@ impl EpochKeys {
             .flat_map(|(epoch, keys)| keys.iter().map(move |k| (*epoch, k)))
     }
 
-    /// The key new bundles are sealed with: the newest epoch's, the one its first
-    /// opening committed to if held, else another key of that epoch.
+    /// The key new bundles are sealed with: the one the newest epoch's first opening
+    /// committed to (every device writes under the same key; another opening's key of
+    /// that epoch may have reached a removed device).
     pub(super) fn for_write(&self, state: &AccessState) -> Option<(u32, &DocKey)> {
         let opening = state.write_opening()?;
-        let keys = self.0.get(&opening.epoch)?;
-        keys.iter()
-            .find(|k| k.commitment() == opening.key)
-            .or_else(|| keys.first())
+        self.get(opening.epoch, &opening.key)
             .map(|k| (opening.epoch, k))
+    }
+
+    /// The key of `epoch` with this commitment, if held.
+    pub(super) fn get(&self, epoch: u32, commitment: &EpochKey) -> Option<&DocKey> {
+        self.0
+            .get(&epoch)?
+            .iter()
+            .find(|k| k.commitment() == *commitment)
     }
 
     /// Decrypts a bundle with the keys of its epoch; `None` when none is held.

@@ -135,19 +135,24 @@ fn a_back_dated_record_by_a_removed_owner_changes_nothing() {
                 SyncItem::Acl(removes_c.clone()),
             ])
             .unwrap();
-        assert_eq!(report.accepted, 0, "{report:?}");
+        assert!(report.accepted <= 1, "{report:?}");
+        assert!(
+            report.rejected.iter().any(|r| r.contains("no authority")),
+            "{report:?}"
+        );
         assert_eq!(state_of_device(v, x.id()), None, "X was never added");
         assert_eq!(state_of_device(v, ck.id()), Some(DeviceState::Active));
         assert_eq!(state_of_device(v, ak.id()), Some(DeviceState::Active));
     }
-    // Stored nowhere, so forwarded nowhere.
-    for bytes in [&adds_x, &removes_c] {
-        assert!(
-            !a.sync_items()
-                .unwrap()
-                .contains(&SyncItem::Acl(bytes.clone()))
-        );
-    }
+    // The grant is stored nowhere, so forwarded nowhere; the removal is kept, void (a
+    // conflict of removals is weighed alike on every replica that holds it).
+    assert!(
+        !a.sync_items()
+            .unwrap()
+            .contains(&SyncItem::Acl(adds_x.clone()))
+    );
+    let removes_c_id = AclRecord::decode(&removes_c).unwrap().id();
+    assert!(!state_of(&a).is_valid(&removes_c_id));
     // The member keeps writing; C reads it, and nothing of it is sealed to B or X.
     a.add_checkin(&checkin(4, "after the removal")).unwrap();
     c.ingest(a.sync_items().unwrap()).unwrap();

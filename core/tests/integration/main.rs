@@ -2,6 +2,7 @@
 //! devices editing offline, encrypted backups, and change events.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod access_property;
 mod attacks;
 mod backup;
 mod converge;
