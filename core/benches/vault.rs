@@ -28,6 +28,12 @@
 //!    holding the same number of bytes, as one value and in 16,000-byte values, is the
 //!    baseline that shows what redb itself costs.
 //!
+//! 4. **Access log evaluation**: a 10,000-record access log (owners adding and removing
+//!    devices, a removal in every few records opening an epoch, every tenth step two
+//!    owners acting concurrently), evaluated 11 times: the median against the target
+//!    (< 50 ms), beside the signature checks of the same records (what any replica
+//!    pays to receive them) as the baseline, and the cost of admitting one more record.
+//!
 //! Run: `cargo bench -p hearth-core --bench vault` (release profile; under a minute
 //! on two cores when the disk is idle). The check-in data is random but seeded, so
 //! runs are comparable. Only ratios within one run mean much: fsync times here vary
@@ -39,7 +45,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use automerge::ActorId;
-use hearth_core::access::AclRecord;
+use hearth_core::access::{
+    AccessLog, AccessState, AclBody, AclRecord, Action, EpochKey, Removal, Role,
+};
 use hearth_core::bundle::{Bundle, BundleHeader, BundleKind, FORMAT_V1};
 use hearth_core::doc::JournalDoc;
 use hearth_core::envelope::{DocKey, Envelope};
@@ -760,5 +768,169 @@ fn main() {
             fmt_bytes(r.file)
         );
     }
+    println!();
+    access_log_eval();
     println!("\ntotal {:.1} s", wall.elapsed().as_secs_f64());
+}
+
+/// Records in the access-log benchmark.
+const ACL_RECORDS: usize = 10_000;
+/// The target for evaluating them.
+const ACL_TARGET: Duration = Duration::from_millis(50);
+
+/// A 10,000-record access log shaped like a long-lived member's, taken to extremes:
+/// owners add devices and remove them (each removal opens an epoch), and every tenth
+/// step two owners act without having seen each other's last record.
+fn access_log() -> (DocId, Vec<AclRecord>, DeviceKeys) {
+    let mut rng = StdRng::seed_from_u64(SEED);
+    let device = |rng: &mut StdRng| DeviceKeys::derive(&Seed::from_bytes(rng.random())).unwrap();
+    let owners: Vec<DeviceKeys> = (0..3).map(|_| device(&mut rng)).collect();
+    let (doc, genesis) = AclRecord::genesis(&owners[0], EpochKey([0; 32])).unwrap();
+    let mut records = vec![genesis];
+    let mut heads = vec![records[0].id()];
+    let mut epoch = 0u32;
+    let mut members: Vec<DeviceKeys> = Vec::new();
+    let sign =
+        |by: &DeviceKeys, parents: &[hearth_core::ids::AclId], epoch: u32, action: Action| {
+            let mut parents = parents.to_vec();
+            parents.sort();
+            AclRecord::sign(
+                AclBody {
+                    doc,
+                    issuer: by.id(),
+                    parents,
+                    epoch,
+                    action,
+                },
+                by,
+            )
+            .unwrap()
+        };
+    let grant = |to: &DeviceKeys, role: Role| Action::Grant {
+        subject: to.id(),
+        recipient: to.recipient().to_string(),
+        role,
+    };
+    // The other owners join first.
+    for o in &owners[1..] {
+        let r = sign(&owners[0], &heads, epoch, grant(o, Role::Owner));
+        heads = vec![r.id()];
+        records.push(r);
+    }
+    let mut step = 0usize;
+    while records.len() < ACL_RECORDS {
+        step += 1;
+        let by = &owners[step % owners.len()];
+        if step.is_multiple_of(10) {
+            // Two owners, each not having seen the other's record; then a merge.
+            let other = &owners[(step + 1) % owners.len()];
+            let (x, y) = (device(&mut rng), device(&mut rng));
+            let a = sign(by, &heads, epoch, grant(&x, Role::Reader));
+            let b = sign(other, &heads, epoch, grant(&y, Role::Reader));
+            heads = vec![a.id(), b.id()];
+            records.push(a);
+            records.push(b);
+            members.push(x);
+            members.push(y);
+            continue;
+        }
+        if members.len() > 4 || (step.is_multiple_of(3) && !members.is_empty()) {
+            let gone = members.remove(rng.random_range(0..members.len()));
+            epoch += 1;
+            let mut readers: Vec<_> = owners
+                .iter()
+                .chain(members.iter())
+                .map(|d| d.id())
+                .collect();
+            readers.sort();
+            let r = sign(
+                by,
+                &heads,
+                epoch,
+                Action::Remove {
+                    removed: vec![Removal {
+                        subject: gone.id(),
+                        mark: None,
+                    }],
+                    key: EpochKey(rng.random()),
+                    readers,
+                },
+            );
+            heads = vec![r.id()];
+            records.push(r);
+        } else {
+            let x = device(&mut rng);
+            let r = sign(by, &heads, epoch, grant(&x, Role::Writer));
+            heads = vec![r.id()];
+            records.push(r);
+            members.push(x);
+        }
+    }
+    records.truncate(ACL_RECORDS);
+    let first = owners.into_iter().next().unwrap();
+    (doc, records, first)
+}
+
+fn access_log_eval() {
+    let (doc, records, _owner) = access_log();
+    let bytes: Vec<Vec<u8>> = records.iter().map(|r| r.bytes().to_vec()).collect();
+    let removals = records
+        .iter()
+        .filter(|r| matches!(r.body().action, Action::Remove { .. }))
+        .count();
+    let mut evals = Vec::new();
+    let mut checks = Vec::new();
+    let mut state = None;
+    for _ in 0..11 {
+        let (d, s) = time(|| AccessState::evaluate(doc, &records));
+        evals.push(d);
+        state = Some(s);
+        let (d, decoded) = time(|| {
+            bytes
+                .iter()
+                .filter(|b| AclRecord::decode(b).is_ok())
+                .count()
+        });
+        assert_eq!(decoded, records.len());
+        checks.push(d);
+    }
+    let state = state.unwrap();
+    let (eval, check) = (median(&evals), median(&checks));
+    // The last record arriving on top of the other 9,999: what a push of one record
+    // costs a replica (it is evaluated with the whole log before it is kept).
+    let mut log = AccessLog::from_stored(doc, records[..records.len() - 1].to_vec());
+    let last = records.last().unwrap().clone();
+    let (admit, admitted) = time(|| log.admit(vec![last]));
+    assert_eq!(admitted.stored.len(), 1, "{admitted:?}");
+    println!(
+        "4. access log evaluation: {} records ({removals} removals, {} epochs, {} valid)",
+        records.len(),
+        state.key_epoch() + 1,
+        state.applied()
+    );
+    println!(
+        "   evaluate: median {}  p90 {}   target < {}: {}",
+        fmt_d(eval),
+        fmt_d(percentile(
+            &{
+                let mut e = evals.clone();
+                e.sort();
+                e
+            },
+            0.9
+        )),
+        fmt_d(ACL_TARGET),
+        pass(eval < ACL_TARGET)
+    );
+    println!(
+        "   baseline, same run: checking the {} signatures {} (evaluate = {:.2}× that)",
+        records.len(),
+        fmt_d(check),
+        eval.as_secs_f64() / check.as_secs_f64()
+    );
+    println!(
+        "   admitting the last record onto the other {} (evaluated with them): {}",
+        records.len() - 1,
+        fmt_d(admit)
+    );
 }

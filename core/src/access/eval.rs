@@ -323,6 +323,24 @@ impl Pass {
             .is_some_and(|rs| rs.iter().any(|&i| g.saw(at, i)))
     }
 
+    /// The devices the standing of record `at`'s signer rests on: the signer, whoever
+    /// granted it (among the records `at` had seen), whoever granted them, and so on.
+    fn standing_chain(&self, g: &Graph<'_>, at: usize) -> BTreeSet<DeviceId> {
+        let mut chain = BTreeSet::new();
+        let mut todo = vec![g.records[at].body().issuer];
+        while let Some(d) = todo.pop() {
+            if !chain.insert(d) {
+                continue;
+            }
+            for (i, _) in self.grants.get(&d).into_iter().flatten() {
+                if g.saw(at, *i) {
+                    todo.push(g.records[*i].body().issuer);
+                }
+            }
+        }
+        chain
+    }
+
     fn valid_removals(&self, g: &Graph<'_>) -> Vec<usize> {
         g.removals
             .iter()
@@ -662,13 +680,30 @@ fn settle(g: &Graph<'_>) -> (Pass, BTreeSet<usize>, Vec<usize>) {
     let optimistic = Pass::run(g, &Bits::new(g.records.len()), &none);
     let candidates = optimistic.valid_removals(g);
     let concurrent = |a: usize, b: usize| a != b && !g.saw(a, b) && !g.saw(b, a);
+    // For each device, the removals whose standing rests on it: their signer and the
+    // granters before it. Only a removal of such a device can undo them.
+    let mut resting_on: HashMap<DeviceId, Vec<usize>> = HashMap::new();
+    for &o in &candidates {
+        for d in optimistic.standing_chain(g, o) {
+            resting_on.entry(d).or_default().push(o);
+        }
+    }
     let mut attackers: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for &r in &candidates {
-        if !candidates.iter().any(|&o| concurrent(r, o)) {
+        let mut targets: Vec<usize> = g
+            .removed_by(r)
+            .iter()
+            .flat_map(|x| resting_on.get(&x.subject).into_iter().flatten())
+            .copied()
+            .filter(|&o| concurrent(r, o))
+            .collect();
+        targets.sort_unstable();
+        targets.dedup();
+        if targets.is_empty() {
             continue;
         }
         let alone = Pass::run(g, &voided(g, &[r], &none), &none);
-        for &o in candidates.iter().filter(|&&o| concurrent(r, o)) {
+        for o in targets {
             if !alone.valid.get(o) {
                 attackers.entry(o).or_default().push(r);
             }
