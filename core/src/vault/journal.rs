@@ -827,15 +827,21 @@ impl Journal {
         }
         let me = device.id();
         let links = self.links_if_needed(&raw);
-        // The snapshot an empty journal starts from (the largest bundle) is checked
-        // alone and loaded on this thread at once: Automerge's load is the long pole of
-        // a first sync and of every open.
+        // The snapshot an empty journal starts from (the newest: one no other snapshot
+        // here replaces) is checked alone and loaded on this thread at once:
+        // Automerge's load is the long pole of a first sync and of every open. What it
+        // replaces is set aside unread, and taken in only if it fails to load.
         let mut first = CheckedBundles::default();
+        let mut set_aside = Vec::new();
         if self.live.is_empty() && !raw.is_empty() {
-            let largest = vec![raw.remove(0)];
-            self.check(me, largest, 0, source, store, &links, &mut first);
+            let (base, replaced) = self.pick_base(&mut raw);
+            set_aside = replaced;
+            self.check(me, base, 0, source, store, &links, &mut first);
         }
         let base = self.base_of(&mut first, report);
+        if base.is_none() {
+            raw.append(&mut set_aside);
+        }
         let (loaded, ready) = {
             let this = &*self;
             let leftover = std::mem::take(&mut first.bundles);
@@ -883,6 +889,8 @@ impl Journal {
                     self.keep(&bundle, me, false, batch);
                     self.supersede(store, &bundle, source, batch)?;
                     report.accepted += 1;
+                    report.duplicates += set_aside.len();
+                    set_aside.clear();
                 }
                 Err(e) => {
                     if written {
@@ -894,7 +902,41 @@ impl Journal {
                 }
             }
         }
-        self.apply(store, me, ready, source, batch, report)
+        self.apply(store, me, ready, source, batch, report)?;
+        if !set_aside.is_empty() {
+            // The snapshot failed to load: what it would have replaced is needed.
+            self.take_bundles(store, device, set_aside, Vec::new(), source, batch, report)?;
+        }
+        Ok(())
+    }
+
+    /// Takes the bundle an empty journal should start from out of `raw` (largest
+    /// first): the biggest snapshot by an owner that no other snapshot in `raw`
+    /// replaces (or just the largest bundle), with the bundles it replaces.
+    fn pick_base(&self, raw: &mut Vec<Vec<u8>>) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+        let snapshots: Vec<(usize, crate::bundle::BundleHeader)> = raw
+            .iter()
+            .enumerate()
+            .filter_map(|(i, b)| Some((i, Bundle::peek_header(b).ok()?)))
+            .filter(|(_, h)| h.kind == BundleKind::Snapshot && self.state().is_owner(&h.author))
+            .collect();
+        let replaced: HashSet<BundleId> = snapshots
+            .iter()
+            .flat_map(|(_, h)| h.supersedes.iter().copied())
+            .collect();
+        let chosen = snapshots
+            .iter()
+            .find(|(i, _)| !replaced.contains(&BundleId::of(&raw[*i])));
+        let Some((index, header)) = chosen else {
+            return (vec![raw.remove(0)], Vec::new());
+        };
+        let theirs: HashSet<BundleId> = header.supersedes.iter().copied().collect();
+        let base = raw.remove(*index);
+        let (aside, rest): (Vec<_>, Vec<_>) = std::mem::take(raw)
+            .into_iter()
+            .partition(|b| theirs.contains(&BundleId::of(b)));
+        *raw = rest;
+        (vec![base], aside)
     }
 
     /// Counts what a check refused; a stored bundle the access log voids is parked.
@@ -1027,6 +1069,14 @@ impl Journal {
         let received = source == Source::Received;
         let mut changes = Vec::new();
         for r in ready {
+            if self.superseded.contains(&r.bundle.id()) {
+                // An applied snapshot holds it already.
+                report.duplicates += usize::from(r.new);
+                if r.written && received {
+                    batch.delete_bundle(self.id, r.bundle.id());
+                }
+                continue;
+            }
             let Some(plain) = &r.plain else {
                 // No key for its epoch yet: kept, so a later envelope can unlock it.
                 if received && !r.written {

@@ -438,6 +438,26 @@ fn a_snapshot_that_fails_to_apply_supersedes_nothing() {
             "a bundle the failed snapshot named was deleted"
         );
     }
+    // A new device whose first sync brings the bad snapshot with what it names: the
+    // snapshot is tried first (it replaces the rest), fails, and the rest is taken in.
+    let ke = MemoryKeyStore::new();
+    a.authorize_device(&Vault::prepare_device(&ke).unwrap(), Role::Reader)
+        .unwrap();
+    let mut items: Vec<SyncItem> = a
+        .sync_items()
+        .unwrap()
+        .into_iter()
+        .filter(|i| !matches!(i, SyncItem::Bundle(_)))
+        .collect();
+    items.extend(
+        c.sync_items()
+            .unwrap()
+            .into_iter()
+            .filter(|i| matches!(i, SyncItem::Bundle(_))),
+    );
+    items.push(SyncItem::Bundle(snapshot.bytes().to_vec()));
+    let e = Vault::join(Location::Memory, &ke, a.journal_id().unwrap(), items).unwrap();
+    assert!(e.checkins().unwrap().iter().any(|k| k.note == "kept"));
 }
 
 #[test]
