@@ -495,6 +495,12 @@ fn import(home: &Home, file: &Path) -> Result<()> {
             "Merged the backup: {} new, {} already here.",
             report.accepted, report.duplicates
         );
+        if !report.rejected.is_empty() {
+            println!(
+                "{} item(s) in it were refused: they came from devices without access to your journal.",
+                report.rejected.len()
+            );
+        }
         return Ok(());
     }
     let key_existed = home.dir.join(KEY_FILE).exists();

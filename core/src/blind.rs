@@ -6,7 +6,9 @@
 //! It cannot see whether a snapshot applies, so it deletes the bundles a snapshot
 //! supersedes only once another reader of the doc shows (in the ids it syncs) that it
 //! holds the snapshot and none of them: a snapshot that does not apply never costs
-//! the hub what it replaced.
+//! the hub what it replaced. Until then it keeps them but offers them to no one (a
+//! new device would only download history twice; one that pairs gets a fresh snapshot
+//! from the device that adds it).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -99,6 +101,12 @@ fn pending_key(doc: &DocId, snapshot: &BundleId) -> String {
 }
 
 impl BlindDoc {
+    /// Whether a stored bundle is kept but not offered: void under the access log, or
+    /// replaced by a snapshot no other reader has confirmed yet.
+    fn hidden(&self, id: &BundleId) -> bool {
+        self.parked.contains(id) || self.pending.values().any(|p| p.supersedes.contains(id))
+    }
+
     /// Finds the stored bundles the access log voids: a removed author's, past its
     /// mark (following back-links among the bundles stored here).
     fn reconsider(&mut self, store: &Store, doc: &DocId) -> Result<(), StoreError> {
@@ -258,7 +266,7 @@ impl Replica for BlindStore {
         let d = self.lock(&d)?;
         Ok((
             ids.into_iter()
-                .filter(|id| !d.parked.contains(&BundleId(id.0)))
+                .filter(|id| !d.hidden(&BundleId(id.0)))
                 .collect(),
             acl,
         ))
@@ -269,11 +277,30 @@ impl Replica for BlindStore {
         doc: &DocId,
         except: &BTreeSet<ItemId>,
     ) -> Result<Vec<SyncItem>, SyncError> {
-        let mut except = except.clone();
+        let mut skip = except.clone();
         if let Some(d) = self.doc(doc) {
-            except.extend(self.lock(&d)?.parked.iter().map(|b| ItemId(b.0)));
+            let d = self.lock(&d)?;
+            skip.extend(d.parked.iter().map(|b| ItemId(b.0)));
+            // What an unconfirmed snapshot replaced goes only to a peer that holds part
+            // of it already (it may yet need the rest); a peer starting afresh gets the
+            // snapshot alone.
+            for p in d.pending.values() {
+                if !p.supersedes.iter().any(|b| except.contains(&ItemId(b.0))) {
+                    skip.extend(p.supersedes.iter().map(|b| ItemId(b.0)));
+                }
+            }
         }
-        Ok(self.store.items_except(doc, &except)?)
+        Ok(self.store.items_except(doc, &skip)?)
+    }
+
+    fn observe_in_sync(&self, doc: &DocId, peer: &DeviceId) -> Result<(), SyncError> {
+        // The peer holds exactly what is offered: every pending snapshot, and none of
+        // what they replaced.
+        let Some(d) = self.doc(doc) else {
+            return Ok(());
+        };
+        let snapshots: Vec<ItemId> = self.lock(&d)?.pending.keys().map(|b| ItemId(b.0)).collect();
+        self.observe_ids(doc, peer, &snapshots)
     }
 
     fn observe_ids(&self, doc: &DocId, peer: &DeviceId, ids: &[ItemId]) -> Result<(), SyncError> {
@@ -450,6 +477,11 @@ impl Replica for BlindStore {
 }
 
 impl BlindStore {
+    /// Every bundle stored for a doc, offered or not (for operators' tools and tests).
+    pub fn stored_bundles(&self, doc: &DocId) -> Result<Vec<BundleId>, StoreError> {
+        self.store.bundle_ids(doc)
+    }
+
     /// The role a doc gives a device, if it is a current member (for tests and tools).
     pub fn role_of(&self, doc: &DocId, device: &DeviceId) -> Option<Role> {
         let d = self.doc(doc)?;

@@ -46,7 +46,8 @@ pub struct BundleHeader {
     pub prev: Option<BundleId>,
     /// Changes or snapshot.
     pub kind: BundleKind,
-    /// When it was written, ms since the Unix epoch (the author's clock).
+    /// Written as 0: the header is readable by the hub, which must learn no creation
+    /// times (`THREATS.md` 7). Kept so the format stays one layout.
     pub created_at_ms: u64,
     /// Bundles a snapshot replaces (empty for changes).
     pub supersedes: Vec<BundleId>,

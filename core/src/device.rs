@@ -191,10 +191,14 @@ pub async fn sync_once(
         }));
     }
     let mut summary = SyncSummary::default();
+    let mut refusals = 0;
     for task in tasks {
         match task.await {
             Ok((id, Ok(()))) => summary.reached.push(id),
-            Ok((id, Err(e))) => summary.failed.push((id, e.to_string())),
+            Ok((id, Err(e))) => {
+                refusals += usize::from(is_refusal(&e));
+                summary.failed.push((id, e.to_string()));
+            }
             Err(e) => summary.failed.push((DeviceId([0; 32]), e.to_string())),
         }
     }
@@ -206,9 +210,27 @@ pub async fn sync_once(
             .map(|(id, e)| format!("{}: {e}", id.short()))
             .collect::<Vec<_>>()
             .join("; ");
+        if refusals > 0 && refusals == summary.failed.len() {
+            return Err(NetError::Refused(format!(
+                "this device has no access to the journal here (it was removed, or restored from a backup made before a removal) ({why})"
+            )));
+        }
         return Err(NetError::Unreachable(why));
     }
     Ok(summary)
+}
+
+/// Whether a sync failed because the peer refused this device (rather than the
+/// network): the peer said so, or closed the connection saying so.
+fn is_refusal(e: &SyncError) -> bool {
+    match e {
+        SyncError::Denied(_) => true,
+        SyncError::Remote(why) => why.starts_with("denied"),
+        SyncError::Network(why) => {
+            why.contains("unknown device") || why.contains("no longer has access")
+        }
+        _ => false,
+    }
 }
 
 /// The live hooks for a vault connection: its own new items go out as they are made.

@@ -32,7 +32,7 @@ use crate::pairing::PeerAddr;
 use crate::store::{Batch, Store, StoreError};
 use crate::wire;
 
-pub use backup::{BACKUP_FORMAT, MIN_PASSPHRASE_CHARS};
+pub use backup::{BACKUP_FORMAT, BackupError, MIN_PASSPHRASE_CHARS};
 use journal::{Journal, Source};
 
 /// The store file inside a vault directory.
@@ -120,9 +120,9 @@ pub enum VaultError {
     /// This device holds no key for the document.
     #[error("this device has no key for the journal (it was removed, or never paired)")]
     NoKey,
-    /// A backup file could not be used.
-    #[error("{0}")]
-    Backup(String),
+    /// A backup could not be made or used.
+    #[error(transparent)]
+    Backup(#[from] BackupError),
     /// This device may not do that.
     #[error("not allowed: {0}")]
     Denied(String),
@@ -548,34 +548,18 @@ impl Vault {
         f: impl FnOnce(&mut JournalDoc) -> Result<(Option<Vec<u8>>, T), VaultError>,
     ) -> Result<T, VaultError> {
         let mut guard = self.lock()?;
-        let Inner {
-            store,
-            device,
-            journal,
-        } = &mut *guard;
-        let (change, out) = f(journal.doc_mut())?;
+        let (change, out) = f(guard.journal.doc_mut())?;
         let Some(change) = change else {
             return Ok(out);
         };
-        write_journal(
-            store,
-            device,
-            journal,
-            |j, d, b| {
-                j.author(
-                    d,
-                    crate::bundle::BundleKind::Changes,
-                    &change,
-                    Vec::new(),
-                    b,
-                )
-            },
-            |j, b| self.send_out(j, b),
-        )?;
-        if journal.live_bundles() > COMPACT_AFTER && journal.is_owner(device) {
-            self.compact_after(store, device, journal, "the edit is saved");
+        let kind = crate::bundle::BundleKind::Changes;
+        self.write_locked(&mut guard, |j, d, b| {
+            j.author(d, kind, &change, Vec::new(), b)
+        })?;
+        if guard.journal.live_bundles() > COMPACT_AFTER && guard.journal.is_owner(&guard.device) {
+            self.compact_after(&mut guard, "the edit is saved");
         }
-        let doc = journal.id();
+        let doc = guard.journal.id();
         drop(guard);
         self.notify(Origin::Local, doc);
         Ok(out)
@@ -750,13 +734,8 @@ impl Vault {
     /// on a file-backed vault it then rewrites the file to give the space back.
     pub fn compact(&self) -> Result<CompactReport, VaultError> {
         let mut guard = self.lock()?;
-        let Inner {
-            store,
-            device,
-            journal,
-        } = &mut *guard;
-        let report = self.compact_locked(store, device, journal)?;
-        store.compact_file()?;
+        let report = self.compact_locked(&mut guard)?;
+        guard.store.compact_file()?;
         Ok(report)
     }
 
@@ -829,6 +808,7 @@ impl Vault {
             device,
             journal,
         } = &mut *guard;
+        // Items that came from peers: not pushed back out from here.
         write_journal(
             store,
             device,
@@ -839,6 +819,8 @@ impl Vault {
             },
             |_, _| {},
         )?;
+        // Repairs an owner makes on what came in (see ARCHITECTURE, "Repairs after
+        // concurrency"): keys a member lacks, then a new epoch if the newest key leaked.
         if let Err(e) = write_journal(
             store,
             device,
@@ -848,17 +830,10 @@ impl Vault {
         ) {
             tracing::warn!("could not seal keys to a device added during a removal: {e}");
         }
-        if journal.rekey_due(device) {
-            // Concurrent removals left the newest key with a removed device.
-            if let Err(e) = write_journal(
-                store,
-                device,
-                journal,
-                |j, d, b| j.rotate(d, b),
-                |j, b| self.send_out(j, b),
-            ) {
-                tracing::warn!("could not open a new epoch after concurrent removals: {e}");
-            }
+        if guard.journal.rekey_due(&guard.device)
+            && let Err(e) = self.write_locked(&mut guard, |j, d, b| j.rotate(d, b))
+        {
+            tracing::warn!("could not open a new epoch after concurrent removals: {e}");
         }
         Ok(())
     }
@@ -872,20 +847,9 @@ impl Vault {
     /// changes after a 5,500-check-in snapshot), while pairing is rare.
     pub fn authorize_device(&self, device: &DevicePublic, role: Role) -> Result<(), VaultError> {
         let mut guard = self.lock()?;
-        let Inner {
-            store,
-            device: me,
-            journal,
-        } = &mut *guard;
-        write_journal(
-            store,
-            me,
-            journal,
-            |j, me, b| j.grant(me, device, role, b),
-            |j, b| self.send_out(j, b),
-        )?;
-        if journal.live_bundles() > 1 {
-            self.compact_after(store, me, journal, "the device is added");
+        self.write_locked(&mut guard, |j, me, b| j.grant(me, device, role, b))?;
+        if guard.journal.live_bundles() > 1 {
+            self.compact_after(&mut guard, "the device is added");
         }
         Ok(())
     }
@@ -895,19 +859,7 @@ impl Vault {
     /// this. Every backup key is retired with it (a backup on the lost phone must not
     /// restore what is written from now on), so the member should make a new backup.
     pub fn remove_device(&self, device: DeviceId) -> Result<RemovalReport, VaultError> {
-        let mut guard = self.lock()?;
-        let Inner {
-            store,
-            device: me,
-            journal,
-        } = &mut *guard;
-        write_journal(
-            store,
-            me,
-            journal,
-            |j, me, b| j.remove_device(me, device, b),
-            |j, b| self.send_out(j, b),
-        )
+        self.write(|j, me, b| j.remove_device(me, device, b))
     }
 
     /// Remembers where a peer (a hub, or one of the member's devices) can be reached.
@@ -985,30 +937,42 @@ impl Vault {
 }
 
 impl Vault {
-    /// Writes a snapshot of the journal the caller holds locked, handing it to live
-    /// peers like any other write.
-    fn compact_locked(
+    /// Makes a change to the journal the caller holds locked, hands its items to live
+    /// peers and commits it (see [`write_journal`]): the one way a locked write goes.
+    fn write_locked<T>(
         &self,
-        store: &Store,
-        device: &DeviceKeys,
-        journal: &mut Journal,
-    ) -> Result<CompactReport, VaultError> {
-        if !journal.is_owner(device) {
-            return Err(VaultError::Denied("only an owner device compacts".into()));
-        }
-        write_journal(
+        inner: &mut Inner,
+        change: impl FnOnce(&mut Journal, &DeviceKeys, &mut Batch) -> Result<T, VaultError>,
+    ) -> Result<T, VaultError> {
+        let Inner {
             store,
             device,
             journal,
-            |j, d, b| j.snapshot(d, b),
-            |j, b| self.send_out(j, b),
-        )
+        } = inner;
+        write_journal(store, device, journal, change, |j, b| self.send_out(j, b))
+    }
+
+    /// [`Vault::write_locked`] under the vault's lock.
+    fn write<T>(
+        &self,
+        change: impl FnOnce(&mut Journal, &DeviceKeys, &mut Batch) -> Result<T, VaultError>,
+    ) -> Result<T, VaultError> {
+        self.write_locked(&mut *self.lock()?, change)
+    }
+
+    /// Writes a snapshot of the journal the caller holds locked, handing it to live
+    /// peers like any other write.
+    fn compact_locked(&self, inner: &mut Inner) -> Result<CompactReport, VaultError> {
+        if !inner.journal.is_owner(&inner.device) {
+            return Err(VaultError::Denied("only an owner device compacts".into()));
+        }
+        self.write_locked(inner, |j, d, b| j.snapshot(d, b))
     }
 
     /// [`Vault::compact_locked`] after a write that has already succeeded (`done`):
     /// a failed compaction is logged, and the write stands.
-    fn compact_after(&self, store: &Store, device: &DeviceKeys, journal: &mut Journal, done: &str) {
-        if let Err(e) = self.compact_locked(store, device, journal) {
+    fn compact_after(&self, inner: &mut Inner, done: &str) {
+        if let Err(e) = self.compact_locked(inner) {
             tracing::warn!("compaction failed ({done}): {e}");
         }
     }

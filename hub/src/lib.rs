@@ -276,6 +276,11 @@ impl Hub {
         self.router.endpoint().bound_sockets()
     }
 
+    /// Every bundle it stores of a doc, offered or not (for tools and tests).
+    pub fn stored_bundles(&self, doc: &DocId) -> Result<Vec<hearth_core::ids::BundleId>> {
+        Ok(self.shared.blind.stored_bundles(doc)?)
+    }
+
     /// How many documents it stores.
     pub fn doc_count(&self) -> usize {
         self.shared.blind.doc_count()

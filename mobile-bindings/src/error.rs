@@ -55,6 +55,7 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for HearthError {
 impl From<VaultError> for HearthError {
     fn from(e: VaultError) -> Self {
         use hearth_core::doc::DocError;
+        use hearth_core::vault::BackupError;
         let message = e.to_string();
         match e {
             VaultError::NoVault(_) => HearthError::NotFound { message },
@@ -64,11 +65,13 @@ impl From<VaultError> for HearthError {
             VaultError::AlreadyExists | VaultError::Invalid(_) | VaultError::Doc(_) => {
                 HearthError::Invalid { message }
             }
+            VaultError::Backup(BackupError::Retired) => HearthError::Denied { message },
+            VaultError::Backup(BackupError::WrongPassphrase) => HearthError::Crypto { message },
+            VaultError::Backup(_) => HearthError::Invalid { message },
             VaultError::Crypto(_)
             | VaultError::Bundle(_)
             | VaultError::Acl(_)
-            | VaultError::Envelope(_)
-            | VaultError::Backup(_) => HearthError::Crypto { message },
+            | VaultError::Envelope(_) => HearthError::Crypto { message },
             VaultError::NoKey | VaultError::Denied(_) => HearthError::Denied { message },
             _ => HearthError::Storage { message },
         }

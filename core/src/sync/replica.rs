@@ -64,6 +64,12 @@ pub trait Replica: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Told that `peer`'s summary of `doc` equals this side's: it holds exactly what
+    /// this side offers.
+    fn observe_in_sync(&self, _doc: &DocId, _peer: &DeviceId) -> Result<(), SyncError> {
+        Ok(())
+    }
+
     /// Whether `peer` may stay connected at all (asked again whenever access changes).
     fn may_connect(&self, peer: &DeviceId) -> bool;
 

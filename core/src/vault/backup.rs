@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::{
-    DevicePublic, IngestReport, Inner, Journal, Location, META_ACTOR, META_JOURNAL, Source,
-    SyncItem, Vault, VaultError, device_keys, new_actor, write_journal,
+    DevicePublic, IngestReport, Journal, Location, META_ACTOR, META_JOURNAL, Source, SyncItem,
+    Vault, VaultError, device_keys, new_actor,
 };
 use crate::access::Role;
 use crate::crypto::{self, CryptoError};
@@ -22,6 +22,30 @@ use crate::ids::DocId;
 use crate::item::ItemId;
 use crate::store::Batch;
 use crate::wire;
+
+/// A backup could not be made or used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackupError {
+    /// The passphrase is too short to seal a backup with.
+    #[error("the passphrase must have at least {MIN_PASSPHRASE_CHARS} characters")]
+    ShortPassphrase,
+    /// The passphrase does not open the file (or it is not a backup).
+    #[error("wrong passphrase, or the file is not a Hearth backup")]
+    WrongPassphrase,
+    /// The file opened but its contents are not a backup this build reads.
+    #[error("the backup is damaged: {0}")]
+    Damaged(String),
+    /// A backup format this build does not read.
+    #[error("unsupported backup format {0:?}")]
+    Format(String),
+    /// The backup is of another member's vault.
+    #[error("this backup belongs to another vault; restore it into an empty home")]
+    OtherVault,
+    /// A removal retired the backup's key: it restores nothing on a new device.
+    #[error("this backup's key was retired when a device was removed; use a newer backup")]
+    Retired,
+}
 
 /// The format tag inside every backup.
 pub const BACKUP_FORMAT: &str = "hearth.backup/2";
@@ -50,18 +74,15 @@ impl Drop for BackupV2 {
 fn open_backup(bytes: &[u8], passphrase: &str) -> Result<BackupV2, VaultError> {
     let plain = Zeroizing::new(crypto::decrypt_with_passphrase(passphrase, bytes).map_err(
         |e| match e {
-            CryptoError::WrongPassphrase => {
-                VaultError::Backup("wrong passphrase, or the file is not a Hearth backup".into())
-            }
+            CryptoError::WrongPassphrase => VaultError::Backup(BackupError::WrongPassphrase),
             other => other.into(),
         },
     )?);
     let backup: BackupV2 = wire::from_postcard(&plain, "backup")
-        .map_err(|e| VaultError::Backup(format!("the backup is damaged: {e}")))?;
+        .map_err(|e| VaultError::Backup(BackupError::Damaged(e.to_string())))?;
     if backup.format != BACKUP_FORMAT {
-        return Err(VaultError::Backup(format!(
-            "unsupported backup format {:?}",
-            backup.format
+        return Err(VaultError::Backup(BackupError::Format(
+            backup.format.clone(),
         )));
     }
     Ok(backup)
@@ -83,24 +104,12 @@ impl Vault {
         work_factor: u8,
     ) -> Result<Vec<u8>, VaultError> {
         if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
-            return Err(VaultError::Backup(format!(
-                "the passphrase must have at least {MIN_PASSPHRASE_CHARS} characters"
-            )));
+            return Err(VaultError::Backup(BackupError::ShortPassphrase));
         }
         let backup = {
             let mut guard = self.lock()?;
-            let Inner {
-                store,
-                device,
-                journal,
-            } = &mut *guard;
-            let seed = write_journal(
-                store,
-                device,
-                journal,
-                |j, me, b| j.add_backup_key(me, b),
-                |j, b| self.send_out(j, b),
-            )?;
+            let seed = self.write_locked(&mut guard, |j, me, b| j.add_backup_key(me, b))?;
+            let journal = &guard.journal;
             let parked: std::collections::BTreeSet<ItemId> =
                 journal.parked().iter().map(|b| ItemId(b.0)).collect();
             BackupV2 {
@@ -112,7 +121,7 @@ impl Vault {
                     .iter()
                     .map(|(epoch, key)| (epoch, *key.secret()))
                     .collect(),
-                items: store.items_except(&journal.id(), &parked)?,
+                items: guard.store.items_except(&journal.id(), &parked)?,
             }
         };
         let plain = Zeroizing::new(wire::to_postcard(&backup));
@@ -131,9 +140,7 @@ impl Vault {
     ) -> Result<IngestReport, VaultError> {
         let mut backup = open_backup(bytes, passphrase)?;
         if backup.journal != self.journal_id()? {
-            return Err(VaultError::Backup(
-                "this backup belongs to another vault; restore it into an empty home".into(),
-            ));
+            return Err(VaultError::Backup(BackupError::OtherVault));
         }
         self.ingest(std::mem::take(&mut backup.items))
     }
@@ -180,10 +187,7 @@ impl Vault {
         };
         if !j.state().is_owner(&me.id) {
             if !j.state().may_grant(&backup_key.id()) {
-                return Err(VaultError::Backup(
-                    "this backup's key was retired when a device was removed; use a newer backup"
-                        .into(),
-                ));
+                return Err(VaultError::Backup(BackupError::Retired));
             }
             j.grant_with(backup_key.endpoint_key(), &me, Role::Owner, &mut batch)?;
         }

@@ -63,10 +63,11 @@ fn docs_named(items: &[SyncItem]) -> Vec<DocId> {
     docs
 }
 
-/// A one-shot sync whose only peer is the hub failed at the hub. (The member is told
-/// "connection lost": the hub's close reason does not reach the error; see the report.)
+/// A one-shot sync whose only peer is the hub was refused by the hub, and the member
+/// is told so in plain words.
 fn assert_refused_sync(err: &NetError, hub: &hearth_hub::Hub) {
-    assert!(matches!(err, NetError::Unreachable(_)), "{err}");
+    assert!(matches!(err, NetError::Refused(_)), "{err}");
+    assert!(err.to_string().contains("no access"), "{err}");
     assert!(err.to_string().contains(&hub.id().short()), "{err}");
 }
 

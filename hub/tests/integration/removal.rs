@@ -151,12 +151,13 @@ async fn the_hub_keeps_what_a_snapshot_replaced_until_another_reader_has_applied
     };
     let before = held(&hub_items(&hub, &a_keys, doc).await);
 
-    // A compacts; the hub gets a snapshot that replaces what it held, but keeps those
-    // until some other reader shows it has applied the snapshot.
+    // A compacts; the hub gets a snapshot that replaces what it held, and keeps those
+    // (offered to no one) until some other reader shows it has applied the snapshot.
     a.vault.compact().unwrap();
     sync(&a.vault).await;
-    let after = held(&hub_items(&hub, &a_keys, doc).await);
-    let snapshot = after
+    let offered = held(&hub_items(&hub, &a_keys, doc).await);
+    let stored = hub.stored_bundles(&doc).unwrap();
+    let snapshot = offered
         .iter()
         .filter(|b| b.header().kind == BundleKind::Snapshot)
         .max_by_key(|b| b.header().seq)
@@ -164,21 +165,22 @@ async fn the_hub_keeps_what_a_snapshot_replaced_until_another_reader_has_applied
         .clone();
     for old in &before {
         assert!(
-            after.iter().any(|b| b.id() == old.id()),
+            stored.contains(&old.id()),
             "the hub deleted a replaced bundle before anyone applied the snapshot"
         );
+        assert!(!offered.iter().any(|b| b.id() == old.id()));
         assert!(snapshot.header().supersedes.contains(&old.id()));
     }
 
-    // B takes the snapshot (and, from the hub, what it replaced: B drops those).
+    // B takes the snapshot; its next sync shows the hub it holds the snapshot and none
+    // of what it replaced.
     sync(&b.vault).await;
     assert_eq!(notes(&b.vault).len(), 3);
-    // B's next sync shows the hub it holds the snapshot and none of what it replaced.
     sync(&b.vault).await;
-    let settled = held(&hub_items(&hub, &a_keys, doc).await);
+    let settled = hub.stored_bundles(&doc).unwrap();
     for old in &before {
         assert!(
-            !settled.iter().any(|b| b.id() == old.id()),
+            !settled.contains(&old.id()),
             "the hub still holds what an applied snapshot replaced"
         );
     }
