@@ -364,17 +364,27 @@ impl Replica for BlindStore {
                 parked: BTreeSet::new(),
             })),
         };
-        let mut d = self.lock(&entry)?;
+        let mut guard = self.lock(&entry)?;
+        let d: &mut BlindDoc = &mut guard;
         let sorted = item::sort(*doc, items, |item, id| match item {
             SyncItem::Acl(_) => d.log.contains(&crate::ids::AclId(id.0)),
             _ => self.store.has_item(doc, id).unwrap_or(false),
         });
         let mut checked_rejected = sorted.rejected;
-        // Admitted into a copy: nothing changes here unless the push is taken.
-        let mut log = d.log.clone();
-        let admitted = log.admit(sorted.acl);
-        checked_rejected.extend(admitted.rejected);
-        let state = log.state().clone();
+        // Records go into a copy of the log (nothing changes here unless the push is
+        // taken); a push without records is checked against the log as it is.
+        let grown = (!sorted.acl.is_empty()).then(|| {
+            let mut log = d.log.clone();
+            let admitted = log.admit(sorted.acl);
+            (log, admitted)
+        });
+        let (state, admitted) = match &grown {
+            Some((log, admitted)) => (log.state(), Some(admitted)),
+            None => (d.log.state(), None),
+        };
+        if let Some(a) = admitted {
+            checked_rejected.extend(a.rejected.iter().cloned());
+        }
         if !state.may_hold(&self.me) {
             return Err(SyncError::Denied(format!(
                 "document {doc} is not shared with this hub"
@@ -386,15 +396,15 @@ impl Replica for BlindStore {
             )));
         }
         let mut batch = Batch::new();
-        let mut duplicates = admitted.duplicates + sorted.duplicates;
-        for r in &admitted.stored {
+        let mut duplicates = sorted.duplicates + admitted.map_or(0, |a| a.duplicates);
+        for r in admitted.iter().flat_map(|a| &a.stored) {
             batch.put_acl(*doc, r.id(), r.bytes().to_vec());
         }
         for e in &sorted.envelopes {
             if self.store.has_item(doc, &e.id())? {
                 duplicates += 1;
             } else {
-                match item::envelope_allowed(&state, e) {
+                match item::envelope_allowed(state, e) {
                     Ok(()) => {
                         batch.put_envelope(*doc, e);
                     }
@@ -417,7 +427,7 @@ impl Replica for BlindStore {
             sorted.bundles,
             0,
             |id| store.has_bundle(doc, id).unwrap_or(false) || d.parked.contains(id),
-            |h, id| bundle_allowed(&state, &h.author, h.seq, id, &chain),
+            |h, id| bundle_allowed(state, &h.author, h.seq, id, &chain),
             &mut checked,
         );
         duplicates += checked.duplicates;
@@ -440,7 +450,9 @@ impl Replica for BlindStore {
             }
             batch.put_bundle(*doc, bundle.id(), bundle.into_bytes());
         }
-        if !admitted.stored.is_empty() {
+        if let Some((log, admitted)) = grown
+            && !admitted.stored.is_empty()
+        {
             d.log = log;
             d.reconsider(&self.store, doc)?;
             if let Ok(mut index) = self.index.write() {
@@ -448,7 +460,7 @@ impl Replica for BlindStore {
             }
             self.access.send_modify(|n| *n += 1);
         }
-        drop(d);
+        drop(guard);
         if known.is_none()
             && let Ok(mut docs) = self.docs.write()
         {

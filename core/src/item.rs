@@ -68,8 +68,9 @@ pub(crate) struct Sorted {
     pub duplicates: usize,
 }
 
-/// Sorts items for `doc` by kind, decoding access records and envelopes; items `held`
-/// says are already kept (or repeated in `items`) are counted, not decoded.
+/// Sorts items for `doc` by kind, decoding access records and envelopes; records and
+/// envelopes `held` says are already kept (or repeated in `items`) are counted, not
+/// decoded.
 pub(crate) fn sort(
     doc: DocId,
     items: Vec<SyncItem>,
@@ -78,10 +79,14 @@ pub(crate) fn sort(
     let mut out = Sorted::default();
     let mut seen = BTreeSet::new();
     for item in items {
-        let id = item.id();
-        if !seen.insert(id) || (!matches!(item, SyncItem::Bundle(_)) && held(&item, &id)) {
-            out.duplicates += 1;
-            continue;
+        // Bundles are found by id where they are checked (hashing one twice would cost
+        // a first sync a pass over its snapshot).
+        if !matches!(item, SyncItem::Bundle(_)) {
+            let id = item.id();
+            if !seen.insert(id) || held(&item, &id) {
+                out.duplicates += 1;
+                continue;
+            }
         }
         match item {
             SyncItem::Acl(bytes) => match AclRecord::decode(&bytes) {

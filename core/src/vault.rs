@@ -799,26 +799,25 @@ impl Vault {
 
     /// Makes checked items durable; on failure the journal is reloaded from the store.
     pub(crate) fn commit_batch(&self, batch: Batch) -> Result<(), VaultError> {
-        if batch.is_empty() {
-            return Ok(());
-        }
         let mut guard = self.lock()?;
         let Inner {
             store,
             device,
             journal,
         } = &mut *guard;
-        // Items that came from peers: not pushed back out from here.
-        write_journal(
-            store,
-            device,
-            journal,
-            |_, _, b| {
-                *b = batch;
-                Ok(())
-            },
-            |_, _| {},
-        )?;
+        if !batch.is_empty() {
+            // Items that came from peers: not pushed back out from here.
+            write_journal(
+                store,
+                device,
+                journal,
+                |_, _, b| {
+                    *b = batch;
+                    Ok(())
+                },
+                |_, _| {},
+            )?;
+        }
         // Repairs an owner makes on what came in (see ARCHITECTURE, "Repairs after
         // concurrency"): keys a member lacks, then a new epoch if the newest key leaked.
         if let Err(e) = write_journal(

@@ -76,6 +76,8 @@ pub(super) struct Journal {
     /// replaced it: the mark a removal of that author names (kept in the store).
     frontier: BTreeMap<DeviceId, Mark>,
     frontier_changed: bool,
+    /// Records or envelopes came in since an owner last looked for keys to seal.
+    repair_due: bool,
     seq: u64,
     last: Option<BundleId>,
 }
@@ -141,6 +143,7 @@ impl Journal {
             waiting: Vec::new(),
             frontier: BTreeMap::new(),
             frontier_changed: false,
+            repair_due: true,
             seq: 0,
             last: None,
         }
@@ -605,18 +608,17 @@ impl Journal {
     }
 
     /// Seals the keys this device holds to current members that were never sealed
-    /// them (see [`AccessState::expected_keys`]); an owner does this whenever it takes
-    /// items in. Returns whether it sealed any.
+    /// them (see [`AccessState::expected_keys`]); an owner does this whenever records
+    /// or envelopes come in.
     pub(super) fn seal_missing_keys(
         &mut self,
         store: &Store,
         me: &DeviceKeys,
         batch: &mut Batch,
-    ) -> Result<bool, VaultError> {
-        if !self.is_owner(me) {
-            return Ok(false);
+    ) -> Result<(), VaultError> {
+        if !std::mem::take(&mut self.repair_due) || !self.is_owner(me) {
+            return Ok(());
         }
-        let mut sealed = false;
         for (device, epoch, commitment) in self.state().expected_keys() {
             let Some(key) = self.keys.get(epoch, &commitment) else {
                 continue;
@@ -632,9 +634,8 @@ impl Journal {
             let recipient = crate::crypto::age_recipient(&member.recipient)?;
             let envelope = Envelope::seal(self.id, epoch, key, device, &recipient, me)?;
             batch.put_envelope(self.id, &envelope);
-            sealed = true;
         }
-        Ok(sealed)
+        Ok(())
     }
 
     /// Adds epoch keys from a backup.
@@ -711,6 +712,7 @@ impl Journal {
             }
             report.accepted += 1;
         }
+        self.repair_due |= !admitted.stored.is_empty();
         !admitted.stored.is_empty()
     }
 
@@ -776,6 +778,7 @@ impl Journal {
                 batch.put_envelope(self.id, &envelope);
             }
             report.accepted += 1;
+            self.repair_due = true;
         }
         new_epochs
     }
