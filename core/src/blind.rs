@@ -101,10 +101,14 @@ fn pending_key(doc: &DocId, snapshot: &BundleId) -> String {
 }
 
 impl BlindDoc {
-    /// Whether a stored bundle is kept but not offered: void under the access log, or
-    /// replaced by a snapshot no other reader has confirmed yet.
-    fn hidden(&self, id: &BundleId) -> bool {
-        self.parked.contains(id) || self.pending.values().any(|p| p.supersedes.contains(id))
+    /// The stored bundles kept but not offered to a peer starting afresh: void under the
+    /// access log, or replaced by a snapshot no other reader has confirmed yet.
+    fn hidden(&self) -> std::collections::HashSet<BundleId> {
+        self.parked
+            .iter()
+            .chain(self.pending.values().flat_map(|p| p.supersedes.iter()))
+            .copied()
+            .collect()
     }
 
     /// Finds the stored bundles the access log voids: a removed author's, past its
@@ -263,10 +267,10 @@ impl Replica for BlindStore {
         let Some(d) = self.doc(doc) else {
             return Ok((ids, acl));
         };
-        let d = self.lock(&d)?;
+        let hidden = self.lock(&d)?.hidden();
         Ok((
             ids.into_iter()
-                .filter(|id| !d.hidden(&BundleId(id.0)))
+                .filter(|id| !hidden.contains(&BundleId(id.0)))
                 .collect(),
             acl,
         ))

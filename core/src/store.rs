@@ -485,6 +485,26 @@ impl Store {
             .collect())
     }
 
+    /// Which of `ids` are stored, in one read.
+    pub fn held_bundles(
+        &self,
+        doc: &DocId,
+        ids: &[BundleId],
+    ) -> Result<BTreeSet<BundleId>, StoreError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let t = tx.open_table(BUNDLES).map_err(db_err)?;
+        let mut out = BTreeSet::new();
+        for id in ids {
+            if t.get(key2(doc, id.as_bytes()).as_slice())
+                .map_err(db_err)?
+                .is_some()
+            {
+                out.insert(*id);
+            }
+        }
+        Ok(out)
+    }
+
     /// Whether a bundle is stored.
     pub fn has_bundle(&self, doc: &DocId, id: &BundleId) -> Result<bool, StoreError> {
         let tx = self.db.begin_read().map_err(db_err)?;

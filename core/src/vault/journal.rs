@@ -1211,9 +1211,13 @@ impl Journal {
         if h.kind != BundleKind::Snapshot || !self.state().is_owner(&h.author) {
             return Ok(());
         }
+        let stored = match source {
+            Source::Received => store.held_bundles(&self.id, &h.supersedes)?,
+            Source::Store => BTreeSet::new(),
+        };
         for old in &h.supersedes {
             let applied = self.live.remove(old).is_some() | self.parked.remove(old);
-            if applied || (source == Source::Received && store.has_bundle(&self.id, old)?) {
+            if applied || stored.contains(old) {
                 batch.delete_bundle(self.id, *old);
             }
             self.superseded.insert(*old);

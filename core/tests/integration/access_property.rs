@@ -758,11 +758,30 @@ fn access_holds_against_a_thief_with_every_removed_key() {
     let config = ProptestConfig {
         cases: 1000,
         failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
+        source_file: Some(file!()),
         ..ProptestConfig::default()
     };
-    proptest!(config, |(case in case())| {
-        run(&case)?;
-    });
+    // The run's seed, printed first: `HEARTH_PROPTEST_SEED=<hex> cargo test ...` replays it.
+    let seed: [u8; 32] = std::env::var("HEARTH_PROPTEST_SEED")
+        .ok()
+        .and_then(|hex| {
+            let bytes: Vec<u8> = (0..hex.len())
+                .step_by(2)
+                .filter_map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+                .collect();
+            bytes.try_into().ok()
+        })
+        .unwrap_or_else(rand::random);
+    let hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
+    eprintln!("access property: seed {hex}");
+    let rng = proptest::test_runner::TestRng::from_seed(
+        proptest::test_runner::RngAlgorithm::ChaCha,
+        &seed,
+    );
+    let mut runner = proptest::test_runner::TestRunner::new_with_rng(config, rng);
+    if let Err(e) = runner.run(&case(), |case| run(&case)) {
+        panic!("{e}\n(seed {hex}: HEARTH_PROPTEST_SEED={hex} replays this run)");
+    }
     let n = |i: usize| SEEN[i].load(std::sync::atomic::Ordering::Relaxed);
     eprintln!(
         "access property: {} devices stolen, {} records and check-ins signed by the \
