@@ -116,10 +116,16 @@ impl Bundle {
     /// Decodes signed bytes and checks the author's signature. Strict: exact lengths,
     /// size limits before allocation, canonical header, no trailing bytes.
     pub fn decode(bytes: &[u8]) -> Result<Self, BundleError> {
-        let mut r = Reader::new(bytes);
+        Self::decode_owned(bytes.to_vec(), None)
+    }
+
+    /// [`Bundle::decode`] of bytes the caller gives up, with their id if the caller
+    /// already hashed them (a snapshot is hundreds of kilobytes: no copy, one hash less).
+    pub(crate) fn decode_owned(bytes: Vec<u8>, id: Option<BundleId>) -> Result<Self, BundleError> {
+        let mut r = Reader::new(&bytes);
         r.magic(MAGIC, "bundle")?;
         let header_bytes = r.sized("bundle header", MAX_HEADER)?;
-        let ct = r.sized("bundle ciphertext", MAX_CIPHERTEXT)?;
+        let ct_len = r.sized("bundle ciphertext", MAX_CIPHERTEXT)?.len();
         let signed_len = bytes.len() - r.remaining();
         let signature: [u8; 64] = r.array()?;
         r.finish()?;
@@ -133,12 +139,11 @@ impl Bundle {
             &signature,
         )
         .map_err(|_| BundleError::BadSignature)?;
-        let ct_end = signed_len;
         Ok(Bundle {
             header,
-            id: BundleId::of(bytes),
-            bytes: bytes.to_vec(),
-            ciphertext: ct_end - ct.len()..ct_end,
+            id: id.unwrap_or_else(|| BundleId::of(&bytes)),
+            ciphertext: signed_len - ct_len..signed_len,
+            bytes,
         })
     }
 

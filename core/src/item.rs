@@ -194,11 +194,12 @@ pub(crate) fn check_bundles(
                 .push(format!("bundle {id:?}: its author may not write it"));
             out.unauthorized.push(id);
         } else {
-            authorized.push(bytes);
+            authorized.push((id, bytes));
         }
     }
     // Signature checks are most of the work here: a first sync checks dozens.
-    for decoded in crate::par::map(authorized, busy, |bytes| Bundle::decode(&bytes)) {
+    let decode = |(id, bytes)| Bundle::decode_owned(bytes, Some(id));
+    for decoded in crate::par::map(authorized, busy, decode) {
         match decoded {
             Ok(b) => out.bundles.push(b),
             Err(e) => out.rejected.push(format!("bundle: {e}")),

@@ -927,9 +927,10 @@ impl Journal {
             .iter()
             .flat_map(|(_, h)| h.supersedes.iter().copied())
             .collect();
+        // With one snapshot (a first sync, an open) there is nothing to compare ids with.
         let chosen = snapshots
             .iter()
-            .find(|(i, _)| !replaced.contains(&BundleId::of(&raw[*i])));
+            .find(|(i, _)| snapshots.len() == 1 || !replaced.contains(&BundleId::of(&raw[*i])));
         let Some((index, header)) = chosen else {
             return (vec![raw.remove(0)], Vec::new());
         };
