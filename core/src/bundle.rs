@@ -19,6 +19,9 @@ const MAGIC: &[u8; 4] = b"HBD1";
 pub const MAX_HEADER: usize = 4 << 20;
 /// The largest ciphertext we accept in one bundle.
 pub const MAX_CIPHERTEXT: usize = 64 << 20;
+/// The largest bundle that can decode: magic, sized header, sized ciphertext,
+/// signature. Frames are sized from it, so every valid bundle syncs.
+pub const MAX_BUNDLE: usize = MAGIC.len() + 4 + MAX_HEADER + 4 + MAX_CIPHERTEXT + 64;
 
 /// Whether a bundle carries new changes or a whole-document snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +100,15 @@ impl Bundle {
         check_header(&header)?;
         let ciphertext = key.encrypt(plaintext)?;
         let header_bytes = wire::to_postcard(&header);
+        // What no peer would accept is never made: the doc would stop syncing.
+        for (what, len, max) in [
+            ("bundle header", header_bytes.len(), MAX_HEADER),
+            ("bundle ciphertext", ciphertext.len(), MAX_CIPHERTEXT),
+        ] {
+            if len > max {
+                return Err(WireError::TooLarge { what, len, max }.into());
+            }
+        }
         let mut bytes = Vec::with_capacity(header_bytes.len() + ciphertext.len() + 76);
         bytes.extend_from_slice(MAGIC);
         wire::put_sized(&mut bytes, &header_bytes);

@@ -13,10 +13,12 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use crate::access::Role;
 use crate::identity::KeyStore;
 use crate::ids::DeviceId;
+use crate::limits::{PAIRING_DEADLINE, SYNC_DEADLINE};
 use crate::pairing::{
     self, CONFIRM_TIMEOUT, InviteKind, PAIR_ALPN, PairRequest, PairResponse, PeerAddr,
     PendingInvite, Ticket, confirmation_code,
 };
+use crate::sync::live::{self, Offer};
 use crate::sync::net::{Hooks, NetConfig, SyncEvent, bind_endpoint, run_connection};
 use crate::sync::{Replica, SYNC_ALPN, SyncError};
 use crate::vault::{DevicePublic, Location, Vault};
@@ -47,6 +49,20 @@ pub enum NetError {
     /// No hub and no device answered.
     #[error("nothing reachable: {0}")]
     Unreachable(String),
+    /// A peer took too long: what, and the deadline in seconds.
+    #[error("{0} did not finish within {1} s (the hub or device may be overloaded or stuck)")]
+    TimedOut(&'static str, u64),
+}
+
+/// Runs `f` within `deadline`, or says it did not finish.
+async fn within<T>(
+    what: &'static str,
+    deadline: Duration,
+    f: impl std::future::Future<Output = Result<T, NetError>>,
+) -> Result<T, NetError> {
+    tokio::time::timeout(deadline, f)
+        .await
+        .unwrap_or(Err(NetError::TimedOut(what, deadline.as_secs())))
 }
 
 async fn endpoint(
@@ -81,7 +97,23 @@ async fn close(ep: Endpoint) {
 
 /// Enrolls this device at a center with its ticket, shares the journal with the hub
 /// (as a blind store that never gets a key), and syncs once. Returns the hub's id.
+/// Gives up after [`PAIRING_DEADLINE`] plus [`SYNC_DEADLINE`] whatever the hub does.
 pub async fn enroll(
+    vault: &Arc<Vault>,
+    ticket: &Ticket,
+    net: &NetConfig,
+) -> Result<DeviceId, NetError> {
+    let hub = within(
+        "enrolling",
+        PAIRING_DEADLINE,
+        enroll_only(vault, ticket, net),
+    )
+    .await?;
+    sync_once(vault, net, None).await?;
+    Ok(hub)
+}
+
+async fn enroll_only(
     vault: &Arc<Vault>,
     ticket: &Ticket,
     net: &NetConfig,
@@ -119,7 +151,6 @@ pub async fn enroll(
         hub: true,
         addr: ticket.addr.clone(),
     })?;
-    sync_once(vault, net, None).await?;
     Ok(hub)
 }
 
@@ -133,8 +164,17 @@ pub struct SyncSummary {
 }
 
 /// Reconciles with every remembered hub and device that answers, then returns.
-/// Fails only when none answered.
+/// Fails only when none answered, and gives up after [`SYNC_DEADLINE`] whatever the
+/// peers do.
 pub async fn sync_once(
+    vault: &Arc<Vault>,
+    net: &NetConfig,
+    events: Option<mpsc::UnboundedSender<SyncEvent>>,
+) -> Result<SyncSummary, NetError> {
+    within("the sync", SYNC_DEADLINE, sync_all(vault, net, events)).await
+}
+
+async fn sync_all(
     vault: &Arc<Vault>,
     net: &NetConfig,
     events: Option<mpsc::UnboundedSender<SyncEvent>>,
@@ -234,19 +274,23 @@ fn is_refusal(e: &SyncError) -> bool {
 }
 
 /// The live hooks for a vault connection: its own new items go out as they are made.
+/// A connection that falls behind (its queue fills, or this device's feed lagged) is
+/// cut off, and reconciles when it reconnects.
 fn live_hooks(vault: &Vault, events: Option<mpsc::UnboundedSender<SyncEvent>>) -> Hooks {
     let mut outgoing = vault.subscribe_outgoing();
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = live::queue();
     tokio::spawn(async move {
         loop {
             match outgoing.recv().await {
                 Ok(o) => {
-                    if tx.send((o.doc, o.items)).is_err() {
+                    if tx.offer((o.doc, Arc::from(o.items))) != Offer::Queued {
                         break;
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::warn!("{n} live updates skipped; the next sync catches up");
+                    tracing::warn!("{n} live updates skipped; reconnecting to catch up");
+                    tx.cut_off();
+                    break;
                 }
                 Err(broadcast::error::RecvError::Closed) => break,
             }
@@ -254,9 +298,9 @@ fn live_hooks(vault: &Vault, events: Option<mpsc::UnboundedSender<SyncEvent>>) -
     });
     Hooks {
         live: Some(rx),
-        on_accepted: None,
         events,
         stay_open: true,
+        ..Hooks::once()
     }
 }
 
@@ -549,8 +593,23 @@ async fn keep_connected(
 }
 
 /// Joins the member's vault from another of their devices' invite: this home gets a
-/// vault of its own with everything in the journal.
+/// vault of its own with everything in the journal. Gives up after
+/// [`PAIRING_DEADLINE`] (which leaves the member time to compare the codes).
 pub async fn join(
+    location: Location,
+    keys: &dyn KeyStore,
+    ticket: &Ticket,
+    net: &NetConfig,
+) -> Result<Vault, NetError> {
+    within(
+        "joining",
+        PAIRING_DEADLINE,
+        join_only(location, keys, ticket, net),
+    )
+    .await
+}
+
+async fn join_only(
     location: Location,
     keys: &dyn KeyStore,
     ticket: &Ticket,

@@ -15,6 +15,7 @@ pub mod envelope;
 pub mod identity;
 pub mod ids;
 pub mod item;
+pub mod limits;
 pub mod model;
 pub mod pairing;
 mod par;

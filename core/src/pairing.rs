@@ -26,8 +26,9 @@ const TICKET_PREFIX: &str = "hearth";
 const MAX_PAIR_FRAME: usize = crate::sync::message::MAX_FRAME;
 /// The largest pairing request read (a secret and a recipient).
 const MAX_REQUEST: usize = 64 << 10;
-/// How long the inviting device waits for the request once a peer connects.
-const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long the inviting device (or the hub) waits for the request once a peer
+/// connects, and for the peer to read the answer.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// How long the member has to compare the codes and confirm.
 pub const CONFIRM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(180);
 
@@ -224,6 +225,7 @@ where
     Fut: std::future::Future<Output = PairResponse>,
 {
     let peer = DeviceId::from(conn.remote_id());
+    crate::limits::narrow_for_pairing(&conn);
     let (mut send, mut recv) = tokio::time::timeout(REQUEST_TIMEOUT, conn.accept_bi())
         .await
         .map_err(|_| SyncError::Network("no pairing request in time".into()))?
@@ -247,7 +249,10 @@ where
             reason: e.to_string(),
         },
     };
-    write_frame(&mut send, &resp).await?;
+    // A peer that does not read its answer holds nothing here for long.
+    tokio::time::timeout(REQUEST_TIMEOUT, write_frame(&mut send, &resp))
+        .await
+        .map_err(|_| SyncError::Network("the pairing answer was not read in time".into()))??;
     send.finish()
         .map_err(|e| SyncError::Network(e.to_string()))?;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), conn.closed()).await;

@@ -8,11 +8,13 @@
 //! * [`replica`] — what a side must offer the protocol: its docs, item ids and items,
 //!   and a two-phase ingest (verify and apply now, make durable next) so a hub can
 //!   forward before its fsync completes.
+//! * [`live`] — the bounded, shared queue of live batches for one connection.
 //! * [`net`] — the iroh adapter: endpoints with no internet, the `ProtocolHandler`,
 //!   the dialer and the connection loop.
 //!
 //! Access control uses only the remote's TLS-authenticated device id.
 
+pub mod live;
 pub mod message;
 
 pub mod net;

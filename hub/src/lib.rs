@@ -10,17 +10,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
+use gate::Gate;
+pub use gate::HubLimits;
 use hearth_core::blind::BlindStore;
 use hearth_core::identity::{DeviceKeys, FileKeyStore, KeyStore, Seed};
 use hearth_core::ids::{DeviceId, DocId};
 use hearth_core::item::SyncItem;
 use hearth_core::pairing::{self, InviteKind, PAIR_ALPN, PairRequest, PairResponse, Ticket};
 use hearth_core::store::Store;
+use hearth_core::sync::live::{self, LiveReceiver, LiveSender, Offer};
 use hearth_core::sync::net::{Hooks, NetConfig, bind_endpoint, run_connection};
 use hearth_core::sync::{Replica, SYNC_ALPN};
 use iroh::endpoint::Connection;
-use iroh::protocol::{AcceptError, ProtocolHandler, Router};
-use tokio::sync::mpsc;
+use iroh::protocol::{AcceptError, IncomingFilterOutcome, ProtocolHandler, Router};
+
+pub mod gate;
 
 /// The hub's files inside its home.
 pub const KEY_FILE: &str = "hub.key";
@@ -38,23 +42,52 @@ pub struct HubConfig {
     pub home: PathBuf,
     /// The network.
     pub net: NetConfig,
+    /// How many connections it holds, and how long a device has to reconcile.
+    pub limits: HubLimits,
 }
 
-type LiveTx = mpsc::UnboundedSender<(DocId, Vec<SyncItem>)>;
+impl HubConfig {
+    /// A hub in `home` on `net`, with the default limits.
+    pub fn new(home: PathBuf, net: NetConfig) -> Self {
+        HubConfig {
+            home,
+            net,
+            limits: HubLimits::default(),
+        }
+    }
+}
+
+/// Why a connection that could not keep up was closed.
+pub const SLOW: &str = "fell behind the live updates: reconnect to catch up";
 
 /// Every open connection that can receive live items.
 #[derive(Default)]
 struct Fanout {
     next: AtomicU64,
-    conns: Mutex<BTreeMap<u64, (DeviceId, LiveTx)>>,
+    conns: Mutex<BTreeMap<u64, Listener>>,
+}
+
+/// A connection waiting for live items.
+struct Listener {
+    peer: DeviceId,
+    tx: LiveSender,
+    /// Closed at once when it falls behind, even while a write to it is stuck.
+    conn: Connection,
 }
 
 impl Fanout {
-    fn register(&self, peer: DeviceId) -> (u64, mpsc::UnboundedReceiver<(DocId, Vec<SyncItem>)>) {
+    fn register(&self, peer: DeviceId, conn: &Connection) -> (u64, LiveReceiver) {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = live::queue();
         if let Ok(mut c) = self.conns.lock() {
-            c.insert(id, (peer, tx));
+            c.insert(
+                id,
+                Listener {
+                    peer,
+                    tx,
+                    conn: conn.clone(),
+                },
+            );
         }
         (id, rx)
     }
@@ -65,21 +98,35 @@ impl Fanout {
         }
     }
 
+    /// Queues items for every other connection whose device may hold the doc: one
+    /// shared copy; a connection whose queue is full is cut off (it reconciles when it
+    /// reconnects) rather than allowed to grow.
     fn publish(&self, from: u64, doc: DocId, items: &[SyncItem], blind: &BlindStore) {
-        let Ok(conns) = self.conns.lock() else {
+        let Ok(mut conns) = self.conns.lock() else {
             return;
         };
-        for (id, (peer, tx)) in conns.iter() {
-            if *id != from && blind.may_hold(&doc, peer) {
-                let _ = tx.send((doc, items.to_vec()));
+        let batch: Arc<[SyncItem]> = Arc::from(items);
+        conns.retain(|id, l| {
+            if *id == from || !blind.may_hold(&doc, &l.peer) {
+                return true;
             }
-        }
+            match l.tx.offer((doc, batch.clone())) {
+                Offer::Queued => true,
+                Offer::CutOff => {
+                    tracing::info!("{} fell behind the live updates: cut off", l.peer.short());
+                    l.conn.close(4u32.into(), SLOW.as_bytes());
+                    false
+                }
+                Offer::Closed => false,
+            }
+        });
     }
 }
 
 struct Shared {
     blind: Arc<BlindStore>,
     fanout: Fanout,
+    gate: Arc<Gate>,
     ticket: Ticket,
     recipient: String,
 }
@@ -123,15 +170,24 @@ impl ProtocolHandler for SyncHandler {
             conn.close(1u32.into(), b"unknown device");
             return Ok(());
         }
-        let (id, live) = shared.fanout.register(peer);
+        let _pass = match shared.gate.device(peer) {
+            Ok(pass) => pass,
+            Err(full) => {
+                tracing::info!("turned {} away: {full}", peer.short());
+                conn.close(3u32.into(), full.to_string().as_bytes());
+                return Ok(());
+            }
+        };
+        let (id, live) = shared.fanout.register(peer, &conn);
         let fan = shared.clone();
         let hooks = Hooks {
             live: Some(live),
             on_accepted: Some(Arc::new(move |_peer, doc, items| {
                 fan.fanout.publish(id, doc, items, &fan.blind)
             })),
-            events: None,
             stay_open: true,
+            reconcile_within: shared.gate.limits().reconcile_within,
+            ..Hooks::once()
         };
         let replica: Arc<dyn Replica> = shared.blind.clone();
         let result = run_connection(conn, replica, hooks, false).await;
@@ -146,6 +202,13 @@ impl ProtocolHandler for SyncHandler {
 impl ProtocolHandler for EnrollHandler {
     async fn accept(&self, conn: Connection) -> Result<(), AcceptError> {
         let shared = self.0.clone();
+        let _pass = match shared.gate.pairing(gate::remote_ip(&conn)) {
+            Ok(pass) => pass,
+            Err(full) => {
+                conn.close(3u32.into(), full.to_string().as_bytes());
+                return Ok(());
+            }
+        };
         let result = pairing::serve(conn, move |peer, req| async move {
             match req {
                 PairRequest::Enroll { secret } if shared.ticket.admits(&secret, now_ms()) => {
@@ -242,13 +305,25 @@ impl Hub {
             &config.home.join(TICKET_FILE),
             ticket.to_string().as_bytes(),
         )?;
+        let gate = Gate::new(config.limits);
         let shared = Arc::new(Shared {
             blind,
             fanout: Fanout::default(),
+            gate: gate.clone(),
             ticket,
             recipient: device.recipient().to_string(),
         });
+        // Past the connection limit, a new connection is refused before its handshake
+        // costs anything.
+        let filter_gate = gate.clone();
         let router = Router::builder(endpoint)
+            .incoming_filter(Arc::new(move |_incoming| {
+                if filter_gate.has_room() {
+                    IncomingFilterOutcome::Accept
+                } else {
+                    IncomingFilterOutcome::Reject
+                }
+            }))
             .accept(SYNC_ALPN, SyncHandler(shared.clone()))
             .accept(PAIR_ALPN, EnrollHandler(shared.clone()))
             .spawn();

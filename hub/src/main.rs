@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use hearth_core::sync::net::{LocalDiscovery, NetConfig};
-use hearth_hub::{DEFAULT_BIND, Hub, HubConfig, read_ticket};
+use hearth_hub::{DEFAULT_BIND, Hub, HubConfig, HubLimits, gate, read_ticket};
 
 /// The center's always-on Hearth hub: stores members' journals as ciphertext it
 /// cannot read, and relays them between their devices.
@@ -40,6 +40,13 @@ enum Command {
             value_name = "MODE"
         )]
         local_discovery: LocalDiscovery,
+        /// Connections the hub holds at once, in all; past it, new ones are refused
+        /// before their handshake.
+        #[arg(long, default_value_t = gate::MAX_CONNECTIONS, value_name = "N")]
+        max_connections: usize,
+        /// Connections one device may hold at once.
+        #[arg(long, default_value_t = gate::MAX_PER_DEVICE, value_name = "N")]
+        max_per_device: usize,
     },
     /// Print the enrollment ticket (works while the hub is serving).
     Ticket {
@@ -87,14 +94,21 @@ async fn run(cli: Cli) -> Result<()> {
             bind,
             relay,
             local_discovery,
+            max_connections,
+            max_per_device,
         } => {
+            let net = NetConfig {
+                bind,
+                relay,
+                local: local_discovery,
+            };
             let hub = Hub::start(HubConfig {
-                home: home.clone(),
-                net: NetConfig {
-                    bind,
-                    relay,
-                    local: local_discovery,
+                limits: HubLimits {
+                    max_connections,
+                    per_device: max_per_device,
+                    ..HubLimits::default()
                 },
+                ..HubConfig::new(home.clone(), net)
             })
             .await?;
             let ticket = hub.ticket();

@@ -9,18 +9,25 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use super::SyncError;
 use crate::ids::DocId;
 use crate::item::{ItemId, SyncItem};
+use crate::limits::{self, FrameRoom};
 use crate::wire::{self, WireError};
 
 /// The ALPN of the sync protocol.
 pub const SYNC_ALPN: &[u8] = b"hearth/sync/1";
 /// The protocol version inside [`Message::Hello`].
 pub const PROTOCOL_VERSION: u16 = 1;
-/// The largest frame accepted (one whole snapshot bundle plus room).
-pub const MAX_FRAME: usize = crate::bundle::MAX_CIPHERTEXT + (1 << 20);
-/// Items are sent in messages of about this many bytes.
+/// What a message adds around its items: the variant, the doc id, lengths, flags.
+const MESSAGE_OVERHEAD: usize = 64;
+/// The largest frame accepted: one message carrying the largest valid bundle.
+pub const MAX_FRAME: usize = crate::bundle::MAX_BUNDLE + MESSAGE_OVERHEAD;
+/// Items are sent in messages of at most this many bytes (an item larger than this
+/// goes alone).
 pub const CHUNK_BYTES: usize = 4 << 20;
-/// The most documents one hello may list.
-pub const MAX_DOCS: usize = 100_000;
+/// The most items one `Items` or `Push` message carries.
+pub const MAX_ITEMS: usize = 4096;
+/// The most documents one hello may list: a device shares its journal and a few
+/// docs with a peer (shares, sign-ups), never thousands.
+pub const MAX_DOCS: usize = 1024;
 
 /// A compact description of one side's copy of a doc: equal summaries mean equal
 /// copies, and that doc's sync ends at once.
@@ -140,6 +147,14 @@ pub async fn read_message<R: AsyncRead + Unpin>(r: &mut R) -> Result<Option<Mess
     read_frame(r, MAX_FRAME, "sync message").await
 }
 
+/// [`read_message`], with the frame's room in the process-wide budget
+/// ([`limits::FRAME_BUDGET`]): hold it until the message is handled.
+pub async fn read_message_held<R: AsyncRead + Unpin>(
+    r: &mut R,
+) -> Result<Option<(Message, FrameRoom)>, SyncError> {
+    read_frame_held(r, MAX_FRAME, "sync message").await
+}
+
 /// Reads one frame of at most `max` bytes holding a `T`, or `None` at a clean end of
 /// stream.
 pub async fn read_frame<R: AsyncRead + Unpin, T: DeserializeOwned>(
@@ -147,6 +162,16 @@ pub async fn read_frame<R: AsyncRead + Unpin, T: DeserializeOwned>(
     max: usize,
     what: &'static str,
 ) -> Result<Option<T>, SyncError> {
+    Ok(read_frame_held(r, max, what).await?.map(|(value, _)| value))
+}
+
+/// [`read_frame`], keeping the frame's room in the budget. The length is checked
+/// against `max`, then room for it is taken, and only then is the body allocated.
+pub async fn read_frame_held<R: AsyncRead + Unpin, T: DeserializeOwned>(
+    r: &mut R,
+    max: usize,
+    what: &'static str,
+) -> Result<Option<(T, FrameRoom)>, SyncError> {
     let mut len = [0u8; 4];
     match r.read_exact(&mut len).await {
         Ok(_) => {}
@@ -157,6 +182,9 @@ pub async fn read_frame<R: AsyncRead + Unpin, T: DeserializeOwned>(
     if len > max {
         return Err(WireError::TooLarge { what, len, max }.into());
     }
+    let room = limits::frame_room(len)
+        .await
+        .map_err(|e| SyncError::Network(e.to_string()))?;
     let mut body = vec![0u8; len];
     r.read_exact(&mut body)
         .await
@@ -169,19 +197,19 @@ pub async fn read_frame<R: AsyncRead + Unpin, T: DeserializeOwned>(
     if !rest.is_empty() {
         return Err(WireError::Trailing(rest.len()).into());
     }
-    Ok(Some(value))
+    Ok(Some((value, room)))
 }
 
-/// Splits items into messages of about [`CHUNK_BYTES`], the last marked `last`
-/// (always at least one message, so an empty reply still ends the doc).
+/// Splits items into messages of at most [`CHUNK_BYTES`] and [`MAX_ITEMS`] (an item
+/// larger than a chunk goes alone), the last marked `last` (always at least one
+/// message, so an empty reply still ends the doc). Every message fits a frame.
 pub fn chunk_items(doc: DocId, items: Vec<SyncItem>) -> Vec<Message> {
     let mut out = Vec::new();
     let mut chunk = Vec::new();
     let mut size = 0;
     for item in items {
-        size += item.bytes().len();
-        chunk.push(item);
-        if size >= CHUNK_BYTES {
+        let len = item.bytes().len();
+        if !chunk.is_empty() && (size + len > CHUNK_BYTES || chunk.len() == MAX_ITEMS) {
             out.push(Message::Items {
                 doc,
                 items: std::mem::take(&mut chunk),
@@ -189,6 +217,8 @@ pub fn chunk_items(doc: DocId, items: Vec<SyncItem>) -> Vec<Message> {
             });
             size = 0;
         }
+        size += len;
+        chunk.push(item);
     }
     out.push(Message::Items {
         doc,
@@ -248,10 +278,31 @@ mod tests {
         );
         let big = vec![SyncItem::Bundle(vec![0; CHUNK_BYTES]); 3];
         let msgs = chunk_items(doc, big);
-        assert_eq!(msgs.len(), 4);
+        assert_eq!(msgs.len(), 3);
         assert!(matches!(
             msgs.last(),
             Some(Message::Items { last: true, .. })
         ));
+    }
+
+    #[test]
+    fn no_chunk_overshoots_and_the_largest_bundle_fits_one_frame() {
+        let doc = DocId([1; 16]);
+        // Many small items after a nearly full chunk: the old rule added the item that
+        // crossed the limit, so a chunk could reach 4 MiB plus a whole snapshot.
+        let mut items = vec![SyncItem::Bundle(vec![0; CHUNK_BYTES - 10])];
+        items.push(SyncItem::Bundle(vec![0; crate::bundle::MAX_BUNDLE]));
+        items.extend(vec![SyncItem::Acl(vec![1; 10]); MAX_ITEMS + 5]);
+        let msgs = chunk_items(doc, items);
+        for m in &msgs {
+            let Message::Items { items, .. } = m else {
+                panic!("only items")
+            };
+            assert!(items.len() <= MAX_ITEMS);
+            let size: usize = items.iter().map(|i| i.bytes().len()).sum();
+            assert!(items.len() == 1 || size <= CHUNK_BYTES, "{size}");
+            assert!(frame(m).len() <= MAX_FRAME + 4, "{} bytes", frame(m).len());
+        }
+        assert_eq!(msgs.len(), 4);
     }
 }

@@ -12,11 +12,13 @@ use iroh::{Endpoint, RelayMode, RelayUrl};
 use iroh_mdns_address_lookup::MdnsAddressLookup;
 use tokio::sync::mpsc;
 
-use super::message::{Message, read_message, write_message};
+use super::live::{Ended, LiveReceiver};
+use super::message::{Message, read_message_held, write_message};
 use super::session::{Ingest, Session};
 use super::{Replica, SyncError};
 use crate::ids::{DeviceId, DocId};
 use crate::item::SyncItem;
+use crate::limits::{self, FrameRoom, RECONCILE_DEADLINE, WRITE_DEADLINE};
 
 /// Items up to this size are checked on the connection's task, not the blocking pool.
 const INLINE_CHECK_BYTES: usize = 16 << 10;
@@ -105,6 +107,7 @@ pub async fn bind_endpoint(
         .bind_addr(config.bind)
         .map_err(|e| SyncError::Network(format!("cannot bind {}: {e}", config.bind)))?
         .secret_key(iroh::SecretKey::from_bytes(&key.to_bytes()))
+        .transport_config(limits::transport())
         .alpns(alpns);
     if config.relay.is_none() {
         builder = builder.clear_relay_transports();
@@ -162,14 +165,17 @@ pub type OnAccepted = Arc<dyn Fn(DeviceId, DocId, &[SyncItem]) + Send + Sync>;
 
 /// How a connection behaves beyond the protocol.
 pub struct Hooks {
-    /// Items to push live, as they are made or arrive elsewhere.
-    pub live: Option<mpsc::UnboundedReceiver<(DocId, Vec<SyncItem>)>>,
+    /// Items to push live, as they are made or arrive elsewhere (a bounded queue: a
+    /// connection that falls behind is cut off).
+    pub live: Option<LiveReceiver>,
     /// Told about items checked from this peer.
     pub on_accepted: Option<OnAccepted>,
     /// Told what happens.
     pub events: Option<mpsc::UnboundedSender<SyncEvent>>,
     /// Stay open after reconciling, for live sync.
     pub stay_open: bool,
+    /// How long the peer has to finish reconciling ([`RECONCILE_DEADLINE`]).
+    pub reconcile_within: Duration,
 }
 
 impl Hooks {
@@ -180,6 +186,7 @@ impl Hooks {
             on_accepted: None,
             events: None,
             stay_open: false,
+            reconcile_within: RECONCILE_DEADLINE,
         }
     }
 }
@@ -208,13 +215,11 @@ pub async fn run_connection(
         });
     if let Err(e) = &result {
         // Tell the peer why, then end the stream; the connection stays usable for others.
-        let _ = write_message(
-            &mut send,
-            &Message::Error {
-                reason: e.to_string(),
-            },
-        )
-        .await;
+        let why = Message::Error {
+            reason: e.to_string(),
+        };
+        // A peer that stopped reading does not hold this side up any longer.
+        let _ = tokio::time::timeout(Duration::from_secs(1), write_message(&mut send, &why)).await;
     }
     let _ = send.finish();
     if let Err(SyncError::Denied(why)) = &result {
@@ -235,11 +240,16 @@ pub async fn run_connection(
     result
 }
 
-fn reader(mut recv: RecvStream) -> mpsc::Receiver<Result<Message, SyncError>> {
-    let (tx, rx) = mpsc::channel(16);
+type Incoming = mpsc::Receiver<Result<(Message, FrameRoom), SyncError>>;
+
+/// Reads frames in a task of its own (a frame read is not cancel-safe). One message
+/// waits while another is handled: what a peer has in flight is two frames, each with
+/// room taken from the process's frame budget.
+fn reader(mut recv: RecvStream) -> Incoming {
+    let (tx, rx) = mpsc::channel(1);
     tokio::spawn(async move {
         loop {
-            let msg = read_message(&mut recv).await;
+            let msg = read_message_held(&mut recv).await;
             let stop = !matches!(msg, Ok(Some(_)));
             let item = match msg {
                 Ok(Some(m)) => Ok(m),
@@ -262,6 +272,17 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| SyncError::Local(format!("worker failed: {e}")))?
 }
 
+/// Writes one message, giving up on a peer that has stopped reading.
+async fn send_message(send: &mut SendStream, msg: &Message) -> Result<(), SyncError> {
+    match tokio::time::timeout(WRITE_DEADLINE, write_message(send, msg)).await {
+        Ok(result) => result,
+        Err(_) => Err(SyncError::Network(format!(
+            "the peer read nothing for {} s",
+            WRITE_DEADLINE.as_secs()
+        ))),
+    }
+}
+
 async fn drive(
     send: &mut SendStream,
     recv: RecvStream,
@@ -273,7 +294,10 @@ async fn drive(
         let r = replica.clone();
         blocking(move || Session::start(&*r, peer)).await?
     };
-    write_message(send, &hello).await?;
+    let within = hooks.reconcile_within;
+    let deadline = tokio::time::sleep(within);
+    tokio::pin!(deadline);
+    send_message(send, &hello).await?;
     let mut incoming = reader(recv);
     let mut finished = false;
     let mut live_open = hooks.live.is_some();
@@ -282,6 +306,12 @@ async fn drive(
     loop {
         let msg = tokio::select! {
             msg = incoming.recv() => msg,
+            () = &mut deadline, if !session.is_reconciled() => {
+                return Err(SyncError::Network(format!(
+                    "not reconciled within {} s",
+                    within.as_secs()
+                )));
+            }
             changed = access.changed(), if watching => {
                 // Access changed somewhere: a peer that may no longer connect is cut off
                 // at once, whatever it was doing.
@@ -294,14 +324,24 @@ async fn drive(
                 }
                 continue;
             }
-            live = async { hooks.live.as_mut()?.recv().await }, if live_open => {
+            live = async {
+                match hooks.live.as_mut() {
+                    Some(live) => live.recv().await,
+                    None => std::future::pending().await,
+                }
+            }, if live_open => {
                 match live {
-                    Some((doc, items)) => {
-                        if let Some(m) = session.push(&**replica, doc, items) {
-                            write_message(send, &m).await?;
+                    Ok((doc, items)) => {
+                        if let Some(m) = session.push(&**replica, doc, items.to_vec()) {
+                            send_message(send, &m).await?;
                         }
                     }
-                    None => live_open = false,
+                    Err(Ended::Closed) => live_open = false,
+                    Err(Ended::FellBehind) => {
+                        return Err(SyncError::Network(
+                            "fell behind the live updates; reconnect to catch up".into(),
+                        ));
+                    }
                 }
                 continue;
             }
@@ -309,9 +349,10 @@ async fn drive(
         let Some(msg) = msg else {
             return Ok(()); // the peer finished its stream
         };
-        let step = session.handle(&**replica, msg?)?;
+        let (msg, _room) = msg?;
+        let step = session.handle(&**replica, msg)?;
         for m in &step.send {
-            write_message(send, m).await?;
+            send_message(send, m).await?;
         }
         if step.acked > 0
             && let Some(ev) = &hooks.events
@@ -344,7 +385,7 @@ async fn drive(
     }
 }
 
-async fn drain(incoming: &mut mpsc::Receiver<Result<Message, SyncError>>) -> Result<(), SyncError> {
+async fn drain(incoming: &mut Incoming) -> Result<(), SyncError> {
     let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
         while let Some(Ok(_)) = incoming.recv().await {}
     })
@@ -405,7 +446,7 @@ async fn take_in(
     match reply {
         Some(true) => {
             let (ack, now) = session.reply_committed(doc, new as u32);
-            write_message(send, &ack).await?;
+            send_message(send, &ack).await?;
             Ok(now)
         }
         Some(false) => Ok(false),
@@ -415,7 +456,7 @@ async fn take_in(
                 stored: new as u32,
                 reconcile: false,
             };
-            write_message(send, &ack).await?;
+            send_message(send, &ack).await?;
             Ok(false)
         }
     }

@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::message::{MAX_DOCS, Message, PROTOCOL_VERSION, Summary, chunk_items};
+use super::message::{MAX_DOCS, MAX_ITEMS, Message, PROTOCOL_VERSION, Summary, chunk_items};
 use super::{Replica, SyncError};
 use crate::ids::{DeviceId, DocId};
 use crate::item::SyncItem;
@@ -215,6 +215,7 @@ impl Session {
             }
             Message::Items { doc, items, last } => {
                 self.require_hello()?;
+                Self::bounded(&items)?;
                 if !self.awaiting_items.contains(&doc) {
                     return Err(Self::protocol("items we did not ask for"));
                 }
@@ -230,6 +231,7 @@ impl Session {
             }
             Message::Push { doc, items } => {
                 self.require_hello()?;
+                Self::bounded(&items)?;
                 step.ingest.push(Ingest {
                     doc,
                     items,
@@ -253,6 +255,16 @@ impl Session {
         }
         step.reconciled = self.settle();
         Ok(step)
+    }
+
+    fn bounded(items: &[SyncItem]) -> Result<(), SyncError> {
+        if items.len() > MAX_ITEMS {
+            return Err(Self::protocol(format!(
+                "{} items in one message, the limit is {MAX_ITEMS}",
+                items.len()
+            )));
+        }
+        Ok(())
     }
 
     fn require_hello(&self) -> Result<(), SyncError> {
@@ -362,6 +374,32 @@ mod tests {
                 .map(|c| c.note)
                 .collect();
             assert!(notes.contains(&"from a".into()) && notes.contains(&"from b".into()));
+        }
+    }
+
+    #[test]
+    fn a_message_with_more_items_than_the_limit_is_a_protocol_violation() {
+        let (a, b) = pair();
+        let (mut a, mut b) = start(a, b);
+        step(&mut a, &mut b).unwrap(); // A takes B's hello
+        let doc = a.vault.journal_id().unwrap();
+        let items = vec![SyncItem::Acl(vec![0; 8]); MAX_ITEMS + 1];
+        for msg in [
+            Message::Push {
+                doc,
+                items: items.clone(),
+            },
+            Message::Items {
+                doc,
+                items,
+                last: true,
+            },
+        ] {
+            let err = a.session.handle(&a.vault, msg).unwrap_err();
+            assert!(
+                matches!(err, SyncError::Protocol(ref w) if w.contains("limit")),
+                "{err}"
+            );
         }
     }
 

@@ -4,6 +4,7 @@
 //! or garbage frames — while it keeps serving everyone else.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod limits;
 mod peers;
 mod refusals;
 mod removal;
@@ -21,7 +22,7 @@ use hearth_core::sync::message::{Message, PROTOCOL_VERSION, read_message, write_
 use hearth_core::sync::net::{NetConfig, bind_endpoint};
 use hearth_core::sync::{SYNC_ALPN, SyncError};
 use hearth_core::vault::{Location, SyncItem, Vault, VaultError};
-use hearth_hub::{Hub, HubConfig};
+use hearth_hub::{Hub, HubConfig, HubLimits};
 use iroh::Endpoint;
 use iroh::endpoint::{Connection, RecvStream, SendStream};
 use tempfile::TempDir;
@@ -36,10 +37,15 @@ pub fn net() -> NetConfig {
 
 /// A hub serving from a fresh temporary home (kept alive by the returned directory).
 pub async fn start_hub() -> (Hub, TempDir) {
+    start_hub_with(HubLimits::default()).await
+}
+
+/// A hub with these connection limits.
+pub async fn start_hub_with(limits: HubLimits) -> (Hub, TempDir) {
     let home = tempfile::tempdir().expect("hub home");
     let hub = Hub::start(HubConfig {
-        home: home.path().to_owned(),
-        net: net(),
+        limits,
+        ..HubConfig::new(home.path().to_owned(), net())
     })
     .await
     .expect("start hub");

@@ -23,7 +23,7 @@ use crate::{
 };
 
 /// The doc key for `epoch` that `device` received (it opens its own envelope).
-fn doc_key(items: &[SyncItem], device: &DeviceKeys, epoch: u32) -> DocKey {
+pub(crate) fn doc_key(items: &[SyncItem], device: &DeviceKeys, epoch: u32) -> DocKey {
     items
         .iter()
         .find_map(|item| match item {
@@ -38,7 +38,7 @@ fn doc_key(items: &[SyncItem], device: &DeviceKeys, epoch: u32) -> DocKey {
 }
 
 /// The decoded bundles among `items`.
-fn bundles(items: &[SyncItem]) -> Vec<Bundle> {
+pub(crate) fn bundles(items: &[SyncItem]) -> Vec<Bundle> {
     items
         .iter()
         .filter_map(|i| match i {
