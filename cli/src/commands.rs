@@ -103,6 +103,9 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
                     format!("; {} not reachable", summary.failed.len())
                 }
             );
+            for words in &summary.withheld {
+                println!("Warning: {words}.");
+            }
             Ok(())
         }
         Command::Sync { watch: true } => {
@@ -287,6 +290,9 @@ pub(crate) fn vault_command(vault: &Vault, command: Command) -> Result<()> {
             }
             if let Some(line) = render::backup_advice(vault.backup_state()?) {
                 println!("{line}");
+            }
+            for (_, words) in vault.withheld()? {
+                println!("warning:  {words}");
             }
             Ok(())
         }

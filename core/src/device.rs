@@ -161,6 +161,9 @@ pub struct SyncSummary {
     pub reached: Vec<DeviceId>,
     /// Peers that could not be reached, with why.
     pub failed: Vec<(DeviceId, String)>,
+    /// What this device can tell it was not given, in plain words (gaps in an author's
+    /// chain after syncing): the hub may be withholding entries.
+    pub withheld: Vec<String>,
 }
 
 /// Reconciles with every remembered hub and device that answers, then returns.
@@ -256,6 +259,10 @@ async fn sync_all(
             )));
         }
         return Err(NetError::Unreachable(why));
+    }
+    summary.withheld = vault.withheld()?.into_iter().map(|(_, w)| w).collect();
+    for w in &summary.withheld {
+        tracing::warn!("{w}");
     }
     Ok(summary)
 }

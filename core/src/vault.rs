@@ -8,6 +8,7 @@ mod backup;
 mod journal;
 mod keys;
 mod replica;
+mod withheld;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -34,6 +35,7 @@ use crate::wire;
 
 pub use backup::{BACKUP_FORMAT, BackupError, MIN_PASSPHRASE_CHARS};
 use journal::{Journal, Source};
+pub use withheld::Gap;
 
 /// The store file inside a vault directory.
 pub const STORE_FILE: &str = "hearth.redb";
@@ -668,6 +670,23 @@ impl Vault {
         let guard = self.lock()?;
         let me = guard.device.id();
         Ok(!guard.journal.state().may_hold(&me))
+    }
+
+    /// Entries this device knows exist and was not given (gaps in an author's chain),
+    /// each with its wording for the member. After a sync with the hub, a gap means the
+    /// hub may be withholding them.
+    pub fn withheld(&self) -> Result<Vec<(Gap, String)>, VaultError> {
+        let guard = self.lock()?;
+        let me = guard.device.id();
+        Ok(guard
+            .journal
+            .gaps()
+            .into_iter()
+            .map(|g| {
+                let words = g.describe(&me);
+                (g, words)
+            })
+            .collect())
     }
 
     /// Records a check-in.

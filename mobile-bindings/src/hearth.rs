@@ -376,9 +376,17 @@ impl Hearth {
                     .iter()
                     .map(|(id, e)| format!("{}: {e}", id.short()))
                     .collect(),
+                withheld: s.withheld,
             })
         })
         .await
+    }
+
+    /// What this device can tell it was not given (gaps in an author's chain), in plain
+    /// words: shown on the Center screen whenever it is not empty.
+    pub async fn withheld(&self) -> Result<Vec<String>, HearthError> {
+        let v = self.vault.clone();
+        blocking(move || Ok(v.withheld()?.into_iter().map(|(_, w)| w).collect())).await
     }
 
     /// Goes online for live sync (until `go_offline`).

@@ -216,6 +216,9 @@ pub struct SyncReport {
     pub reached: u32,
     /// Peers not reachable, with why.
     pub unreachable: Vec<String>,
+    /// What this device can tell it was not given, in plain words for the Center
+    /// screen ("the hub may be withholding 3 entries from your device …").
+    pub withheld: Vec<String>,
 }
 
 /// A one-time device invite.

@@ -16,6 +16,7 @@ use std::panic::AssertUnwindSafe;
 use automerge::ActorId;
 
 use super::keys::EpochKeys;
+use super::withheld::{self, Gap, Link};
 use super::{CompactReport, DevicePublic, IngestReport, RemovalReport, SyncItem, VaultError};
 use crate::access::{
     AccessLog, AccessState, AclBody, AclRecord, Action, Chain, Mark, Removal, Role, bundle_allowed,
@@ -47,14 +48,6 @@ pub(super) enum Source {
     Store,
     /// A peer, a pairing or a backup: what is accepted is written to the batch.
     Received,
-}
-
-/// What the journal knows of an applied bundle.
-#[derive(Debug, Clone, Copy)]
-struct Link {
-    author: DeviceId,
-    seq: u64,
-    prev: Option<BundleId>,
 }
 
 pub(super) struct Journal {
@@ -262,6 +255,13 @@ impl Journal {
     }
 
     /// Stored bundles this journal does not offer to peers (void under its access log).
+    /// Gaps in the authors' chains among the bundles applied here.
+    pub(super) fn gaps(&self) -> Vec<Gap> {
+        withheld::gaps(self.live.iter(), |b| {
+            self.live.contains_key(b) || self.superseded.contains(b) || self.parked.contains(b)
+        })
+    }
+
     pub(super) fn parked(&self) -> &BTreeSet<BundleId> {
         &self.parked
     }

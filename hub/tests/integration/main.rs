@@ -8,6 +8,7 @@ mod limits;
 mod peers;
 mod refusals;
 mod removal;
+mod withholding;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -95,12 +95,16 @@ public enum SyncWords {
     public static func describe(_ report: SyncReport) -> String {
         let reached = Int(report.reached)
         let missed = report.unreachable.count
+        let outcome: String
         switch (reached, missed) {
-        case (0, 0): return "Nothing to sync with yet. Enroll at a center, or add another device."
-        case (0, _): return "Couldn't reach anyone just now. Your entries are safe here and will sync later."
-        case (_, 0): return "Synced with \(reached) \(reached == 1 ? "place" : "places")."
-        default: return "Synced with \(reached); \(missed) couldn't be reached right now."
+        case (0, 0): outcome = "Nothing to sync with yet. Enroll at a center, or add another device."
+        case (0, _): outcome = "Couldn't reach anyone just now. Your entries are safe here and will sync later."
+        case (_, 0): outcome = "Synced with \(reached) \(reached == 1 ? "place" : "places")."
+        default: outcome = "Synced with \(reached); \(missed) couldn't be reached right now."
         }
+        // What the device found missing is worded in Rust; shown under the outcome.
+        let warnings = report.withheld.map { "Warning: \($0)." }
+        return ([outcome] + warnings).joined(separator: "\n")
     }
 }
 

@@ -167,13 +167,16 @@ class CenterModel(
         fun describe(report: SyncReport): String {
             val reached = report.reached.toInt()
             val missed = report.unreachable.size
-            return when {
+            val outcome = when {
                 reached == 0 && missed == 0 -> NOTHING_TO_SYNC
                 reached == 0 ->
                     "Couldn't reach anyone just now. Your entries are safe here and will sync later."
                 missed == 0 -> "Synced with $reached ${if (reached == 1) "place" else "places"}."
                 else -> "Synced with $reached; $missed couldn't be reached right now."
             }
+            // What the device found missing is worded in Rust; shown under the outcome.
+            val warnings = report.withheld.map { "Warning: $it." }
+            return (listOf(outcome) + warnings).joinToString("\n")
         }
     }
 }

@@ -1,0 +1,169 @@
+//! A hub that withholds is caught. The double here plays the attacker: the real blind
+//! store, served over a real iroh endpoint, that leaves chosen bundles out of what it
+//! lists and sends. The member's device finds the gap in the author's chain after
+//! syncing and says so in plain words, in `sync_once`'s summary and `Vault::withheld`.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use hearth_core::access::Role;
+use hearth_core::blind::BlindStore;
+use hearth_core::device;
+use hearth_core::identity::{DeviceKeys, Seed};
+use hearth_core::ids::{DeviceId, DocId};
+use hearth_core::pairing::PeerAddr;
+use hearth_core::store::Store;
+use hearth_core::sync::net::{Hooks, bind_endpoint, run_connection};
+use hearth_core::sync::{Checked, ItemId, Replica, SYNC_ALPN, SyncError, SyncItem};
+use hearth_core::vault::DevicePublic;
+
+use crate::refusals::bundles;
+use crate::{add_device, checkin, net, new_member, notes};
+
+/// The real blind store, minus the items it chooses to hide.
+struct Withholding {
+    inner: Arc<BlindStore>,
+    hidden: std::sync::Mutex<BTreeSet<ItemId>>,
+}
+
+impl Withholding {
+    fn hidden(&self) -> BTreeSet<ItemId> {
+        self.hidden.lock().unwrap().clone()
+    }
+}
+
+impl Replica for Withholding {
+    fn docs_for(&self, peer: &DeviceId) -> Result<Vec<DocId>, SyncError> {
+        self.inner.docs_for(peer)
+    }
+    fn may_hold(&self, doc: &DocId, peer: &DeviceId) -> bool {
+        self.inner.may_hold(doc, peer)
+    }
+    fn may_take(&self, doc: &DocId, peer: &DeviceId) -> bool {
+        self.inner.may_take(doc, peer)
+    }
+    fn item_ids(&self, doc: &DocId) -> Result<(Vec<ItemId>, usize), SyncError> {
+        let (ids, acl) = self.inner.item_ids(doc)?;
+        let hidden = self.hidden();
+        Ok((
+            ids.into_iter().filter(|i| !hidden.contains(i)).collect(),
+            acl,
+        ))
+    }
+    fn items_except(
+        &self,
+        doc: &DocId,
+        except: &BTreeSet<ItemId>,
+    ) -> Result<Vec<SyncItem>, SyncError> {
+        let mut except = except.clone();
+        except.extend(self.hidden());
+        self.inner.items_except(doc, &except)
+    }
+    fn may_connect(&self, peer: &DeviceId) -> bool {
+        self.inner.may_connect(peer)
+    }
+    fn access_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.access_changes()
+    }
+    fn check(
+        &self,
+        doc: &DocId,
+        peer: &DeviceId,
+        items: Vec<SyncItem>,
+    ) -> Result<Checked, SyncError> {
+        self.inner.check(doc, peer, items)
+    }
+    fn commit(&self, checked: Checked) -> Result<(), SyncError> {
+        self.inner.commit(checked)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_that_withholds_an_entry_is_reported_by_the_members_other_device() {
+    // The withholding hub: a real blind store on a real endpoint.
+    let dir = tempfile::tempdir().unwrap();
+    let keys = DeviceKeys::derive(&Seed::generate()).unwrap();
+    let store = Store::open(&dir.path().join("hub.redb"), true).unwrap();
+    let blind = Arc::new(BlindStore::open(store, keys.id()).unwrap());
+    let hub = Arc::new(Withholding {
+        inner: blind.clone(),
+        hidden: Default::default(),
+    });
+    let ep = bind_endpoint(keys.endpoint_key(), &net(), vec![SYNC_ALPN.to_vec()])
+        .await
+        .unwrap();
+    let serving = {
+        let (ep, hub) = (ep.clone(), hub.clone());
+        tokio::spawn(async move {
+            while let Some(incoming) = ep.accept().await {
+                let hub: Arc<dyn Replica> = hub.clone();
+                tokio::spawn(async move {
+                    if let Ok(conn) = incoming.await {
+                        let hooks = Hooks {
+                            stay_open: true,
+                            ..Hooks::once()
+                        };
+                        let _ = run_connection(conn, hub, hooks, false).await;
+                    }
+                });
+            }
+        })
+    };
+
+    // A member with two devices, both using this hub.
+    let a = new_member("Sam");
+    a.vault
+        .authorize_device(
+            &DevicePublic {
+                id: keys.id(),
+                recipient: keys.recipient().to_string(),
+            },
+            Role::Store,
+        )
+        .unwrap();
+    let b = add_device(&a.vault, Role::Owner);
+    for d in [&a, &b] {
+        blind.enroll(d.vault.device_id().unwrap()).unwrap();
+        d.vault
+            .remember_peer(&PeerAddr {
+                hub: true,
+                addr: ep.addr(),
+            })
+            .unwrap();
+    }
+    for note in ["one", "two", "three"] {
+        a.vault.add_checkin(&checkin(3, note)).unwrap();
+    }
+    let sent = device::sync_once(&a.vault, &net(), None).await.unwrap();
+    assert!(sent.withheld.is_empty(), "{:?}", sent.withheld);
+
+    // The hub hides A's "two" from B, and hands over the rest.
+    let mine = a.vault.device_id().unwrap();
+    let mut by_a: Vec<_> = bundles(&a.vault.sync_items().unwrap())
+        .into_iter()
+        .filter(|x| x.header().author == mine)
+        .collect();
+    by_a.sort_by_key(|x| x.header().seq);
+    let two = &by_a[by_a.len() - 2];
+    hub.hidden.lock().unwrap().insert(ItemId(two.id().0));
+
+    let got = device::sync_once(&b.vault, &net(), None).await.unwrap();
+    assert!(notes(&b.vault).contains(&"one".to_string()));
+    assert!(!notes(&b.vault).contains(&"two".to_string()));
+    assert_eq!(got.withheld.len(), 1, "{:?}", got.withheld);
+    let words = &got.withheld[0];
+    assert!(
+        words.contains("the hub may be withholding 1 entry from your device")
+            && words.contains(&mine.short()),
+        "{words}"
+    );
+
+    // When the hub hands it over, the report goes away.
+    hub.hidden.lock().unwrap().clear();
+    let healed = device::sync_once(&b.vault, &net(), None).await.unwrap();
+    assert!(healed.withheld.is_empty(), "{:?}", healed.withheld);
+    assert!(b.vault.withheld().unwrap().is_empty());
+    assert!(notes(&b.vault).contains(&"two".to_string()));
+    serving.abort();
+    ep.close().await;
+}
