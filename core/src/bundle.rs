@@ -12,8 +12,12 @@ use crate::identity::DeviceKeys;
 use crate::ids::{BundleId, DeviceId, DocId};
 use crate::wire::{self, Reader, WireError};
 
-/// The current bundle format.
+/// The first bundle format: the ciphertext's length is the plaintext's, plus age's
+/// constant overhead. Still read.
 pub const FORMAT_V1: u8 = 1;
+/// The current format: the plaintext is padded to a size class before it is
+/// encrypted ([`padded_len`]), so the hub learns a size class, not a note's length.
+pub const FORMAT_V2: u8 = 2;
 const MAGIC: &[u8; 4] = b"HBD1";
 /// The largest header we accept (it bounds `supersedes`).
 pub const MAX_HEADER: usize = 4 << 20;
@@ -98,7 +102,11 @@ impl Bundle {
             return Err(BundleError::Header("author is not the signing device"));
         }
         check_header(&header)?;
-        let ciphertext = key.encrypt(plaintext)?;
+        let ciphertext = if header.format >= FORMAT_V2 {
+            key.encrypt(&pad(plaintext))?
+        } else {
+            key.encrypt(plaintext)?
+        };
         let header_bytes = wire::to_postcard(&header);
         // What no peer would accept is never made: the doc would stop syncing.
         for (what, len, max) in [
@@ -172,7 +180,12 @@ impl Bundle {
 
     /// Decrypts the Automerge bytes with the epoch's key.
     pub fn decrypt(&self, key: &DocKey) -> Result<Vec<u8>, BundleError> {
-        Ok(key.decrypt(&self.bytes[self.ciphertext.clone()])?)
+        let plain = key.decrypt(&self.bytes[self.ciphertext.clone()])?;
+        if self.header.format >= FORMAT_V2 {
+            unpad(plain)
+        } else {
+            Ok(plain)
+        }
     }
 
     /// The header.
@@ -196,8 +209,51 @@ impl Bundle {
     }
 }
 
+/// The smallest padded plaintext: every short check-in looks the same.
+pub const MIN_PADDED: usize = 512;
+
+/// The size class of `len` bytes: Padmé (Nikitin et al., "Reducing metadata leakage
+/// from encrypted files and communication with PURBs", 2019): at most 12 % more, and
+/// only O(log log n) bits of the length left visible; never under [`MIN_PADDED`].
+pub fn padded_len(len: usize) -> usize {
+    if len <= MIN_PADDED {
+        return MIN_PADDED;
+    }
+    let e = usize::BITS - 1 - len.leading_zeros(); // floor(log2 len)
+    let s = u32::BITS - e.leading_zeros(); // floor(log2 e) + 1
+    let mask = (1usize << (e - s)) - 1;
+    (len + mask) & !mask
+}
+
+/// The length, the plaintext, then zeros up to its size class.
+fn pad(plaintext: &[u8]) -> Vec<u8> {
+    let total = padded_len(plaintext.len() + 4);
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(&(plaintext.len() as u32).to_le_bytes());
+    out.extend_from_slice(plaintext);
+    out.resize(total, 0);
+    out
+}
+
+/// The plaintext inside a padded one; the padding must be zeros.
+fn unpad(mut padded: Vec<u8>) -> Result<Vec<u8>, BundleError> {
+    let mut r = Reader::new(&padded);
+    let len = u32::from_le_bytes(r.array()?) as usize;
+    let rest = r.remaining();
+    if len > rest || padded[4 + len..].iter().any(|&b| b != 0) {
+        return Err(WireError::Malformed {
+            what: "padded plaintext",
+            reason: "the padding does not match the length it names".into(),
+        }
+        .into());
+    }
+    padded.truncate(4 + len);
+    padded.drain(..4);
+    Ok(padded)
+}
+
 fn check_header(h: &BundleHeader) -> Result<(), BundleError> {
-    if h.format != FORMAT_V1 {
+    if h.format != FORMAT_V1 && h.format != FORMAT_V2 {
         return Err(BundleError::Format(h.format));
     }
     if h.seq == 0 {
@@ -251,6 +307,60 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_hub_sees_a_size_class_not_a_notes_length() {
+        let author = DeviceKeys::derive(&Seed::from_bytes([1; 32])).unwrap();
+        let key = DocKey::generate().unwrap();
+        let v2 = BundleHeader {
+            format: FORMAT_V2,
+            ..header(&author)
+        };
+        let sealed = |plain: &[u8]| Bundle::seal(v2.clone(), plain, &key, &author).unwrap();
+        // Short notes of any length are encrypted at one length ... (age adds a random
+        // "grease" stanza to every header, so whole ciphertexts vary anyway.)
+        let lens: Vec<usize> = [1usize, 40, 200, 500]
+            .iter()
+            .map(|&n| pad(&vec![7; n]).len())
+            .collect();
+        assert_eq!(lens, vec![MIN_PADDED; 4]);
+        // ... longer ones fall into classes, and every one reads back exactly.
+        assert_eq!(pad(&[7; 5000]).len(), pad(&[7; 5100]).len());
+        for n in [0usize, 1, 508, 509, 5000, 70_000] {
+            let plain: Vec<u8> = (0..n).map(|i| i as u8).collect();
+            let b = Bundle::decode(sealed(&plain).bytes()).unwrap();
+            assert_eq!(b.decrypt(&key).unwrap(), plain, "{n} bytes");
+        }
+        // Format 1 bundles (unpadded) still read.
+        let old = Bundle::seal(header(&author), b"old", &key, &author).unwrap();
+        assert_eq!(old.decrypt(&key).unwrap(), b"old");
+    }
+
+    #[test]
+    fn padding_costs_at_most_an_eighth_and_never_shrinks() {
+        let mut last = 0;
+        for len in (0..2_000_000).step_by(997) {
+            let p = padded_len(len);
+            assert!(p >= len && p >= last, "{len} -> {p}");
+            assert!(
+                len < MIN_PADDED || p as f64 <= len as f64 * 1.125,
+                "{len} -> {p}"
+            );
+            last = p;
+        }
+    }
+
+    #[test]
+    fn a_padded_plaintext_whose_length_lies_is_refused() {
+        let mut long = pad(b"hello");
+        long[0..4].copy_from_slice(&10_000u32.to_le_bytes());
+        assert!(unpad(long).is_err());
+        let mut dirty = pad(b"hello");
+        let last = dirty.len() - 1;
+        dirty[last] = 1;
+        assert!(unpad(dirty).is_err());
+        assert_eq!(unpad(pad(b"hello")).unwrap(), b"hello");
     }
 
     #[test]

@@ -21,7 +21,7 @@ use super::{CompactReport, DevicePublic, IngestReport, RemovalReport, SyncItem, 
 use crate::access::{
     AccessLog, AccessState, AclBody, AclRecord, Action, Chain, Mark, Removal, Role, bundle_allowed,
 };
-use crate::bundle::{Bundle, BundleHeader, BundleKind, FORMAT_V1};
+use crate::bundle::{Bundle, BundleHeader, BundleKind, FORMAT_V2};
 use crate::doc::{DocError, JournalDoc};
 use crate::envelope::{DocKey, Envelope};
 use crate::identity::{DeviceKeys, Seed};
@@ -333,7 +333,7 @@ impl Journal {
         }
         let (epoch, key) = self.keys.for_write(self.state()).ok_or(VaultError::NoKey)?;
         let header = BundleHeader {
-            format: FORMAT_V1,
+            format: FORMAT_V2,
             doc: self.id,
             epoch,
             author: device.id(),
