@@ -334,12 +334,9 @@ fn automerge_load(bytes: &[u8], runs: usize) -> Vec<f64> {
 /// would store them: every member's compacted, encrypted journal sent over sync).
 async fn fill_hub(dir: &Path, n: usize) -> std::path::PathBuf {
     let home = dir.join("hub-many");
-    let hub = Hub::start(HubConfig {
-        home: home.clone(),
-        net: NetConfig::loopback(),
-    })
-    .await
-    .unwrap();
+    let hub = Hub::start(HubConfig::new(home.clone(), NetConfig::loopback()))
+        .await
+        .unwrap();
     let net = NetConfig::loopback();
     let mut rng = rand::rng();
     let t = Instant::now();
@@ -379,10 +376,10 @@ fn main() {
     println!("hearth sync benchmark (loopback iroh, relays off, real redb files; medians)");
 
     let (live, first, save_len, mut load) = rt.block_on(async {
-        let hub = Hub::start(HubConfig {
-            home: dir.path().join("hub"),
-            net: NetConfig::loopback(),
-        })
+        let hub = Hub::start(HubConfig::new(
+            dir.path().join("hub"),
+            NetConfig::loopback(),
+        ))
         .await
         .unwrap();
         let live = live_latency(dir.path(), &hub, 100).await;

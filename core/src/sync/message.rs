@@ -106,6 +106,59 @@ pub enum Message {
         /// Why.
         reason: String,
     },
+    /// The sender stored nothing of what the peer last sent for `doc`, for a reason the
+    /// peer can act on (and show its member), then ends the stream. Fixed-size: a
+    /// refusal costs no allocation to read.
+    Refused {
+        /// The doc.
+        doc: DocId,
+        /// Why, typed.
+        refusal: Refusal,
+    },
+}
+
+/// Why a side refused a push or a reply: reasons a member's device can tell apart
+/// from a broken connection and put in plain words.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The hub's storage quota for this document (one member's journal) is used up;
+    /// nothing of the push was stored.
+    QuotaExceeded {
+        /// Bytes the hub stores for the doc now.
+        used_bytes: u64,
+        /// The most it stores for one doc.
+        limit_bytes: u64,
+    },
+}
+
+/// Bytes for people: megabytes (2^20), with one decimal when not whole; kilobytes
+/// under one megabyte.
+fn megabytes(bytes: u64) -> String {
+    let mb = bytes as f64 / (1u64 << 20) as f64;
+    if bytes < 1 << 20 {
+        format!("{} KB", bytes.div_ceil(1 << 10))
+    } else if bytes.is_multiple_of(1 << 20) {
+        format!("{mb:.0} MB")
+    } else {
+        format!("{mb:.1} MB")
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::QuotaExceeded {
+                used_bytes,
+                limit_bytes,
+            } => write!(
+                f,
+                "the center's hub is full for this journal: {} used of {}; nothing new was stored there (it is safe on this device). Ask the center's staff for more room",
+                megabytes(*used_bytes),
+                megabytes(*limit_bytes)
+            ),
+        }
+    }
 }
 
 /// Encodes a value as one frame: a u32 length and its postcard bytes.
