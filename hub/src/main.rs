@@ -147,6 +147,7 @@ async fn run(cli: Cli) -> Result<()> {
             quota_mb,
             expires,
         } => {
+            let had_ticket = read_ticket(&home).is_ok();
             let hub = Hub::start(HubConfig {
                 quota_bytes: quota_mb,
                 ticket_expires: expires,
@@ -167,8 +168,15 @@ async fn run(cli: Cli) -> Result<()> {
                 hub.addrs(),
                 home.display()
             );
-            // The secret goes to a person at a terminal, never into a service's log.
-            if std::io::stdout().is_terminal() {
+            if expires.is_some() && had_ticket {
+                eprintln!(
+                    "The existing ticket keeps its expiry ({}); `hearth-hub ticket --rotate --expires DURATION` replaces it.",
+                    expiry(&ticket)
+                );
+            }
+            // The secret (and its QR code) goes to a person at a terminal, never into a
+            // service's log: both outputs must be a terminal.
+            if std::io::stdout().is_terminal() && std::io::stderr().is_terminal() {
                 println!("{ticket}");
                 eprintln!("{}", ticket.qr());
                 eprintln!("{listening}");

@@ -96,11 +96,13 @@ fn a_quota_refusal_reaches_the_member_as_one_line() {
         a.ok(&["checkin", "--mood", "3", "--note", &format!("{i} {note}")]);
         let out = a.run(&["sync"]);
         if !out.status.success() {
+            assert!(i > 0, "the first note already did not fit");
             refused = Some(String::from_utf8(out.stderr).unwrap());
             break;
         }
     }
     let err = refused.expect("the hub never refused a sync over its quota");
+    eprintln!("{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(
         err.starts_with("hearth: the center's hub is full for this journal:"),

@@ -287,6 +287,32 @@ mod tests {
         assert!(read_message(&mut r).await.is_err());
     }
 
+    #[tokio::test]
+    async fn a_refusal_round_trips_and_reads_as_one_line() {
+        let msg = Message::Refused {
+            doc: DocId([2; 16]),
+            refusal: Refusal::QuotaExceeded {
+                used_bytes: 255 << 20,
+                limit_bytes: 256 << 20,
+            },
+        };
+        let frame = frame(&msg);
+        assert!(frame.len() < 64, "a refusal is small and fixed-size");
+        let mut r = frame.as_slice();
+        assert_eq!(read_message(&mut r).await.unwrap(), Some(msg.clone()));
+        let Message::Refused { refusal, .. } = msg else {
+            unreachable!()
+        };
+        let line = refusal.to_string();
+        assert!(!line.contains('\n'));
+        assert!(line.contains("255 MB used of 256 MB"), "{line}");
+        let small = Refusal::QuotaExceeded {
+            used_bytes: 1500,
+            limit_bytes: 3 << 19,
+        };
+        assert!(small.to_string().contains("2 KB used of 1.5 MB"), "{small}");
+    }
+
     #[test]
     fn chunks_end_with_last() {
         let doc = DocId([1; 16]);
