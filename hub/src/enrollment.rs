@@ -30,7 +30,7 @@ pub const ENROLL_PER_MINUTE_TOTAL: u32 = 60;
 /// one address cannot use up what the whole center shares.
 pub const ENROLL_BURST_PER_ADDR: u32 = 10;
 /// The steady rate of enrollment attempts from one IP address.
-pub const ENROLL_PER_MINUTE_PER_ADDR: u32 = 6;
+pub const ENROLL_PER_MINUTE_PER_ADDR: u32 = 10;
 /// The most addresses whose attempts are remembered; past it, addresses whose bucket
 /// has refilled are forgotten, and if none has, attempts from new addresses wait.
 pub const MAX_TRACKED_ADDRS: usize = 4096;
@@ -46,6 +46,19 @@ pub struct EnrollLimits {
     pub burst_per_addr: u32,
     /// Steady rate per minute from one address.
     pub per_minute_per_addr: u32,
+}
+
+impl EnrollLimits {
+    /// `total` attempts at once and a minute for the whole hub, `per_addr` at once and
+    /// a minute from one address (what `serve --enroll-limit` sets).
+    pub fn per_minute(total: u32, per_addr: u32) -> Self {
+        EnrollLimits {
+            burst_total: total,
+            per_minute_total: total,
+            burst_per_addr: per_addr,
+            per_minute_per_addr: per_addr,
+        }
+    }
 }
 
 impl Default for EnrollLimits {

@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 use hearth_core::pairing::Ticket;
 use hearth_core::sync::net::{LocalDiscovery, NetConfig};
 use hearth_hub::enrollment::parse_duration;
-use hearth_hub::{DEFAULT_BIND, Hub, HubConfig, read_ticket, rotate_ticket};
+use hearth_hub::{DEFAULT_BIND, EnrollLimits, Hub, HubConfig, read_ticket, rotate_ticket};
 
 /// The default storage quota per member's journal, in MB.
 const DEFAULT_QUOTA_MB: &str = "256";
@@ -52,6 +52,14 @@ enum Command {
         /// The most a member's journal may take on the hub, in MB (decimals allowed).
         #[arg(long, default_value = DEFAULT_QUOTA_MB, value_name = "MB", value_parser = parse_quota)]
         quota_mb: u64,
+        /// Enrollment attempts answered for the whole center: this many at once, then
+        /// this many a minute.
+        #[arg(long, value_name = "N", default_value_t = hearth_hub::enrollment::ENROLL_BURST_TOTAL)]
+        enroll_limit: u32,
+        /// Enrollment attempts answered from one IP address: this many at once, then
+        /// this many a minute.
+        #[arg(long, value_name = "N", default_value_t = hearth_hub::enrollment::ENROLL_BURST_PER_ADDR)]
+        enroll_limit_per_addr: u32,
         /// When the hub makes its first ticket, let it expire after this long (7d,
         /// 12h, 30m); an existing ticket keeps its own expiry.
         #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
@@ -146,11 +154,14 @@ async fn run(cli: Cli) -> Result<()> {
             local_discovery,
             quota_mb,
             expires,
+            enroll_limit,
+            enroll_limit_per_addr,
         } => {
             let had_ticket = read_ticket(&home).is_ok();
             let hub = Hub::start(HubConfig {
                 quota_bytes: quota_mb,
                 ticket_expires: expires,
+                enroll_limits: EnrollLimits::per_minute(enroll_limit, enroll_limit_per_addr),
                 ..HubConfig::new(
                     home.clone(),
                     NetConfig {

@@ -111,3 +111,31 @@ fn a_quota_refusal_reaches_the_member_as_one_line() {
     assert!(err.contains("used of 103 KB"), "{err}");
     assert!(err.contains("center's staff"), "{err}");
 }
+
+#[test]
+fn enrollment_past_the_limit_is_told_to_wait_a_minute() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("hub");
+    let (_hub, ticket) = start_hub_with(
+        &home,
+        "127.0.0.1:0",
+        None,
+        &["--enroll-limit-per-addr", "1"],
+    );
+    let a = Device::new(dir.path(), "a");
+    a.ok(&["init", "--name", "Sam"]);
+    a.ok(&["enroll", &ticket]);
+    let b = Device::new(dir.path(), "b");
+    b.ok(&["init", "--name", "Bo"]);
+    let out = b.run(&["enroll", &ticket]);
+    assert!(
+        !out.status.success(),
+        "a second enrollment passed the limit"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("too many enrollments"), "{err}");
+    assert!(err.contains("try again in a minute"), "{err}");
+    // A, enrolled, keeps syncing.
+    a.ok(&["sync"]);
+}

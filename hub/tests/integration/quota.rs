@@ -103,3 +103,38 @@ async fn a_push_over_the_quota_stores_nothing_and_the_member_is_told_typed() {
     assert!(why.contains("unknown device"), "{why}");
     hub.shutdown().await.unwrap();
 }
+
+/// The count the quota keeps push by push (and shrinks when a confirmed snapshot's
+/// bundles are deleted) is what the store holds: a restart, which counts afresh,
+/// finds the same number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quota_count_kept_per_push_matches_the_store_after_a_restart() {
+    let home = tempfile::tempdir().unwrap();
+    let start = || Hub::start(HubConfig::new(home.path().to_owned(), net()));
+    let hub = start().await.unwrap();
+    let a = enrolled_member("Sam", &hub).await;
+    let b = add_device(&a.vault, Role::Owner);
+    for i in 0..5 {
+        a.vault
+            .add_checkin(&checkin(3, &format!("{i} {}", noise(2_000))))
+            .unwrap();
+    }
+    sync(&a.vault).await;
+    let doc = a.vault.journal_id().unwrap();
+    let grown = hub.used_bytes(&doc);
+
+    // A compacts; once B has applied the snapshot, the hub deletes what it replaced.
+    a.vault.compact().unwrap();
+    sync(&a.vault).await;
+    let with_snapshot = hub.used_bytes(&doc);
+    assert!(with_snapshot > grown);
+    sync(&b.vault).await;
+    sync(&b.vault).await;
+    let settled = hub.used_bytes(&doc);
+    assert!(settled < with_snapshot, "{settled} >= {with_snapshot}");
+
+    hub.shutdown().await.unwrap();
+    let hub = start().await.unwrap();
+    assert_eq!(hub.used_bytes(&doc), settled, "the kept count drifted");
+    hub.shutdown().await.unwrap();
+}
