@@ -3,6 +3,26 @@
 //! knows which devices enrolled. It never holds a doc key and never loads a document:
 //! only access records are kept in memory, one lock per document.
 //!
+//! **Who gets what.** A doc's access log says who *may* hold it, but any enrolled
+//! device can write a doc whose log names anyone's device id. So the hub offers and
+//! pushes a doc to a device only once that device *joined* it here, by its own act:
+//! it listed the doc in its `Hello` (it holds it) or pushed into it. And a removal
+//! locks a device out of the hub only from a doc it joined: a stranger who names a
+//! member's device in a doc of their own, or removes it there, changes nothing for
+//! that device. (Being named still lets a device connect without enrolling — a
+//! member's new device never enrolls, its journal vouches for it — and it then gets
+//! only the docs it joins.)
+//!
+//! **Quota.** Every doc (one member's journal) may take up at most a configured number
+//! of stored bytes: every bundle's signed bytes, envelope and access record. The count
+//! is kept per doc in memory, grown when a push is checked (under the doc's lock, so
+//! two pushes cannot both squeeze under the limit), shrunk when a confirmed snapshot's
+//! bundles are deleted, and rebuilt from the store at open. A push that would pass the
+//! limit stores none of its bundles and is answered with a typed
+//! [`Refusal::QuotaExceeded`]; its access records and envelopes still go in, up to
+//! [`ACCESS_HEADROOM_BYTES`] beyond the limit, so a member whose journal is full can
+//! still remove a lost device (a push of bundles alone stores nothing at all).
+//!
 //! It cannot see whether a snapshot applies, so it deletes the bundles a snapshot
 //! supersedes only once another reader of the doc shows (in the ids it syncs) that it
 //! holds the snapshot and none of them: a snapshot that does not apply never costs
@@ -20,10 +40,18 @@ use crate::bundle::{Bundle, BundleKind};
 use crate::ids::{BundleId, DeviceId, DocId};
 use crate::item::{self, CheckedBundles, ItemId, SyncItem};
 use crate::store::{Batch, Store, StoreError};
-use crate::sync::{Checked, Replica, SyncError};
+use crate::sync::{Checked, Refusal, Replica, SyncError};
 
 const ENROLLED: &str = "enrolled/";
 const PENDING: &str = "pending/";
+/// `joined/<device>/<doc>`: the device joined the doc here by its own act.
+const JOINED: &str = "joined/";
+
+/// The stored bytes one doc may take unless the hub is configured otherwise.
+pub const DEFAULT_QUOTA_BYTES: u64 = 256 << 20;
+/// How far past its quota a doc may grow by pushes of access records and envelopes
+/// alone (a removal and the new epoch's envelopes must never be refused).
+pub const ACCESS_HEADROOM_BYTES: u64 = 1 << 20;
 
 /// A snapshot whose superseded bundles wait for a reader's confirmation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -39,6 +67,8 @@ struct BlindDoc {
     /// Stored bundles the access log voids: kept (never deleted for an access change),
     /// not offered.
     parked: BTreeSet<BundleId>,
+    /// Bytes stored for the doc (and reserved by pushes checked but not yet durable).
+    used: u64,
 }
 
 /// Who each document lets in: kept beside the per-doc locks so admitting a connection
@@ -75,6 +105,9 @@ pub struct BlindStore {
     docs: RwLock<BTreeMap<DocId, Arc<Mutex<BlindDoc>>>>,
     index: RwLock<Index>,
     enrolled: Mutex<BTreeSet<DeviceId>>,
+    /// Device -> the docs it joined here by its own act (listed them, pushed into them).
+    joined: RwLock<HashMap<DeviceId, BTreeSet<DocId>>>,
+    quota: u64,
     access: tokio::sync::watch::Sender<u64>,
 }
 
@@ -98,6 +131,10 @@ impl From<StoreError> for SyncError {
 
 fn pending_key(doc: &DocId, snapshot: &BundleId) -> String {
     format!("{PENDING}{doc}/{snapshot}")
+}
+
+fn joined_key(device: &DeviceId, doc: &DocId) -> String {
+    format!("{JOINED}{device}/{doc}")
 }
 
 impl BlindDoc {
@@ -166,6 +203,7 @@ impl BlindStore {
                 log,
                 pending: pending.remove(&doc).unwrap_or_default(),
                 parked: BTreeSet::new(),
+                used: store.doc_bytes(&doc)?,
             };
             d.reconsider(&store, &doc)?;
             docs.insert(doc, Arc::new(Mutex::new(d)));
@@ -175,14 +213,70 @@ impl BlindStore {
             .into_iter()
             .filter_map(|(k, _)| k.strip_prefix(ENROLLED)?.parse().ok())
             .collect();
+        let mut joined: HashMap<DeviceId, BTreeSet<DocId>> = HashMap::new();
+        for (key, _) in store.meta_prefixed(JOINED)? {
+            let mut parts = key.strip_prefix(JOINED).unwrap_or_default().split('/');
+            if let (Some(Ok(device)), Some(Ok(doc))) = (
+                parts.next().map(str::parse::<DeviceId>),
+                parts.next().map(str::parse::<DocId>),
+            ) {
+                joined.entry(device).or_default().insert(doc);
+            }
+        }
         Ok(BlindStore {
             store,
             me,
             docs: RwLock::new(docs),
             index: RwLock::new(index),
             enrolled: Mutex::new(enrolled),
+            joined: RwLock::new(joined),
+            quota: DEFAULT_QUOTA_BYTES,
             access: tokio::sync::watch::Sender::new(0),
         })
+    }
+
+    /// The same store with a quota of `bytes` per doc (default [`DEFAULT_QUOTA_BYTES`]).
+    pub fn with_quota(mut self, bytes: u64) -> Self {
+        self.quota = bytes;
+        self
+    }
+
+    /// The stored bytes one doc may take.
+    pub fn quota(&self) -> u64 {
+        self.quota
+    }
+
+    /// The bytes stored for a doc (0 if it is not stored).
+    pub fn used_bytes(&self, doc: &DocId) -> u64 {
+        self.doc(doc)
+            .and_then(|d| d.lock().ok().map(|d| d.used))
+            .unwrap_or(0)
+    }
+
+    /// Whether `device` joined `doc` here by its own act.
+    fn has_joined(&self, device: &DeviceId, doc: &DocId) -> bool {
+        self.joined
+            .read()
+            .map(|j| j.get(device).is_some_and(|d| d.contains(doc)))
+            .unwrap_or(false)
+    }
+
+    /// Records in memory that `device` joined `docs`; returns the ones that are new.
+    fn join(&self, device: &DeviceId, docs: impl IntoIterator<Item = DocId>) -> Vec<DocId> {
+        let Ok(mut joined) = self.joined.write() else {
+            return Vec::new();
+        };
+        let mine = joined.entry(*device).or_default();
+        docs.into_iter().filter(|d| mine.insert(*d)).collect()
+    }
+
+    /// Whether the access log of `doc` lets `device` hold it (whether or not the
+    /// device joined it here).
+    fn named(&self, doc: &DocId, device: &DeviceId) -> bool {
+        self.index
+            .read()
+            .map(|i| i.holds.get(device).is_some_and(|d| d.contains(doc)))
+            .unwrap_or(false)
     }
 
     fn doc(&self, doc: &DocId) -> Option<Arc<Mutex<BlindDoc>>> {
@@ -194,8 +288,20 @@ impl BlindStore {
         self.me
     }
 
-    /// Records a device that enrolled with the center's ticket (durably).
+    /// Whether a device enrolled with the center's ticket.
+    pub fn is_enrolled(&self, device: &DeviceId) -> bool {
+        self.enrolled
+            .lock()
+            .map(|e| e.contains(device))
+            .unwrap_or(false)
+    }
+
+    /// Records a device that enrolled with the center's ticket (durably; a device
+    /// already enrolled costs no write).
     pub fn enroll(&self, device: DeviceId) -> Result<(), SyncError> {
+        if self.is_enrolled(&device) {
+            return Ok(());
+        }
         let mut batch = Batch::new();
         batch.put_meta(&format!("{ENROLLED}{device}"), Vec::new());
         self.store.commit(batch, true)?;
@@ -203,23 +309,31 @@ impl BlindStore {
         Ok(())
     }
 
-    /// Whether a device may connect: a doc stored here names it as a current member,
-    /// or it enrolled and no doc stored here has removed it. (A removal in one doc
-    /// never locks out a device that another doc still names, so one member cannot
-    /// shut another's device out by naming and removing it.)
+    /// Whether a device may connect: a doc it joined still lets it hold it; or no doc
+    /// it joined has removed it, and it enrolled or a stored doc names it (a member's
+    /// new device never enrolls). Only docs the device joined count against it, so
+    /// nobody locks another's device out by naming and removing it in a doc of their
+    /// own; and a removal in one doc never locks out a device that another doc it
+    /// joined still names.
     pub fn admits(&self, device: &DeviceId) -> bool {
         let Ok(index) = self.index.read() else {
             return false;
         };
-        if index.holds.contains_key(device) {
+        let Ok(joined) = self.joined.read() else {
+            return false;
+        };
+        let joined = joined.get(device);
+        let joined_any = |docs: Option<&BTreeSet<DocId>>| {
+            docs.zip(joined)
+                .is_some_and(|(docs, j)| docs.iter().any(|d| j.contains(d)))
+        };
+        if joined_any(index.holds.get(device)) {
             return true;
         }
-        let enrolled = self
-            .enrolled
-            .lock()
-            .map(|e| e.contains(device))
-            .unwrap_or(false);
-        enrolled && !index.removed.contains_key(device)
+        if joined_any(index.removed.get(device)) {
+            return false;
+        }
+        index.holds.contains_key(device) || self.is_enrolled(device)
     }
 
     /// How many documents are stored.
@@ -240,22 +354,49 @@ impl BlindStore {
 impl Replica for BlindStore {
     fn docs_for(&self, peer: &DeviceId) -> Result<Vec<DocId>, SyncError> {
         let index = self.index.read().map_err(|_| poisoned())?;
-        let Some(docs) = index.holds.get(peer) else {
+        let joined = self.joined.read().map_err(|_| poisoned())?;
+        let (Some(docs), Some(joined)) = (index.holds.get(peer), joined.get(peer)) else {
             return Ok(Vec::new());
         };
         let mine = index.holds.get(&self.me);
         Ok(docs
             .iter()
-            .filter(|d| mine.is_some_and(|m| m.contains(d)))
+            .filter(|d| joined.contains(d) && mine.is_some_and(|m| m.contains(d)))
             .copied()
             .collect())
     }
 
+    /// Whether the hub sends `peer` items of `doc`: the doc lets it hold it *and* the
+    /// peer joined it here by its own act (never because someone else named it).
     fn may_hold(&self, doc: &DocId, peer: &DeviceId) -> bool {
-        self.index
-            .read()
-            .map(|i| i.holds.get(peer).is_some_and(|d| d.contains(doc)))
-            .unwrap_or(false)
+        self.named(doc, peer) && self.has_joined(peer, doc)
+    }
+
+    fn observe_hello(&self, peer: &DeviceId, docs: &[DocId]) -> Result<(), SyncError> {
+        // The peer holds these by its own choice: it joins every one stored here whose
+        // log names it (as a member now, or as one it removed).
+        let named: Vec<DocId> = {
+            let index = self.index.read().map_err(|_| poisoned())?;
+            let holds = index.holds.get(peer);
+            let removed = index.removed.get(peer);
+            docs.iter()
+                .filter(|d| {
+                    holds.is_some_and(|h| h.contains(d)) || removed.is_some_and(|r| r.contains(d))
+                })
+                .copied()
+                .collect()
+        };
+        let new = self.join(peer, named);
+        if new.is_empty() {
+            return Ok(());
+        }
+        let mut batch = Batch::new();
+        for doc in &new {
+            batch.put_meta(&joined_key(peer, doc), Vec::new());
+        }
+        // Not worth an fsync: lost in a crash, the device joins again with its next hello.
+        self.store.commit(batch, false)?;
+        Ok(())
     }
 
     fn may_take(&self, _doc: &DocId, peer: &DeviceId) -> bool {
@@ -332,9 +473,11 @@ impl Replica for BlindStore {
             })
             .map(|(snapshot, _)| *snapshot)
             .collect();
+        let mut freed = 0u64;
         for snapshot in confirmed {
             if let Some(p) = d.pending.remove(&snapshot) {
                 for old in p.supersedes {
+                    freed += self.store.bundle_len(doc, &old)?.unwrap_or(0);
                     batch.delete_bundle(*doc, old);
                 }
                 batch.delete_meta(&pending_key(doc, &snapshot));
@@ -342,6 +485,7 @@ impl Replica for BlindStore {
         }
         if !batch.is_empty() {
             self.store.commit(batch, true)?;
+            d.used = d.used.saturating_sub(freed);
         }
         Ok(())
     }
@@ -354,8 +498,8 @@ impl Replica for BlindStore {
     ) -> Result<Checked, SyncError> {
         let known = self.doc(doc);
         // Authorized before anything is verified: a device a stored doc does not let
-        // hold it pushes nothing into it.
-        if known.is_some() && !self.may_hold(doc, peer) {
+        // hold it pushes nothing into it. (One it lets hold it joins it by pushing.)
+        if known.is_some() && !self.named(doc, peer) {
             return Err(SyncError::Denied(format!(
                 "{peer:?} may not hold document {doc}"
             )));
@@ -366,6 +510,7 @@ impl Replica for BlindStore {
                 log: AccessLog::new(*doc),
                 pending: BTreeMap::new(),
                 parked: BTreeSet::new(),
+                used: 0,
             })),
         };
         let mut guard = self.lock(&entry)?;
@@ -404,12 +549,14 @@ impl Replica for BlindStore {
         for r in admitted.iter().flat_map(|a| &a.stored) {
             batch.put_acl(*doc, r.id(), r.bytes().to_vec());
         }
+        let mut envelope_bytes = 0u64;
         for e in &sorted.envelopes {
             if self.store.has_item(doc, &e.id())? {
                 duplicates += 1;
             } else {
                 match item::envelope_allowed(state, e) {
                     Ok(()) => {
+                        envelope_bytes += e.bytes().len() as u64;
                         batch.put_envelope(*doc, e);
                     }
                     Err(item::EnvelopeRefusal::NotYet(why) | item::EnvelopeRefusal::Never(why)) => {
@@ -436,7 +583,50 @@ impl Replica for BlindStore {
         );
         duplicates += checked.duplicates;
         checked_rejected.extend(checked.rejected);
-        for bundle in checked.bundles {
+        // The quota, before anything changes in memory: a push whose bundles would pass
+        // it stores none of them (and, if it carries nothing else, nothing at all).
+        let access_bytes: u64 = envelope_bytes
+            + admitted
+                .iter()
+                .flat_map(|a| &a.stored)
+                .map(|r| r.bytes().len() as u64)
+                .sum::<u64>();
+        let bundle_bytes: u64 = checked.bundles.iter().map(|b| b.bytes().len() as u64).sum();
+        let over = Refusal::QuotaExceeded {
+            used_bytes: d.used,
+            limit_bytes: self.quota,
+        };
+        let mut refusal = None;
+        let mut bundles = checked.bundles;
+        if bundle_bytes > 0 && d.used.saturating_add(access_bytes + bundle_bytes) > self.quota {
+            // The bundles are refused; access records and envelopes still go in (within
+            // the headroom), so a removal is never held back by a full journal.
+            bundles.clear();
+            refusal = Some(over);
+        }
+        if access_bytes > 0
+            && d.used.saturating_add(access_bytes)
+                > self.quota.saturating_add(ACCESS_HEADROOM_BYTES)
+        {
+            return Err(SyncError::Refused {
+                doc: *doc,
+                refusal: over,
+            });
+        }
+        if refusal.is_some() && access_bytes == 0 {
+            // Nothing of the push is taken: refused whole, nothing written.
+            return Err(SyncError::Refused {
+                doc: *doc,
+                refusal: over,
+            });
+        }
+        d.used += access_bytes + bundles.iter().map(|b| b.bytes().len() as u64).sum::<u64>();
+        if !self.has_joined(peer, doc) {
+            // The pushing device joins the doc by its own act.
+            self.join(peer, [*doc]);
+            batch.put_meta(&joined_key(peer, doc), Vec::new());
+        }
+        for bundle in bundles {
             let h = bundle.header();
             if h.kind == BundleKind::Snapshot
                 && state.is_owner(&h.author)
@@ -473,6 +663,7 @@ impl Replica for BlindStore {
         let mut checked = Checked::new(*doc, batch);
         checked.duplicates = duplicates;
         checked.rejected = checked_rejected;
+        checked.refusal = refusal;
         Ok(checked)
     }
 

@@ -52,6 +52,15 @@ pub enum NetError {
     /// A peer took too long: what, and the deadline in seconds.
     #[error("{0} did not finish within {1} s (the hub or device may be overloaded or stuck)")]
     TimedOut(&'static str, u64),
+    /// A hub stored nothing new of the journal, for a reason the member can act on
+    /// (its quota for the journal is used up).
+    #[error("{refusal}")]
+    HubRefused {
+        /// The hub.
+        hub: DeviceId,
+        /// Why.
+        refusal: crate::sync::Refusal,
+    },
 }
 
 /// Runs `f` within `deadline`, or says it did not finish.
@@ -235,9 +244,14 @@ async fn sync_all(
     }
     let mut summary = SyncSummary::default();
     let mut refusals = 0;
+    let mut hub_refused = None;
     for task in tasks {
         match task.await {
             Ok((id, Ok(()))) => summary.reached.push(id),
+            Ok((id, Err(SyncError::PeerRefused { refusal, .. }))) => {
+                hub_refused = Some((id, refusal));
+                summary.failed.push((id, refusal.to_string()));
+            }
             Ok((id, Err(e))) => {
                 refusals += usize::from(is_refusal(&e));
                 summary.failed.push((id, e.to_string()));
@@ -246,6 +260,11 @@ async fn sync_all(
         }
     }
     close(ep).await;
+    // What a hub refuses to store is not on the hub, whoever else was reached: the
+    // member must hear it (and can act on it) rather than read "in sync".
+    if let Some((hub, refusal)) = hub_refused {
+        return Err(NetError::HubRefused { hub, refusal });
+    }
     if summary.reached.is_empty() {
         let why = summary
             .failed

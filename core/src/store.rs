@@ -182,6 +182,26 @@ fn piece_key(bundle_key: &[u8; 48], index: u32) -> [u8; 52] {
     k
 }
 
+/// The length of the bundle whose `bundles` entry is `value`: an inline one's bytes,
+/// or a split one's full pieces and its last piece.
+fn entry_len(
+    pieces: &redb::ReadOnlyTable<&[u8], &[u8]>,
+    key: &[u8; 48],
+    value: &[u8],
+) -> Result<u64, StoreError> {
+    match split_count(value) {
+        None => Ok(value.len().saturating_sub(1) as u64),
+        Some(0) => Ok(0),
+        Some(count) => {
+            let last = pieces
+                .get(piece_key(key, count - 1).as_slice())
+                .map_err(db_err)?
+                .map_or(0, |p| p.value().len() as u64);
+            Ok(u64::from(count - 1) * PIECE as u64 + last)
+        }
+    }
+}
+
 /// The piece count of a split bundle's entry, or `None` for an inline one.
 fn split_count(value: &[u8]) -> Option<u32> {
     match value {
@@ -512,6 +532,54 @@ impl Store {
         Ok(t.get(key2(doc, id.as_bytes()).as_slice())
             .map_err(db_err)?
             .is_some())
+    }
+
+    /// The length of a stored bundle's signed bytes, if it is stored (reads one entry,
+    /// and the last piece of a split bundle).
+    pub fn bundle_len(&self, doc: &DocId, id: &BundleId) -> Result<Option<u64>, StoreError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let bundles = tx.open_table(BUNDLES).map_err(db_err)?;
+        let pieces = tx.open_table(PIECES).map_err(db_err)?;
+        let key = key2(doc, id.as_bytes());
+        let Some(v) = bundles.get(key.as_slice()).map_err(db_err)? else {
+            return Ok(None);
+        };
+        Ok(Some(entry_len(&pieces, &key, v.value())?))
+    }
+
+    /// How many bytes a doc's stored items take: every bundle's signed bytes, every
+    /// envelope and access record (for a hub's quota; bundles are not read whole).
+    pub fn doc_bytes(&self, doc: &DocId) -> Result<u64, StoreError> {
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let (start, end) = doc_range(doc);
+        let mut total = 0u64;
+        let bundles = tx.open_table(BUNDLES).map_err(db_err)?;
+        let pieces = tx.open_table(PIECES).map_err(db_err)?;
+        for row in bundles
+            .range(start.as_slice()..end.as_slice())
+            .map_err(db_err)?
+        {
+            let (k, v) = row.map_err(db_err)?;
+            let Some(key) = k
+                .value()
+                .get(..48)
+                .and_then(|k| <[u8; 48]>::try_from(k).ok())
+            else {
+                continue;
+            };
+            total += entry_len(&pieces, &key, v.value())?;
+        }
+        for table in [ENVELOPES, ACL] {
+            for row in tx
+                .open_table(table)
+                .map_err(db_err)?
+                .range(start.as_slice()..end.as_slice())
+                .map_err(db_err)?
+            {
+                total += row.map_err(db_err)?.1.value().len() as u64;
+            }
+        }
+        Ok(total)
     }
 
     /// Everything stored for a doc, as sync items: ACL records, envelopes, bundles.

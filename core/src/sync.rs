@@ -22,7 +22,7 @@ pub mod replica;
 pub mod session;
 
 pub use crate::item::{ItemId, SyncItem};
-pub use message::{Message, SYNC_ALPN, Summary};
+pub use message::{Message, Refusal, SYNC_ALPN, Summary};
 pub use replica::{Checked, Replica};
 pub use session::{Session, Step};
 
@@ -51,4 +51,21 @@ pub enum SyncError {
     /// The connection failed.
     #[error("network: {0}")]
     Network(String),
+    /// This side refuses what the peer sent for a doc, for a reason the peer is told
+    /// in a [`Message::Refused`].
+    #[error("{refusal}")]
+    Refused {
+        /// The doc.
+        doc: crate::ids::DocId,
+        /// Why.
+        refusal: Refusal,
+    },
+    /// The peer refused what this side sent for a doc, and said why.
+    #[error("{refusal}")]
+    PeerRefused {
+        /// The doc.
+        doc: crate::ids::DocId,
+        /// Why.
+        refusal: Refusal,
+    },
 }

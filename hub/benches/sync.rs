@@ -31,7 +31,7 @@ use hearth_core::model::NewCheckIn;
 use hearth_core::pairing::PeerAddr;
 use hearth_core::sync::net::NetConfig;
 use hearth_core::vault::{Location, Origin, SyncItem, Vault, VaultEvent};
-use hearth_hub::{Hub, HubConfig};
+use hearth_hub::{EnrollLimits, Hub, HubConfig};
 use rand::Rng;
 
 /// The allocator of the `hearth` CLI, whose work (Automerge loads) this process's
@@ -334,9 +334,13 @@ fn automerge_load(bytes: &[u8], runs: usize) -> Vec<f64> {
 /// would store them: every member's compacted, encrypted journal sent over sync).
 async fn fill_hub(dir: &Path, n: usize) -> std::path::PathBuf {
     let home = dir.join("hub-many");
-    let hub = Hub::start(HubConfig::new(home.clone(), NetConfig::loopback()))
-        .await
-        .unwrap();
+    // Every member enrolls from loopback: no enrollment limit here.
+    let hub = Hub::start(HubConfig {
+        enroll_limits: EnrollLimits::per_minute(u32::MAX, u32::MAX),
+        ..HubConfig::new(home.clone(), NetConfig::loopback())
+    })
+    .await
+    .unwrap();
     let net = NetConfig::loopback();
     let mut rng = rand::rng();
     let t = Instant::now();
@@ -376,10 +380,10 @@ fn main() {
     println!("hearth sync benchmark (loopback iroh, relays off, real redb files; medians)");
 
     let (live, first, save_len, mut load) = rt.block_on(async {
-        let hub = Hub::start(HubConfig::new(
-            dir.path().join("hub"),
-            NetConfig::loopback(),
-        ))
+        let hub = Hub::start(HubConfig {
+            enroll_limits: EnrollLimits::per_minute(u32::MAX, u32::MAX),
+            ..HubConfig::new(dir.path().join("hub"), NetConfig::loopback())
+        })
         .await
         .unwrap();
         let live = live_latency(dir.path(), &hub, 100).await;

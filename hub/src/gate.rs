@@ -188,9 +188,12 @@ impl Gate {
 /// The IP address a connection comes from, if it is direct.
 pub fn remote_ip(conn: &iroh::endpoint::Connection) -> Option<IpAddr> {
     let paths = conn.paths();
-    let selected = paths.iter().find(|p| p.is_selected());
-    match selected.map(|p| p.remote_addr().clone()) {
-        Some(iroh::TransportAddr::Ip(addr)) => Some(addr.ip()),
+    let path = paths
+        .iter()
+        .find(|p| p.is_selected())
+        .or_else(|| paths.iter().next())?;
+    match path.remote_addr() {
+        iroh::TransportAddr::Ip(addr) => Some(addr.ip()),
         _ => None,
     }
 }

@@ -1,18 +1,25 @@
 //! hearth-hub: the center's always-on peer. It runs the iroh endpoint, keeps members'
 //! documents in a blind store (ciphertext it cannot read, checked against each doc's
 //! ACL), enrolls devices with the center's ticket, and fans new items out to every
-//! connected device that may hold them.
+//! connected device that may hold them. The ticket and enrollment limits live in
+//! [`enrollment`]; what a doc may hold and who may receive it, in the core's blind
+//! store.
+
+pub mod enrollment;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use enrollment::{EnrollLimiter, EnrollRefusal};
+pub use enrollment::{EnrollLimits, TICKET_FILE, read_ticket, rotate_ticket};
 use gate::Gate;
 pub use gate::HubLimits;
-use hearth_core::blind::BlindStore;
+use hearth_core::blind::{BlindStore, DEFAULT_QUOTA_BYTES};
 use hearth_core::identity::{DeviceKeys, FileKeyStore, KeyStore, Seed};
 use hearth_core::ids::{DeviceId, DocId};
 use hearth_core::item::SyncItem;
@@ -30,8 +37,6 @@ pub mod gate;
 pub const KEY_FILE: &str = "hub.key";
 /// The store file.
 pub const STORE_FILE: &str = "hub.redb";
-/// The current enrollment ticket (it holds the secret: mode 0600).
-pub const TICKET_FILE: &str = "ticket";
 /// The default address: every interface, a fixed port so tickets survive restarts.
 pub const DEFAULT_BIND: &str = "0.0.0.0:4919";
 
@@ -44,15 +49,26 @@ pub struct HubConfig {
     pub net: NetConfig,
     /// How many connections it holds, and how long a device has to reconcile.
     pub limits: HubLimits,
+    /// The most bytes the hub stores for one doc (one member's journal).
+    pub quota_bytes: u64,
+    /// How many enrollment attempts it answers.
+    pub enroll_limits: EnrollLimits,
+    /// How long a ticket made now (the hub's first) lasts; an existing ticket keeps
+    /// its own expiry (`hearth-hub ticket --rotate --expires` replaces it).
+    pub ticket_expires: Option<Duration>,
 }
 
 impl HubConfig {
-    /// A hub in `home` on `net`, with the default limits.
+    /// A hub in `home` on `net`, with the default connection, quota and enrollment
+    /// limits and a ticket that does not expire.
     pub fn new(home: PathBuf, net: NetConfig) -> Self {
         HubConfig {
             home,
             net,
             limits: HubLimits::default(),
+            quota_bytes: DEFAULT_QUOTA_BYTES,
+            enroll_limits: EnrollLimits::default(),
+            ticket_expires: None,
         }
     }
 }
@@ -127,7 +143,8 @@ struct Shared {
     blind: Arc<BlindStore>,
     fanout: Fanout,
     gate: Arc<Gate>,
-    ticket: Ticket,
+    home: PathBuf,
+    limiter: Mutex<EnrollLimiter>,
     recipient: String,
 }
 
@@ -135,6 +152,7 @@ struct Shared {
 pub struct Hub {
     router: Router,
     shared: Arc<Shared>,
+    ticket: Ticket,
 }
 
 impl std::fmt::Debug for Hub {
@@ -199,10 +217,36 @@ impl ProtocolHandler for SyncHandler {
     }
 }
 
+impl Shared {
+    /// Answers one enrollment attempt: rate limits first (in memory, no file read, no
+    /// write), then the ticket as the file says now, then the device is recorded (one
+    /// fsync, only for a device not enrolled yet).
+    fn enroll(
+        &self,
+        peer: DeviceId,
+        ip: Option<std::net::IpAddr>,
+        secret: &[u8; 32],
+    ) -> Result<(), String> {
+        let limited = match self.limiter.lock() {
+            Ok(mut l) => l.admit(ip, Instant::now()),
+            Err(_) => Err(EnrollRefusal::TooMany),
+        };
+        limited.map_err(|refusal| {
+            tracing::info!("enrollment refused: {refusal}");
+            refusal.to_string()
+        })?;
+        enrollment::check_secret(&self.home, secret, now_ms()).map_err(|r| r.to_string())?;
+        self.blind.enroll(peer).map_err(|e| e.to_string())?;
+        tracing::info!("enrolled device {}", peer.short());
+        Ok(())
+    }
+}
+
 impl ProtocolHandler for EnrollHandler {
     async fn accept(&self, conn: Connection) -> Result<(), AcceptError> {
         let shared = self.0.clone();
-        let _pass = match shared.gate.pairing(gate::remote_ip(&conn)) {
+        let ip = gate::remote_ip(&conn);
+        let _pass = match shared.gate.pairing(ip) {
             Ok(pass) => pass,
             Err(full) => {
                 conn.close(3u32.into(), full.to_string().as_bytes());
@@ -211,22 +255,12 @@ impl ProtocolHandler for EnrollHandler {
         };
         let result = pairing::serve(conn, move |peer, req| async move {
             match req {
-                PairRequest::Enroll { secret } if shared.ticket.admits(&secret, now_ms()) => {
-                    match shared.blind.enroll(peer) {
-                        Ok(()) => {
-                            tracing::info!("enrolled device {}", peer.short());
-                            PairResponse::Enrolled {
-                                hub: shared.blind.id(),
-                                recipient: shared.recipient.clone(),
-                            }
-                        }
-                        Err(e) => PairResponse::Refused {
-                            reason: e.to_string(),
-                        },
-                    }
-                }
-                PairRequest::Enroll { .. } => PairResponse::Refused {
-                    reason: "wrong or expired enrollment ticket".into(),
+                PairRequest::Enroll { secret } => match shared.enroll(peer, ip, &secret) {
+                    Ok(()) => PairResponse::Enrolled {
+                        hub: shared.blind.id(),
+                        recipient: shared.recipient.clone(),
+                    },
+                    Err(reason) => PairResponse::Refused { reason },
                 },
                 PairRequest::Join { .. } => PairResponse::Refused {
                     reason: "this is a center's hub: use `hearth enroll`".into(),
@@ -243,33 +277,6 @@ impl ProtocolHandler for EnrollHandler {
 
 fn now_ms() -> u64 {
     hearth_core::wire::now_ms()
-}
-
-/// Writes a small private file atomically (mode 0600).
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut f = options.open(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
-}
-
-/// The hub's ticket as last written by `serve`.
-pub fn read_ticket(home: &Path) -> Result<Ticket> {
-    let path = home.join(TICKET_FILE);
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "no ticket in {} (start the hub with `hearth-hub serve` first)",
-            home.display()
-        )
-    })?;
-    Ok(text.trim().parse()?)
 }
 
 impl Hub {
@@ -289,28 +296,31 @@ impl Hub {
         };
         let device = DeviceKeys::derive(&seed)?;
         let store = Store::open(&config.home.join(STORE_FILE), true)?;
-        let blind = Arc::new(BlindStore::open(store, device.id())?);
+        let blind = Arc::new(BlindStore::open(store, device.id())?.with_quota(config.quota_bytes));
         let endpoint = bind_endpoint(
             device.endpoint_key(),
             &config.net,
             vec![SYNC_ALPN.to_vec(), PAIR_ALPN.to_vec()],
         )
         .await?;
-        // Keep the enrollment secret across restarts; refresh the address.
-        let mut ticket = Ticket::new(InviteKind::Center, endpoint.addr(), 0);
+        // Keep the enrollment secret and its expiry across restarts; refresh the address.
+        let mut ticket = Ticket::new(
+            InviteKind::Center,
+            endpoint.addr(),
+            enrollment::expiry_ms(config.ticket_expires),
+        );
         if let Ok(old) = read_ticket(&config.home) {
             ticket.secret = old.secret;
+            ticket.expires_at_ms = old.expires_at_ms;
         }
-        write_private(
-            &config.home.join(TICKET_FILE),
-            ticket.to_string().as_bytes(),
-        )?;
+        enrollment::write_ticket(&config.home, &ticket)?;
         let gate = Gate::new(config.limits);
         let shared = Arc::new(Shared {
             blind,
             fanout: Fanout::default(),
             gate: gate.clone(),
-            ticket,
+            home: config.home.clone(),
+            limiter: Mutex::new(EnrollLimiter::new(config.enroll_limits)),
             recipient: device.recipient().to_string(),
         });
         // Past the connection limit, a new connection is refused before its handshake
@@ -333,12 +343,37 @@ impl Hub {
             shared.blind.doc_count(),
             shared.blind.enrolled_count()
         );
-        Ok(Hub { router, shared })
+        Ok(Hub {
+            router,
+            shared,
+            ticket,
+        })
     }
 
-    /// The enrollment ticket.
+    /// The enrollment ticket the hub started with: its address is the hub's; its
+    /// secret may have been replaced since ([`Hub::current_ticket`] reads the file).
     pub fn ticket(&self) -> &Ticket {
-        &self.shared.ticket
+        &self.ticket
+    }
+
+    /// The enrollment ticket as it stands now.
+    pub fn current_ticket(&self) -> Result<Ticket> {
+        read_ticket(&self.shared.home)
+    }
+
+    /// Replaces the enrollment ticket (what `hearth-hub ticket --rotate` does).
+    pub fn rotate_ticket(&self, expires: Option<Duration>) -> Result<Ticket> {
+        rotate_ticket(&self.shared.home, expires)
+    }
+
+    /// How many devices enrolled.
+    pub fn enrolled_count(&self) -> usize {
+        self.shared.blind.enrolled_count()
+    }
+
+    /// The bytes the hub stores for a doc, as its quota counts them.
+    pub fn used_bytes(&self, doc: &DocId) -> u64 {
+        self.shared.blind.used_bytes(doc)
     }
 
     /// The hub's device id.

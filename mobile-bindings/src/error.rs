@@ -1,6 +1,7 @@
 //! The one error the apps see: a few variants they can act on, each with a message.
 
 use hearth_core::device::NetError;
+use hearth_core::sync::Refusal;
 use hearth_core::vault::VaultError;
 
 /// What went wrong, in a form a Kotlin or Swift caller can act on.
@@ -40,6 +41,18 @@ pub enum HearthError {
     #[error("{message}")]
     Invalid {
         /// Why.
+        message: String,
+    },
+    /// The center's hub stored nothing new of the journal: the member's room there is
+    /// used up. Everything is safe on the device; show the message (it says to ask the
+    /// center's staff).
+    #[error("{message}")]
+    QuotaExceeded {
+        /// Bytes the hub stores for the journal.
+        used_bytes: u64,
+        /// The most it stores for one journal.
+        limit_bytes: u64,
+        /// What to show.
         message: String,
     },
 }
@@ -83,6 +96,18 @@ impl From<NetError> for HearthError {
         match e {
             NetError::Vault(v) => v.into(),
             NetError::Refused(message) => HearthError::Denied { message },
+            NetError::HubRefused {
+                refusal:
+                    Refusal::QuotaExceeded {
+                        used_bytes,
+                        limit_bytes,
+                    },
+                ..
+            } => HearthError::QuotaExceeded {
+                used_bytes,
+                limit_bytes,
+                message: e_message(used_bytes, limit_bytes),
+            },
             other => HearthError::Network {
                 message: other.to_string(),
             },
@@ -102,6 +127,43 @@ impl From<hearth_core::pairing::TicketError> for HearthError {
     fn from(e: hearth_core::pairing::TicketError) -> Self {
         HearthError::Invalid {
             message: e.to_string(),
+        }
+    }
+}
+
+/// The line a member reads when the hub's quota refused the journal.
+fn e_message(used_bytes: u64, limit_bytes: u64) -> String {
+    Refusal::QuotaExceeded {
+        used_bytes,
+        limit_bytes,
+    }
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hubs_quota_refusal_reaches_the_app_typed() {
+        let err: HearthError = NetError::HubRefused {
+            hub: hearth_core::ids::DeviceId([7; 32]),
+            refusal: Refusal::QuotaExceeded {
+                used_bytes: 256 << 20,
+                limit_bytes: 256 << 20,
+            },
+        }
+        .into();
+        match err {
+            HearthError::QuotaExceeded {
+                used_bytes,
+                limit_bytes,
+                message,
+            } => {
+                assert_eq!((used_bytes, limit_bytes), (256 << 20, 256 << 20));
+                assert!(message.contains("256 MB used of 256 MB"), "{message}");
+            }
+            other => panic!("expected QuotaExceeded, got {other:?}"),
         }
     }
 }

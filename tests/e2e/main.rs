@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod hub;
 mod netns;
 mod pairing;
 mod sync;
@@ -206,16 +207,51 @@ pub fn start_hub_discovering(
     netns: Option<&str>,
     mode: &str,
 ) -> (Running, String) {
+    start_hub_with(home, bind, netns, &["--local-discovery", mode])
+}
+
+/// A hub serving from `home` with extra `serve` options (no multicast unless they
+/// say so). Its output goes to a pipe, as under a service manager, so it never shows
+/// the ticket: the ticket comes from `hearth-hub ticket`, as the staff would get it.
+pub fn start_hub_with(
+    home: &Path,
+    bind: &str,
+    netns: Option<&str>,
+    options: &[&str],
+) -> (Running, String) {
     let mut cmd = in_netns(netns, &bin("hearth-hub"));
     cmd.arg("--home")
         .arg(home)
-        .args(["serve", "--bind", bind, "--local-discovery", mode])
+        .args(["serve", "--bind", bind])
+        .args(options)
         .env("HEARTH_LOG", "warn");
+    if !options.contains(&"--local-discovery") {
+        cmd.args(["--local-discovery", "off"]);
+    }
     let hub = Running::spawn(cmd);
-    let ticket = hub.wait_for("the hub's ticket", Duration::from_secs(30), |l| {
-        l.starts_with("hearth")
+    hub.wait_for("the hub to listen", Duration::from_secs(30), |l| {
+        l.contains("listening")
     });
-    (hub, ticket)
+    (hub, hub_ticket(home, &[]))
+}
+
+/// `hearth-hub --home HOME ticket ARGS`: the ticket it prints.
+pub fn hub_ticket(home: &Path, args: &[&str]) -> String {
+    let out = Command::new(bin("hearth-hub"))
+        .arg("--home")
+        .arg(home)
+        .arg("ticket")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "hearth-hub ticket {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ticket = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(ticket.starts_with("hearth"), "not a ticket: {ticket}");
+    ticket
 }
 
 /// A command, run inside network namespace `ns` when given.

@@ -113,6 +113,59 @@ pub enum Message {
         /// Why.
         reason: String,
     },
+    /// The sender stored nothing of what the peer last sent for `doc`, for a reason the
+    /// peer can act on (and show its member), then ends the stream. Fixed-size: a
+    /// refusal costs no allocation to read.
+    Refused {
+        /// The doc.
+        doc: DocId,
+        /// Why, typed.
+        refusal: Refusal,
+    },
+}
+
+/// Why a side refused a push or a reply: reasons a member's device can tell apart
+/// from a broken connection and put in plain words.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The hub's storage quota for this document (one member's journal) is used up;
+    /// nothing of the push was stored.
+    QuotaExceeded {
+        /// Bytes the hub stores for the doc now.
+        used_bytes: u64,
+        /// The most it stores for one doc.
+        limit_bytes: u64,
+    },
+}
+
+/// Bytes for people: megabytes (2^20), with one decimal when not whole; kilobytes
+/// under one megabyte.
+fn megabytes(bytes: u64) -> String {
+    let mb = bytes as f64 / (1u64 << 20) as f64;
+    if bytes < 1 << 20 {
+        format!("{} KB", bytes.div_ceil(1 << 10))
+    } else if bytes.is_multiple_of(1 << 20) {
+        format!("{mb:.0} MB")
+    } else {
+        format!("{mb:.1} MB")
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::QuotaExceeded {
+                used_bytes,
+                limit_bytes,
+            } => write!(
+                f,
+                "the center's hub is full for this journal: {} used of {}; nothing new was stored there (it is safe on this device). Ask the center's staff for more room",
+                megabytes(*used_bytes),
+                megabytes(*limit_bytes)
+            ),
+        }
+    }
 }
 
 /// Encodes a value as one frame: a u32 length and its postcard bytes.
@@ -262,6 +315,32 @@ mod tests {
         cut.truncate(frame.len() - 1);
         let mut r = cut.as_slice();
         assert!(read_message(&mut r).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_refusal_round_trips_and_reads_as_one_line() {
+        let msg = Message::Refused {
+            doc: DocId([2; 16]),
+            refusal: Refusal::QuotaExceeded {
+                used_bytes: 255 << 20,
+                limit_bytes: 256 << 20,
+            },
+        };
+        let frame = frame(&msg);
+        assert!(frame.len() < 64, "a refusal is small and fixed-size");
+        let mut r = frame.as_slice();
+        assert_eq!(read_message(&mut r).await.unwrap(), Some(msg.clone()));
+        let Message::Refused { refusal, .. } = msg else {
+            unreachable!()
+        };
+        let line = refusal.to_string();
+        assert!(!line.contains('\n'));
+        assert!(line.contains("255 MB used of 256 MB"), "{line}");
+        let small = Refusal::QuotaExceeded {
+            used_bytes: 1500,
+            limit_bytes: 3 << 19,
+        };
+        assert!(small.to_string().contains("2 KB used of 1.5 MB"), "{small}");
     }
 
     #[test]

@@ -206,7 +206,7 @@ pub async fn run_connection(
     } else {
         conn.accept_bi().await.map_err(|e| net(&e))?
     };
-    let result = drive(&mut send, recv, peer, &replica, &mut hooks)
+    let result = drive(&mut send, recv, peer, &replica, &mut hooks, dialer)
         .await
         .map_err(|e| match (e, conn.close_reason()) {
             // Say why the peer closed ("unknown device"), not just that it did.
@@ -214,12 +214,19 @@ pub async fn run_connection(
             (e, _) => e,
         });
     if let Err(e) = &result {
-        // Tell the peer why, then end the stream; the connection stays usable for others.
-        let why = Message::Error {
-            reason: e.to_string(),
+        // Tell the peer why (typed, when it can act on it), then end the stream; the
+        // connection stays usable for others.
+        let msg = match e {
+            SyncError::Refused { doc, refusal } => Message::Refused {
+                doc: *doc,
+                refusal: *refusal,
+            },
+            e => Message::Error {
+                reason: e.to_string(),
+            },
         };
         // A peer that stopped reading does not hold this side up any longer.
-        let _ = tokio::time::timeout(Duration::from_secs(1), write_message(&mut send, &why)).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), write_message(&mut send, &msg)).await;
     }
     let _ = send.finish();
     if let Err(SyncError::Denied(why)) = &result {
@@ -289,29 +296,50 @@ async fn drive(
     peer: DeviceId,
     replica: &Arc<dyn Replica>,
     hooks: &mut Hooks,
+    dialer: bool,
 ) -> Result<(), SyncError> {
+    let within = hooks.reconcile_within;
+    let deadline = tokio::time::sleep(within);
+    tokio::pin!(deadline);
+    let late = || SyncError::Network(format!("not reconciled within {} s", within.as_secs()));
+    let mut incoming = reader(recv);
+    // An acceptor reads the dialer's hello before its own session starts (the dialer
+    // always writes first, so this costs no round trip): the replica learns which docs
+    // the peer holds by its own choice before it decides what to offer.
+    let mut first = if dialer {
+        None
+    } else {
+        tokio::select! {
+            msg = incoming.recv() => Some(msg),
+            () = &mut deadline => return Err(late()),
+        }
+    };
+    if let Some(Some(Ok((Message::Hello { docs, .. }, _)))) = &first {
+        let listed: Vec<DocId> = docs.iter().map(|s| s.doc).collect();
+        let r = replica.clone();
+        blocking(move || r.observe_hello(&peer, &listed)).await?;
+        if !replica.may_connect(&peer) {
+            return Err(SyncError::Denied(format!(
+                "{} has no access here",
+                peer.short()
+            )));
+        }
+    }
     let (mut session, hello) = {
         let r = replica.clone();
         blocking(move || Session::start(&*r, peer)).await?
     };
-    let within = hooks.reconcile_within;
-    let deadline = tokio::time::sleep(within);
-    tokio::pin!(deadline);
     send_message(send, &hello).await?;
-    let mut incoming = reader(recv);
     let mut finished = false;
     let mut live_open = hooks.live.is_some();
     let mut access = replica.access_changes();
     let mut watching = true;
     loop {
-        let msg = tokio::select! {
+        let msg = match first.take() {
+            Some(msg) => msg,
+            None => tokio::select! {
             msg = incoming.recv() => msg,
-            () = &mut deadline, if !session.is_reconciled() => {
-                return Err(SyncError::Network(format!(
-                    "not reconciled within {} s",
-                    within.as_secs()
-                )));
-            }
+            () = &mut deadline, if !session.is_reconciled() => return Err(late()),
             changed = access.changed(), if watching => {
                 // Access changed somewhere: a peer that may no longer connect is cut off
                 // at once, whatever it was doing.
@@ -345,6 +373,7 @@ async fn drive(
                 }
                 continue;
             }
+            },
         };
         let Some(msg) = msg else {
             return Ok(()); // the peer finished its stream
@@ -441,8 +470,13 @@ async fn take_in(
     for why in &checked.rejected {
         tracing::warn!("dropped an item from {peer:?}: {why}");
     }
+    let refusal = checked.refusal;
     let r = replica.clone();
     blocking(move || r.commit(checked)).await?;
+    if let Some(refusal) = refusal {
+        // What was taken is durable; the peer is told, typed, why the rest was not.
+        return Err(SyncError::Refused { doc, refusal });
+    }
     match reply {
         Some(true) => {
             let (ack, now) = session.reply_committed(doc, new as u32);

@@ -21,6 +21,9 @@ pub struct Checked {
     pub duplicates: usize,
     /// What was dropped, with why.
     pub rejected: Vec<String>,
+    /// Why part of what the peer sent was refused in a way it must be told (typed):
+    /// the rest is committed, then the refusal ends the stream.
+    pub refusal: Option<super::Refusal>,
     pub(crate) batch: Batch,
 }
 
@@ -31,6 +34,7 @@ impl Checked {
             accepted: batch.items(),
             duplicates: 0,
             rejected: Vec::new(),
+            refusal: None,
             batch,
         }
     }
@@ -61,6 +65,12 @@ pub trait Replica: Send + Sync + 'static {
         _peer: &DeviceId,
         _ids: &[ItemId],
     ) -> Result<(), SyncError> {
+        Ok(())
+    }
+
+    /// Told the docs `peer` listed in its `Hello` (it holds them by its own choice),
+    /// before this side's session starts: an acceptor reads the dialer's hello first.
+    fn observe_hello(&self, _peer: &DeviceId, _docs: &[DocId]) -> Result<(), SyncError> {
         Ok(())
     }
 

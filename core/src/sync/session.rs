@@ -252,6 +252,9 @@ impl Session {
                 }
             }
             Message::Error { reason } => return Err(SyncError::Remote(reason)),
+            Message::Refused { doc, refusal } => {
+                return Err(SyncError::PeerRefused { doc, refusal });
+            }
         }
         step.reconciled = self.settle();
         Ok(step)

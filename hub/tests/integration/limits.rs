@@ -11,7 +11,7 @@ use hearth_core::access::Role;
 use hearth_core::bundle::{Bundle, BundleHeader, BundleKind, FORMAT_V1};
 use hearth_core::identity::{DeviceKeys, Seed};
 use hearth_core::pairing::{PAIR_ALPN, PairResponse, REQUEST_TIMEOUT};
-use hearth_core::sync::message::{Message, read_frame};
+use hearth_core::sync::message::{Message, PROTOCOL_VERSION, Summary, read_frame};
 use hearth_core::sync::net::{Hooks, bind_endpoint, run_connection};
 use hearth_core::sync::{Replica, SYNC_ALPN, SyncError};
 use hearth_core::vault::SyncItem;
@@ -148,9 +148,13 @@ async fn a_device_that_never_reads_its_live_updates_is_disconnected_and_costs_no
     sync(&a.vault).await;
     let doc = a.vault.journal_id().unwrap();
 
-    // X says hello and never reads again.
+    // X says hello, listing the journal as a device does, and never reads again.
     let mut slow = Raw::connect(&x.device_keys(), &hub).await;
-    slow.write(&empty_hello()).await;
+    slow.write(&Message::Hello {
+        version: PROTOCOL_VERSION,
+        docs: vec![Summary::of(doc, &mut [], 0)],
+    })
+    .await;
 
     // W pushes 8 MiB bundles into the journal X holds, one after another.
     let writer = w.device_keys();

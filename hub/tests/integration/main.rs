@@ -4,10 +4,13 @@
 //! or garbage frames — while it keeps serving everyone else.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod enrollment;
 mod limits;
 mod peers;
+mod quota;
 mod refusals;
 mod removal;
+mod strangers;
 mod withholding;
 
 use std::sync::Arc;
@@ -285,11 +288,25 @@ pub async fn refused(keys: &DeviceKeys, hub: &Hub) -> String {
     why
 }
 
-/// Everything the hub holds of `doc`, fetched as the (admitted) device `keys`: offer
-/// nothing, ask for the doc with no ids, collect the reply.
+/// A hello that lists `doc` as held with nothing in it: what a device that holds the
+/// doc (and so joins it at the hub) but lacks everything would send.
+pub fn hello_listing(doc: DocId) -> Message {
+    Message::Hello {
+        version: PROTOCOL_VERSION,
+        docs: vec![hearth_core::sync::Summary {
+            doc,
+            count: 0,
+            digest: [0; 32],
+            acl_len: 0,
+        }],
+    }
+}
+
+/// Everything the hub holds of `doc`, fetched as the (admitted) device `keys`: list
+/// the doc as held but empty, ask for it with no ids, collect the reply.
 pub async fn hub_items(hub: &Hub, keys: &DeviceKeys, doc: DocId) -> Vec<SyncItem> {
     let mut raw = Raw::connect(keys, hub).await;
-    raw.write(&empty_hello()).await;
+    raw.write(&hello_listing(doc)).await;
     match raw.read().await {
         Ok(Some(Message::Hello { docs, .. })) => {
             assert!(
@@ -307,6 +324,8 @@ pub async fn hub_items(hub: &Hub, keys: &DeviceKeys, doc: DocId) -> Vec<SyncItem
     let mut items = Vec::new();
     loop {
         match raw.read().await {
+            // The hub asks for what we hold in turn: not answered here.
+            Ok(Some(Message::Ids { .. })) => {}
             Ok(Some(Message::Items {
                 doc: d,
                 items: chunk,

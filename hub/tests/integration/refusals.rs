@@ -340,13 +340,17 @@ async fn forged_bundle_is_rejected_by_hub_and_devices() {
 
     // R pushes it to the hub: acknowledged with nothing stored.
     let mut raw = Raw::connect(&reader, &hub).await;
-    raw.write(&empty_hello()).await;
+    raw.write(&crate::hello_listing(doc)).await;
     match raw.read().await {
         Ok(Some(Message::Hello { docs, .. })) => {
             assert!(docs.iter().any(|s| s.doc == doc), "R may hold the journal")
         }
         other => panic!("expected the hub's hello, got {other:?}"),
     }
+    assert!(
+        matches!(raw.read().await, Ok(Some(Message::Ids { .. }))),
+        "the hub asks R for what it holds"
+    );
     raw.write(&Message::Push {
         doc,
         items: vec![SyncItem::Bundle(forged.clone())],

@@ -59,6 +59,9 @@ impl Replica for Withholding {
         except.extend(self.hidden());
         self.inner.items_except(doc, &except)
     }
+    fn observe_hello(&self, peer: &DeviceId, listed: &[DocId]) -> Result<(), SyncError> {
+        self.inner.observe_hello(peer, listed)
+    }
     fn may_connect(&self, peer: &DeviceId) -> bool {
         self.inner.may_connect(peer)
     }

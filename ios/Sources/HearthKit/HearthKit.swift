@@ -124,6 +124,8 @@ public func plainWords(_ error: Error) -> String {
         return "We couldn't find that. It may have been removed on another device."
     case .Denied:
         return "That isn't allowed from this device. If it was removed from your journal, it can no longer make changes."
+    case .QuotaExceeded:
+        return "The center's hub has no more room for your journal, so nothing new reached it. Everything is still saved on this phone. Please ask the center's staff."
     case let .Invalid(message):
         let t = message.trimmingCharacters(in: .whitespacesAndNewlines)
         guard let first = t.first else { return "That doesn't look right. Please check it and try again." }

@@ -149,17 +149,30 @@ fun checkin(mood: Int = 4, note: String = "walked to the meeting") = NewCheckIn(
 
 fun tempDir(): File = Files.createTempDirectory("hearth-kt").toFile()
 
-/** A `hearth-hub` serving on 127.0.0.1 (any port); its first stdout line is the ticket. */
+/**
+ * A `hearth-hub` serving on 127.0.0.1 (any port). Its output is not a terminal, so it
+ * never shows the ticket: its first stdout line says it listens, and `hearth-hub
+ * ticket` shows the ticket (as the staff would get it).
+ */
 class HubProcess(binary: String, home: File) : AutoCloseable {
     private val process: Process = ProcessBuilder(binary, "--home", File(home, "hub").path, "serve", "--bind", BIND)
         .redirectError(File(home, "hub.log"))
         .redirectInput(ProcessBuilder.Redirect.from(File("/dev/null")))
         .also { it.environment().putIfAbsent("HEARTH_LOG", "warn") }
         .start()
-    val ticket: String = process.inputStream.bufferedReader().readLine()?.trim()
+    val ticket: String = process.inputStream.bufferedReader().readLine()
+        ?.takeIf { it.contains("listening") }
+        ?.let {
+            val shown = ProcessBuilder(binary, "--home", File(home, "hub").path, "ticket")
+                .redirectError(ProcessBuilder.Redirect.DISCARD)
+                .start()
+            val text = shown.inputStream.bufferedReader().readText().trim()
+            shown.waitFor()
+            text.takeIf { t -> t.startsWith("hearth") }
+        }
         ?: run {
             close()
-            throw IllegalStateException("the hub printed no ticket; see ${File(home, "hub.log")}")
+            throw IllegalStateException("the hub did not start or show its ticket; see ${File(home, "hub.log")}")
         }
 
     override fun close() {

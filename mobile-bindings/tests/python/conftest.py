@@ -39,12 +39,18 @@ class Hub:
             stdin=subprocess.DEVNULL,
             env={**os.environ, "HEARTH_LOG": os.environ.get("HEARTH_LOG", "warn")},
         )
-        # Its first line on stdout is the enrollment ticket.
+        # Its output is not a terminal, so it never shows the ticket: its first line on
+        # stdout says it listens, and `hearth-hub ticket` shows the ticket (as the
+        # staff would get it).
         line = self.proc.stdout.readline().decode().strip()
-        if not line:
+        if "listening" not in line:
             self.stop()
-            raise RuntimeError(f"the hub printed no ticket; see {home / 'hub.log'}")
-        self.ticket = line
+            raise RuntimeError(f"the hub did not start; see {home / 'hub.log'}")
+        self.ticket = subprocess.run(
+            [str(hub_binary()), "--home", str(home / "hub"), "ticket"],
+            check=True,
+            capture_output=True,
+        ).stdout.decode().strip()
 
     def stop(self):
         if self.proc.poll() is None:

@@ -33,6 +33,9 @@ data class UiError(val kind: Kind, val message: String, val detail: String? = nu
         /** Something entered was not right; [message] says what. */
         INVALID,
 
+        /** The center's hub has no more room for this journal: ask the staff. */
+        HUB_FULL,
+
         /** Anything else (a bug): the message stays general. */
         UNEXPECTED,
     }
@@ -71,6 +74,12 @@ data class UiError(val kind: Kind, val message: String, val detail: String? = nu
             is HearthException.Invalid -> UiError(
                 Kind.INVALID,
                 sentence(error.reason),
+                error.reason,
+            )
+            is HearthException.QuotaExceeded -> UiError(
+                Kind.HUB_FULL,
+                "The center's hub has no more room for your journal, so nothing new reached it. " +
+                    "Everything is still saved on this phone. Please ask the center's staff.",
                 error.reason,
             )
             else -> UiError(
