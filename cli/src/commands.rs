@@ -291,7 +291,7 @@ pub(crate) fn vault_command(vault: &Vault, command: Command) -> Result<()> {
             if let Some(line) = render::backup_advice(vault.backup_state()?) {
                 println!("{line}");
             }
-            for (_, words) in vault.withheld()? {
+            for words in vault.withheld()? {
                 println!("warning:  {words}");
             }
             Ok(())

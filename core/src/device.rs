@@ -279,7 +279,7 @@ async fn sync_all(
         }
         return Err(NetError::Unreachable(why));
     }
-    summary.withheld = vault.withheld()?.into_iter().map(|(_, w)| w).collect();
+    summary.withheld = vault.withheld()?;
     for w in &summary.withheld {
         tracing::warn!("{w}");
     }

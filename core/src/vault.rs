@@ -35,7 +35,7 @@ use crate::wire;
 
 pub use backup::{BACKUP_FORMAT, BackupError, MIN_PASSPHRASE_CHARS};
 use journal::{Journal, Source};
-pub use withheld::Gap;
+pub use withheld::{Gap, Rollback};
 
 /// The store file inside a vault directory.
 pub const STORE_FILE: &str = "hearth.redb";
@@ -47,6 +47,10 @@ pub const COMPACT_AFTER: usize = 64;
 const META_JOURNAL: &str = "journal";
 const META_ACTOR: &str = "actor";
 const META_PEER: &str = "peer/";
+/// What a hub held at the last reconciliation with it (`hubheld/<hub>`).
+const META_HUB_HELD: &str = "hubheld/";
+/// What that reconciliation found the hub no longer listed (`hubfound/<hub>`).
+const META_HUB_FOUND: &str = "hubfound/";
 const META_PORT: &str = "listen_port";
 
 /// Where a vault keeps its store.
@@ -299,6 +303,8 @@ pub struct Vault {
     events: broadcast::Sender<VaultEvent>,
     outgoing: broadcast::Sender<Outgoing>,
     location: Location,
+    /// What each hub listed during the syncs in progress (`withheld`).
+    hubs: withheld::HubWatch,
 }
 
 /// The journal's id and the devices its ACL lets hold it, as of the last change.
@@ -494,6 +500,7 @@ impl Vault {
             events,
             outgoing,
             location,
+            hubs: withheld::HubWatch::default(),
         }
     }
 
@@ -672,21 +679,81 @@ impl Vault {
         Ok(!guard.journal.state().may_hold(&me))
     }
 
-    /// Entries this device knows exist and was not given (gaps in an author's chain),
-    /// each with its wording for the member. After a sync with the hub, a gap means the
-    /// hub may be withholding them.
-    pub fn withheld(&self) -> Result<Vec<(Gap, String)>, VaultError> {
+    /// What this device can tell it was not given, in plain words for the member: gaps
+    /// in an author's chain (the hub may be withholding entries), and what a hub held
+    /// when this device last reconciled with it and no longer listed at the latest
+    /// reconciliation (a rollback, or a withheld removal).
+    pub fn withheld(&self) -> Result<Vec<String>, VaultError> {
         let guard = self.lock()?;
         let me = guard.device.id();
-        Ok(guard
+        let mut out: Vec<String> = guard
             .journal
             .gaps()
-            .into_iter()
-            .map(|g| {
-                let words = g.describe(&me);
-                (g, words)
-            })
-            .collect())
+            .iter()
+            .map(|g| g.describe(&me))
+            .collect();
+        for (key, bytes) in guard.store.meta_prefixed(META_HUB_FOUND)? {
+            let Ok(hub) = key[META_HUB_FOUND.len()..].parse::<DeviceId>() else {
+                continue;
+            };
+            let found: Vec<Rollback> = postcard::from_bytes(&bytes).unwrap_or_default();
+            out.extend(found.iter().map(|f| f.describe(&hub, &me)));
+        }
+        Ok(out)
+    }
+
+    fn is_hub(&self, peer: &DeviceId) -> bool {
+        self.peers().is_ok_and(|p| {
+            p.iter()
+                .any(|p| p.hub && DeviceId::from(p.addr.id) == *peer)
+        })
+    }
+
+    /// A hub's summary of the journal (see [`Vault::withheld`]).
+    fn observe_hub_summary(&self, peer: &DeviceId, acl_len: u32) {
+        if self.is_hub(peer) {
+            self.hubs.summary(*peer, acl_len);
+        }
+    }
+
+    /// The ids a hub lists for the journal.
+    fn observe_hub_ids(&self, peer: &DeviceId, ids: &[crate::item::ItemId]) {
+        if self.is_hub(peer) {
+            self.hubs.ids(*peer, ids);
+        }
+    }
+
+    /// A reconciliation with a hub ended: what it held before and no longer lists is
+    /// kept as a finding (until the next reconciliation with it), and what it holds now
+    /// is remembered.
+    fn observe_hub_reconciled(&self, peer: &DeviceId) -> Result<(), VaultError> {
+        if !self.is_hub(peer) {
+            return Ok(());
+        }
+        let guard = self.lock()?;
+        let doc = guard.journal.id();
+        let held_key = format!("{META_HUB_HELD}{peer}");
+        let before: withheld::HubHeld = guard
+            .store
+            .meta(&held_key)?
+            .and_then(|b| postcard::from_bytes(&b).ok())
+            .unwrap_or_default();
+        let (_, acl_len) = guard.store.item_ids(&doc)?;
+        let now = withheld::HubHeld {
+            acl_len: acl_len as u32,
+            frontier: guard.journal.newest_by_author(),
+        };
+        let (found, remember) = self
+            .hubs
+            .reconciled(*peer, &before, now, |id| guard.journal.replaced(id));
+        let mut batch = Batch::new();
+        batch.put_meta(&held_key, wire::to_postcard(&remember));
+        batch.put_meta(
+            &format!("{META_HUB_FOUND}{peer}"),
+            wire::to_postcard(&found),
+        );
+        guard.store.commit(batch, true)?;
+        Ok(())
     }
 
     /// Records a check-in.

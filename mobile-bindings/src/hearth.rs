@@ -386,7 +386,7 @@ impl Hearth {
     /// words: shown on the Center screen whenever it is not empty.
     pub async fn withheld(&self) -> Result<Vec<String>, HearthError> {
         let v = self.vault.clone();
-        blocking(move || Ok(v.withheld()?.into_iter().map(|(_, w)| w).collect())).await
+        blocking(move || Ok(v.withheld()?)).await
     }
 
     /// Goes online for live sync (until `go_offline`).

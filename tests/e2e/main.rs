@@ -333,7 +333,13 @@ impl Device {
             "hearth {args:?} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        String::from_utf8(out.stdout).unwrap()
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        // Every hub in these tests is honest: none may look like it withholds.
+        assert!(
+            !stdout.contains("Warning: the hub"),
+            "hearth {args:?}: {stdout}"
+        );
+        stdout
     }
 
     /// The journal's notes.

@@ -396,6 +396,8 @@ async fn drive(
             reconciled |= take_in(send, &mut session, replica, hooks, peer, ingest).await?;
         }
         if reconciled {
+            let r = replica.clone();
+            blocking(move || r.observe_reconciled(&peer)).await?;
             if let Some(ev) = &hooks.events {
                 let _ = ev.send(SyncEvent::Reconciled { peer });
             }

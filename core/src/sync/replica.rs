@@ -74,6 +74,22 @@ pub trait Replica: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Told `peer`'s summary of `doc`, a doc this side offers (`None`: the peer does
+    /// not list it), when the peer's hello arrives.
+    fn observe_summary(
+        &self,
+        _doc: &DocId,
+        _peer: &DeviceId,
+        _theirs: Option<&super::Summary>,
+    ) -> Result<(), SyncError> {
+        Ok(())
+    }
+
+    /// Told that every doc is settled with `peer`: both sides now hold the same.
+    fn observe_reconciled(&self, _peer: &DeviceId) -> Result<(), SyncError> {
+        Ok(())
+    }
+
     /// Told that `peer`'s summary of `doc` equals this side's: it holds exactly what
     /// this side offers.
     fn observe_in_sync(&self, _doc: &DocId, _peer: &DeviceId) -> Result<(), SyncError> {

@@ -150,6 +150,8 @@ impl Session {
                 }
                 self.hello_received = true;
                 let mut listed = BTreeSet::new();
+                let theirs_of: BTreeMap<DocId, Summary> =
+                    docs.iter().map(|s| (s.doc, *s)).collect();
                 for theirs in docs {
                     if !listed.insert(theirs.doc) {
                         return Err(Self::protocol("a document listed twice"));
@@ -184,6 +186,9 @@ impl Session {
                     .filter(|d| !listed.contains(d))
                     .copied()
                     .collect();
+                for doc in self.mine.keys() {
+                    replica.observe_summary(doc, &self.peer, theirs_of.get(doc))?;
+                }
             }
             Message::Ids { doc, ids } => {
                 self.require_hello()?;

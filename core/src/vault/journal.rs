@@ -255,6 +255,16 @@ impl Journal {
     }
 
     /// Stored bundles this journal does not offer to peers (void under its access log).
+    /// Each author's newest bundle applied here (replaced by a snapshot or not).
+    pub(super) fn newest_by_author(&self) -> BTreeMap<DeviceId, BundleId> {
+        self.frontier.iter().map(|(a, m)| (*a, m.bundle)).collect()
+    }
+
+    /// Whether a snapshot applied here replaced `bundle`.
+    pub(super) fn replaced(&self, bundle: &BundleId) -> bool {
+        self.superseded.contains(bundle)
+    }
+
     /// Gaps in the authors' chains among the bundles applied here.
     pub(super) fn gaps(&self) -> Vec<Gap> {
         withheld::gaps(self.live.iter(), |b| {

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use super::{Vault, VaultError};
 use crate::ids::{DeviceId, DocId};
 use crate::item::{ItemId, SyncItem};
-use crate::sync::{Checked, Replica, SyncError};
+use crate::sync::{Checked, Replica, Summary, SyncError};
 
 impl From<VaultError> for SyncError {
     fn from(e: VaultError) -> Self {
@@ -34,6 +34,29 @@ impl Replica for Vault {
 
     fn access_changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.access.subscribe()
+    }
+
+    fn observe_summary(
+        &self,
+        doc: &DocId,
+        peer: &DeviceId,
+        theirs: Option<&Summary>,
+    ) -> Result<(), SyncError> {
+        if self.held_by(peer) == Some(*doc) {
+            self.observe_hub_summary(peer, theirs.map_or(0, |s| s.acl_len));
+        }
+        Ok(())
+    }
+
+    fn observe_ids(&self, doc: &DocId, peer: &DeviceId, ids: &[ItemId]) -> Result<(), SyncError> {
+        if self.held_by(peer) == Some(*doc) {
+            self.observe_hub_ids(peer, ids);
+        }
+        Ok(())
+    }
+
+    fn observe_reconciled(&self, peer: &DeviceId) -> Result<(), SyncError> {
+        Ok(self.observe_hub_reconciled(peer)?)
     }
 
     fn item_ids(&self, doc: &DocId) -> Result<(Vec<ItemId>, usize), SyncError> {

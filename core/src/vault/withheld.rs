@@ -1,11 +1,24 @@
-//! What a device can tell is missing from what it was given: a gap in an author's
-//! chain of bundles (each names the one before it), which a hub that withholds entries
-//! leaves behind. It owns the finding and its wording for the member; the chains
-//! themselves are the journal's.
+//! What a device can tell is missing from what it was given, and what a hub once held
+//! and no longer offers:
+//!
+//! * a gap in an author's chain of bundles (each names the one before it), which a hub
+//!   that withholds entries leaves behind;
+//! * a hub that answers with an older state: after every reconciliation with a hub the
+//!   device remembers what the hub then held (how many access records, and each
+//!   author's newest bundle), and the next time it meets the hub it checks that the hub
+//!   still lists them (or a snapshot this device applied replaced them). Access records
+//!   are never deleted, so fewer of them means a rollback or a withheld removal.
+//!
+//! It owns the findings, what is remembered per hub, and their wording for the member;
+//! the chains themselves are the journal's, the bytes the store's.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
 
 use crate::ids::{BundleId, DeviceId};
+use crate::item::ItemId;
 
 /// Entries of one author this device knows exist and does not hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +48,123 @@ impl Gap {
             "the hub may be withholding {} {entries} from {whose} (its newest entry here is number {})",
             self.missing, self.newest_held
         )
+    }
+}
+
+/// What a hub held when this device last reconciled with it (kept in the store).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct HubHeld {
+    /// How many access records it held.
+    pub(crate) acl_len: u32,
+    /// Each author's newest bundle it held.
+    pub(crate) frontier: BTreeMap<DeviceId, BundleId>,
+}
+
+/// Something a hub once held and no longer offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Rollback {
+    /// The hub lists fewer access records than it held: a removal or a grant may be
+    /// withheld from this member's devices.
+    AccessRecords {
+        /// How many it held.
+        before: u32,
+        /// How many it lists now.
+        now: u32,
+    },
+    /// The hub no longer lists an author's newest entry it held.
+    Entries {
+        /// Whose.
+        author: DeviceId,
+    },
+}
+
+impl Rollback {
+    /// The finding in plain words.
+    pub fn describe(&self, hub: &DeviceId, me: &DeviceId) -> String {
+        match self {
+            Rollback::AccessRecords { before, now } => format!(
+                "the hub {} lists {now} access changes where it held {before}: it may be withholding a device removal or answering with an older copy",
+                hub.short()
+            ),
+            Rollback::Entries { author } => {
+                let whose = if author == me {
+                    "this device".to_string()
+                } else {
+                    format!("your device {}", author.short())
+                };
+                format!(
+                    "the hub {} no longer lists the newest entry it held from {whose}: it may have lost it or be answering with an older copy (this device sent what it has again)",
+                    hub.short()
+                )
+            }
+        }
+    }
+}
+
+/// What a device saw of each hub during the syncs in progress.
+#[derive(Debug, Default)]
+pub(crate) struct HubWatch {
+    seen: Mutex<HashMap<DeviceId, Seen>>,
+}
+
+#[derive(Debug, Default)]
+struct Seen {
+    acl_len: u32,
+    ids: Option<HashSet<BundleId>>,
+}
+
+impl HubWatch {
+    /// The hub's summary of the journal: how many access records it lists now (0 when
+    /// it does not list the journal at all).
+    pub(crate) fn summary(&self, hub: DeviceId, acl_len: u32) {
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.insert(hub, Seen { acl_len, ids: None });
+        }
+    }
+
+    /// The ids the hub lists (when its copy differs from this device's).
+    pub(crate) fn ids(&self, hub: DeviceId, ids: &[ItemId]) {
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.entry(hub).or_default().ids = Some(ids.iter().map(|i| BundleId(i.0)).collect());
+        }
+    }
+
+    /// Ends a reconciliation with `hub`: what it held before that it no longer lists
+    /// (`replaced`: bundles a snapshot this device applied replaced), and what to
+    /// remember now (`now`: this device's own state, which the hub now holds too).
+    pub(crate) fn reconciled(
+        &self,
+        hub: DeviceId,
+        before: &HubHeld,
+        now: HubHeld,
+        replaced: impl Fn(&BundleId) -> bool,
+    ) -> (Vec<Rollback>, HubHeld) {
+        let seen = self
+            .seen
+            .lock()
+            .ok()
+            .and_then(|mut s| s.remove(&hub))
+            .unwrap_or_default();
+        let mut found = Vec::new();
+        if seen.acl_len < before.acl_len {
+            found.push(Rollback::AccessRecords {
+                before: before.acl_len,
+                now: seen.acl_len,
+            });
+        }
+        // Equal summaries send no ids: the hub then holds exactly what this device does.
+        if let Some(ids) = &seen.ids {
+            for (author, id) in &before.frontier {
+                if !ids.contains(id) && !replaced(id) {
+                    found.push(Rollback::Entries { author: *author });
+                }
+            }
+        }
+        let remember = HubHeld {
+            acl_len: now.acl_len.max(seen.acl_len),
+            frontier: now.frontier,
+        };
+        (found, remember)
     }
 }
 
@@ -80,6 +210,35 @@ pub(crate) fn gaps<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hub_that_lists_less_than_it_held_is_caught_and_a_replaced_entry_is_not() {
+        let hub = DeviceId([7; 32]);
+        let (a, b) = (DeviceId([1; 32]), DeviceId([2; 32]));
+        let before = HubHeld {
+            acl_len: 5,
+            frontier: [(a, BundleId([1; 32])), (b, BundleId([2; 32]))].into(),
+        };
+        let watch = HubWatch::default();
+        watch.summary(hub, 4);
+        // The hub lists B's newest, not A's; A's was not replaced by a snapshot here.
+        watch.ids(hub, &[ItemId([2; 32])]);
+        let (found, remember) = watch.reconciled(hub, &before, before.clone(), |_| false);
+        assert_eq!(
+            found,
+            vec![
+                Rollback::AccessRecords { before: 5, now: 4 },
+                Rollback::Entries { author: a }
+            ]
+        );
+        assert_eq!(remember.acl_len, 5);
+        // The same, with A's newest replaced by a snapshot this device applied, and the
+        // records all there: nothing to report.
+        watch.summary(hub, 5);
+        watch.ids(hub, &[ItemId([2; 32])]);
+        let (found, _) = watch.reconciled(hub, &before, before.clone(), |id| id.0[0] == 1);
+        assert!(found.is_empty(), "{found:?}");
+    }
 
     fn chain(author: u8, seqs: &[u64]) -> Vec<(BundleId, Link)> {
         seqs.iter()

@@ -148,6 +148,8 @@ pub async fn sync(vault: &Arc<Vault>) -> SyncSummary {
         .expect("sync timed out")
         .expect("sync");
     assert!(summary.failed.is_empty(), "{summary:?}");
+    // An honest hub never looks like it withholds.
+    assert!(summary.withheld.is_empty(), "{summary:?}");
     summary
 }
 

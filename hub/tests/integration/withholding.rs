@@ -20,10 +20,14 @@ use hearth_core::vault::DevicePublic;
 use crate::refusals::bundles;
 use crate::{add_device, checkin, net, new_member, notes};
 
+// `Fixture` keeps `a` and `b` as the crate's test devices.
+
 /// The real blind store, minus the items it chooses to hide.
 struct Withholding {
     inner: Arc<BlindStore>,
     hidden: std::sync::Mutex<BTreeSet<ItemId>>,
+    /// How many of the hidden items are access records (its summary counts them).
+    hidden_acl: std::sync::Mutex<usize>,
 }
 
 impl Withholding {
@@ -45,9 +49,10 @@ impl Replica for Withholding {
     fn item_ids(&self, doc: &DocId) -> Result<(Vec<ItemId>, usize), SyncError> {
         let (ids, acl) = self.inner.item_ids(doc)?;
         let hidden = self.hidden();
+        let hidden_acl = *self.hidden_acl.lock().unwrap();
         Ok((
             ids.into_iter().filter(|i| !hidden.contains(i)).collect(),
-            acl,
+            acl - hidden_acl,
         ))
     }
     fn items_except(
@@ -81,59 +86,113 @@ impl Replica for Withholding {
     }
 }
 
+/// A withholding hub serving on loopback, and a member with two devices using it.
+struct Fixture {
+    hub: Arc<Withholding>,
+    blind: Arc<BlindStore>,
+    ep: iroh::Endpoint,
+    serving: tokio::task::JoinHandle<()>,
+    a: crate::Device,
+    b: crate::Device,
+    _dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    async fn start() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = DeviceKeys::derive(&Seed::generate()).unwrap();
+        let store = Store::open(&dir.path().join("hub.redb"), true).unwrap();
+        let blind = Arc::new(BlindStore::open(store, keys.id()).unwrap());
+        let hub = Arc::new(Withholding {
+            inner: blind.clone(),
+            hidden: Default::default(),
+            hidden_acl: Default::default(),
+        });
+        let ep = bind_endpoint(keys.endpoint_key(), &net(), vec![SYNC_ALPN.to_vec()])
+            .await
+            .unwrap();
+        let serving = {
+            let (ep, hub) = (ep.clone(), hub.clone());
+            tokio::spawn(async move {
+                while let Some(incoming) = ep.accept().await {
+                    let hub: Arc<dyn Replica> = hub.clone();
+                    tokio::spawn(async move {
+                        if let Ok(conn) = incoming.await {
+                            let hooks = Hooks {
+                                stay_open: true,
+                                ..Hooks::once()
+                            };
+                            let _ = run_connection(conn, hub, hooks, false).await;
+                        }
+                    });
+                }
+            })
+        };
+        let a = new_member("Sam");
+        a.vault
+            .authorize_device(
+                &DevicePublic {
+                    id: keys.id(),
+                    recipient: keys.recipient().to_string(),
+                },
+                Role::Store,
+            )
+            .unwrap();
+        let b = add_device(&a.vault, Role::Owner);
+        for d in [&a, &b] {
+            blind.enroll(d.vault.device_id().unwrap()).unwrap();
+            d.vault
+                .remember_peer(&PeerAddr {
+                    hub: true,
+                    addr: ep.addr(),
+                })
+                .unwrap();
+        }
+        Fixture {
+            hub,
+            blind,
+            ep,
+            serving,
+            a,
+            b,
+            _dir: dir,
+        }
+    }
+
+    /// Everything the hub stores of the journal now.
+    fn stored(&self) -> BTreeSet<ItemId> {
+        let doc = self.a.vault.journal_id().unwrap();
+        self.blind.item_ids(&doc).unwrap().0.into_iter().collect()
+    }
+
+    /// From now on the hub lists and sends only `these` (of what it stores).
+    fn serve_only(&self, these: &BTreeSet<ItemId>) {
+        let hidden: BTreeSet<ItemId> = self.stored().difference(these).copied().collect();
+        let records = self.a.vault.sync_items().unwrap();
+        *self.hub.hidden_acl.lock().unwrap() = records
+            .iter()
+            .filter(|i| matches!(i, SyncItem::Acl(_)) && hidden.contains(&i.id()))
+            .count();
+        *self.hub.hidden.lock().unwrap() = hidden;
+    }
+
+    async fn stop(self) {
+        self.serving.abort();
+        self.ep.close().await;
+    }
+}
+
+async fn sync(vault: &Arc<hearth_core::vault::Vault>) -> Vec<String> {
+    device::sync_once(vault, &net(), None)
+        .await
+        .unwrap()
+        .withheld
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hub_that_withholds_an_entry_is_reported_by_the_members_other_device() {
-    // The withholding hub: a real blind store on a real endpoint.
-    let dir = tempfile::tempdir().unwrap();
-    let keys = DeviceKeys::derive(&Seed::generate()).unwrap();
-    let store = Store::open(&dir.path().join("hub.redb"), true).unwrap();
-    let blind = Arc::new(BlindStore::open(store, keys.id()).unwrap());
-    let hub = Arc::new(Withholding {
-        inner: blind.clone(),
-        hidden: Default::default(),
-    });
-    let ep = bind_endpoint(keys.endpoint_key(), &net(), vec![SYNC_ALPN.to_vec()])
-        .await
-        .unwrap();
-    let serving = {
-        let (ep, hub) = (ep.clone(), hub.clone());
-        tokio::spawn(async move {
-            while let Some(incoming) = ep.accept().await {
-                let hub: Arc<dyn Replica> = hub.clone();
-                tokio::spawn(async move {
-                    if let Ok(conn) = incoming.await {
-                        let hooks = Hooks {
-                            stay_open: true,
-                            ..Hooks::once()
-                        };
-                        let _ = run_connection(conn, hub, hooks, false).await;
-                    }
-                });
-            }
-        })
-    };
-
-    // A member with two devices, both using this hub.
-    let a = new_member("Sam");
-    a.vault
-        .authorize_device(
-            &DevicePublic {
-                id: keys.id(),
-                recipient: keys.recipient().to_string(),
-            },
-            Role::Store,
-        )
-        .unwrap();
-    let b = add_device(&a.vault, Role::Owner);
-    for d in [&a, &b] {
-        blind.enroll(d.vault.device_id().unwrap()).unwrap();
-        d.vault
-            .remember_peer(&PeerAddr {
-                hub: true,
-                addr: ep.addr(),
-            })
-            .unwrap();
-    }
+    let f = Fixture::start().await;
+    let (a, b, hub) = (&f.a, &f.b, &f.hub);
     for note in ["one", "two", "three"] {
         a.vault.add_checkin(&checkin(3, note)).unwrap();
     }
@@ -167,6 +226,80 @@ async fn a_hub_that_withholds_an_entry_is_reported_by_the_members_other_device()
     assert!(healed.withheld.is_empty(), "{:?}", healed.withheld);
     assert!(b.vault.withheld().unwrap().is_empty());
     assert!(notes(&b.vault).contains(&"two".to_string()));
-    serving.abort();
-    ep.close().await;
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_that_answers_with_an_older_state_is_caught_and_given_back_what_it_lost() {
+    let f = Fixture::start().await;
+    let (a, b) = (&f.a, &f.b);
+    let d = add_device(&a.vault, Role::Owner);
+    a.vault.add_checkin(&checkin(3, "early")).unwrap();
+    assert!(sync(&a.vault).await.is_empty());
+    assert!(sync(&b.vault).await.is_empty());
+    let early = f.stored();
+
+    // The member removes a device and writes on; both devices reconcile with the hub.
+    a.vault.remove_device(d.vault.device_id().unwrap()).unwrap();
+    a.vault.add_checkin(&checkin(4, "late")).unwrap();
+    assert!(sync(&a.vault).await.is_empty());
+    assert!(sync(&b.vault).await.is_empty());
+    assert!(notes(&b.vault).contains(&"late".to_string()));
+
+    // The hub goes back to what it held before the removal.
+    f.serve_only(&early);
+    let found = sync(&b.vault).await;
+    assert!(
+        found
+            .iter()
+            .any(|w| w.contains("access changes where it held")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|w| w.contains("no longer lists the newest entry")),
+        "{found:?}"
+    );
+    // `hearth status` shows the same until a reconciliation finds nothing missing.
+    assert_eq!(b.vault.withheld().unwrap(), found);
+    // What B sent again reached the hub's store.
+    f.serve_only(&f.stored());
+    assert!(sync(&b.vault).await.is_empty());
+    assert!(b.vault.withheld().unwrap().is_empty());
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_that_drops_a_removal_record_it_held_is_caught_by_the_device_that_made_it() {
+    let f = Fixture::start().await;
+    let a = &f.a;
+    let d = add_device(&a.vault, Role::Owner);
+    assert!(sync(&a.vault).await.is_empty());
+    let before = f.stored();
+    a.vault.remove_device(d.vault.device_id().unwrap()).unwrap();
+    assert!(sync(&a.vault).await.is_empty());
+
+    // The hub drops the removal record (and only that).
+    let records: BTreeSet<ItemId> = a
+        .vault
+        .sync_items()
+        .unwrap()
+        .iter()
+        .filter(|i| matches!(i, SyncItem::Acl(_)))
+        .map(SyncItem::id)
+        .collect();
+    let removal: Vec<ItemId> = records.difference(&before).copied().collect();
+    assert_eq!(removal.len(), 1, "one new access record: the removal");
+    let mut shown = f.stored();
+    shown.remove(&removal[0]);
+    f.serve_only(&shown);
+    let found = sync(&a.vault).await;
+    assert!(
+        found
+            .iter()
+            .any(|w| w.contains("withholding a device removal")),
+        "{found:?}"
+    );
+    f.stop().await;
 }
