@@ -746,13 +746,21 @@ impl Vault {
         let (found, remember) = self
             .hubs
             .reconciled(*peer, &before, now, |id| guard.journal.replaced(id));
+        let found_key = format!("{META_HUB_FOUND}{peer}");
+        let found_bytes = wire::to_postcard(&found);
+        let found_before = guard.store.meta(&found_key)?;
+        let unchanged = remember == before
+            && (found_before.as_deref() == Some(found_bytes.as_slice())
+                || (found.is_empty() && found_before.is_none()));
+        if unchanged {
+            return Ok(()); // the usual case: nothing to write
+        }
         let mut batch = Batch::new();
         batch.put_meta(&held_key, wire::to_postcard(&remember));
-        batch.put_meta(
-            &format!("{META_HUB_FOUND}{peer}"),
-            wire::to_postcard(&found),
-        );
-        guard.store.commit(batch, true)?;
+        batch.put_meta(&found_key, found_bytes);
+        // Not fsync'd on its own (it is not the member's data, and a one-shot sync must
+        // not wait for it): the next durable write, or closing the vault, makes it so.
+        guard.store.commit(batch, false)?;
         Ok(())
     }
 
