@@ -30,8 +30,9 @@ pub const PAIR_WINDOW: u32 = 64 << 10;
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Bytes of frames being read, queued or handled at once, across every connection of
-/// the process. A frame's length is taken from it before its body is allocated; a peer
-/// that sends more waits (QUIC's flow control then stops it at its windows).
+/// the process. A frame takes room for twice its length (its body, and its decoded copy)
+/// before its body is allocated; a peer that sends more waits (QUIC's flow control then
+/// stops it at its windows).
 pub const FRAME_BUDGET: usize = 192 << 20;
 /// How long a reader waits for room in [`FRAME_BUDGET`] before giving up on its peer.
 pub const FRAME_BUDGET_WAIT: Duration = Duration::from_secs(30);

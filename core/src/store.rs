@@ -260,20 +260,33 @@ fn doc_range(doc: &DocId) -> (Vec<u8>, Vec<u8>) {
     (start, end)
 }
 
+/// Pages a member's store keeps in memory: its whole journal, many times over.
+const DEFAULT_CACHE: usize = 64 << 20;
+
 impl Store {
     /// Opens the store file, creating it when `create` is set.
     pub fn open(path: &Path, create: bool) -> Result<Self, StoreError> {
+        Self::open_caching(path, create, DEFAULT_CACHE)
+    }
+
+    /// [`Store::open`], keeping at most `cache_bytes` of the file's pages in memory (a
+    /// hub's store holds every member's journal: redb's default would let it cache a
+    /// gibibyte of what it just wrote).
+    pub fn open_caching(path: &Path, create: bool, cache_bytes: usize) -> Result<Self, StoreError> {
         if !create && !path.exists() {
             return Err(StoreError::Missing(path.to_owned()));
         }
         let is_new = !path.exists();
-        let db = Database::create(path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse(path.to_owned()),
-            other => StoreError::Damaged {
-                path: path.to_owned(),
-                reason: other.to_string(),
-            },
-        })?;
+        let db = Database::builder()
+            .set_cache_size(cache_bytes)
+            .create(path)
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse(path.to_owned()),
+                other => StoreError::Damaged {
+                    path: path.to_owned(),
+                    reason: other.to_string(),
+                },
+            })?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -94,27 +94,36 @@ pub enum EnrollRefusal {
 
 /// One token bucket: `capacity` tokens, refilled at `per_minute`.
 #[derive(Debug, Clone, Copy)]
-struct Bucket {
+pub(crate) struct Bucket {
     tokens: f64,
     at: Instant,
 }
 
 impl Bucket {
-    fn full(capacity: u32, now: Instant) -> Self {
+    /// Takes one token, if there is one.
+    pub(crate) fn take(&mut self) -> bool {
+        if self.tokens < 1.0 {
+            return false;
+        }
+        self.tokens -= 1.0;
+        true
+    }
+
+    pub(crate) fn full(capacity: u32, now: Instant) -> Self {
         Bucket {
             tokens: f64::from(capacity),
             at: now,
         }
     }
 
-    fn refill(&mut self, capacity: u32, per_minute: u32, now: Instant) {
+    pub(crate) fn refill(&mut self, capacity: u32, per_minute: u32, now: Instant) {
         let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
         self.tokens =
             (self.tokens + elapsed * f64::from(per_minute) / 60.0).min(f64::from(capacity));
         self.at = now;
     }
 
-    fn is_full(&self, capacity: u32) -> bool {
+    pub(crate) fn is_full(&self, capacity: u32) -> bool {
         self.tokens >= f64::from(capacity)
     }
 }

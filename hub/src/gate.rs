@@ -10,7 +10,11 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use std::time::Instant;
+
 use hearth_core::ids::DeviceId;
+
+use crate::enrollment::Bucket;
 use hearth_core::limits::RECONCILE_DEADLINE;
 
 /// Connections the hub holds in all (a member's devices, and enrollments).
@@ -19,6 +23,13 @@ pub const MAX_CONNECTIONS: usize = 4096;
 pub const MAX_PER_DEVICE: usize = 4;
 /// Pairing connections one network address may hold at once.
 pub const MAX_PAIRING_PER_ADDRESS: usize = 8;
+/// New connections one network address may open: this many at once ...
+pub const HANDSHAKE_BURST: u32 = 64;
+/// ... then this many a second (checked before the handshake, so a flood of new
+/// connections from one address costs the hub no TLS).
+pub const HANDSHAKES_PER_SECOND: u32 = 32;
+/// Addresses whose handshake rate is tracked at once.
+const MAX_TRACKED: usize = 8192;
 
 /// The hub's connection limits (`hearth-hub serve` options).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +42,8 @@ pub struct HubLimits {
     pub pairing_per_address: usize,
     /// How long a connecting device has to finish reconciling.
     pub reconcile_within: Duration,
+    /// New connections one address may open at once, then per second.
+    pub handshakes: (u32, u32),
 }
 
 impl Default for HubLimits {
@@ -40,6 +53,7 @@ impl Default for HubLimits {
             per_device: MAX_PER_DEVICE,
             pairing_per_address: MAX_PAIRING_PER_ADDRESS,
             reconcile_within: RECONCILE_DEADLINE,
+            handshakes: (HANDSHAKE_BURST, HANDSHAKES_PER_SECOND),
         }
     }
 }
@@ -102,6 +116,7 @@ pub struct Gate {
     total: Counts<()>,
     devices: Counts<DeviceId>,
     addresses: Counts<IpAddr>,
+    handshakes: Mutex<HashMap<IpAddr, Bucket>>,
 }
 
 /// What a connection was counted under.
@@ -135,7 +150,34 @@ impl Gate {
             total: Counts::new(limits.max_connections),
             devices: Counts::new(limits.per_device),
             addresses: Counts::new(limits.pairing_per_address),
+            handshakes: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Whether `address` may open one more connection now (its token bucket), checked
+    /// before the handshake. Connections through a relay (no address) are not counted.
+    pub fn admit_handshake(&self, address: Option<IpAddr>) -> bool {
+        let Some(ip) = address else { return true };
+        let (burst, per_second) = self.limits.handshakes;
+        let per_minute = per_second.saturating_mul(60);
+        let now = Instant::now();
+        let Ok(mut buckets) = self.handshakes.lock() else {
+            return false;
+        };
+        if !buckets.contains_key(&ip) && buckets.len() >= MAX_TRACKED {
+            buckets.retain(|_, b| {
+                b.refill(burst, per_minute, now);
+                !b.is_full(burst)
+            });
+            if buckets.len() >= MAX_TRACKED {
+                return false;
+            }
+        }
+        let bucket = buckets
+            .entry(ip)
+            .or_insert_with(|| Bucket::full(burst, now));
+        bucket.refill(burst, per_minute, now);
+        bucket.take()
     }
 
     /// The limits.
@@ -208,7 +250,22 @@ mod tests {
             per_device: 2,
             pairing_per_address: 1,
             reconcile_within: RECONCILE_DEADLINE,
+            handshakes: (2, 1),
         }
+    }
+
+    #[test]
+    fn an_address_that_floods_new_connections_is_refused_and_others_are_not() {
+        let gate = Gate::new(limits());
+        let a: IpAddr = [10, 0, 0, 1].into();
+        assert!(gate.admit_handshake(Some(a)));
+        assert!(gate.admit_handshake(Some(a)));
+        assert!(!gate.admit_handshake(Some(a)), "past its burst");
+        assert!(gate.admit_handshake(Some([10, 0, 0, 2].into())));
+        assert!(
+            gate.admit_handshake(None),
+            "a relay's connections are not counted here"
+        );
     }
 
     #[test]

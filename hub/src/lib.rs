@@ -37,6 +37,9 @@ pub mod gate;
 pub const KEY_FILE: &str = "hub.key";
 /// The store file.
 pub const STORE_FILE: &str = "hub.redb";
+/// Pages of the store kept in memory: the hub answers from its file, and a small box
+/// in the office must not spend its memory caching what members just uploaded.
+pub const STORE_CACHE: usize = 32 << 20;
 /// The default address: every interface, a fixed port so tickets survive restarts.
 pub const DEFAULT_BIND: &str = "0.0.0.0:4919";
 
@@ -295,7 +298,7 @@ impl Hub {
             }
         };
         let device = DeviceKeys::derive(&seed)?;
-        let store = Store::open(&config.home.join(STORE_FILE), true)?;
+        let store = Store::open_caching(&config.home.join(STORE_FILE), true, STORE_CACHE)?;
         let blind = Arc::new(BlindStore::open(store, device.id())?.with_quota(config.quota_bytes));
         let endpoint = bind_endpoint(
             device.endpoint_key(),
@@ -327,8 +330,12 @@ impl Hub {
         // costs anything.
         let filter_gate = gate.clone();
         let router = Router::builder(endpoint)
-            .incoming_filter(Arc::new(move |_incoming| {
-                if filter_gate.has_room() {
+            .incoming_filter(Arc::new(move |incoming| {
+                let ip = match incoming.remote_addr() {
+                    iroh::endpoint::IncomingAddr::Ip(addr) => Some(addr.ip()),
+                    _ => None,
+                };
+                if filter_gate.has_room() && filter_gate.admit_handshake(ip) {
                     IncomingFilterOutcome::Accept
                 } else {
                     IncomingFilterOutcome::Reject

@@ -235,7 +235,8 @@ pub async fn read_frame_held<R: AsyncRead + Unpin, T: DeserializeOwned>(
     if len > max {
         return Err(WireError::TooLarge { what, len, max }.into());
     }
-    let room = limits::frame_room(len)
+    // The body, and for a moment its decoded copy: room for both.
+    let room = limits::frame_room((2 * len).min(limits::FRAME_BUDGET))
         .await
         .map_err(|e| SyncError::Network(e.to_string()))?;
     let mut body = vec![0u8; len];
