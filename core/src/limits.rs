@@ -33,7 +33,7 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// the process. A frame takes room for twice its length (its body, and its decoded copy)
 /// before its body is allocated; a peer that sends more waits (QUIC's flow control then
 /// stops it at its windows).
-pub const FRAME_BUDGET: usize = 192 << 20;
+pub const FRAME_BUDGET: usize = 128 << 20;
 /// How long a reader waits for room in [`FRAME_BUDGET`] before giving up on its peer.
 pub const FRAME_BUDGET_WAIT: Duration = Duration::from_secs(30);
 
