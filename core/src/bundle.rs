@@ -21,8 +21,10 @@ pub const FORMAT_V2: u8 = 2;
 const MAGIC: &[u8; 4] = b"HBD1";
 /// The largest header we accept (it bounds `supersedes`).
 pub const MAX_HEADER: usize = 4 << 20;
-/// The largest ciphertext we accept in one bundle.
-pub const MAX_CIPHERTEXT: usize = 64 << 20;
+/// The largest ciphertext we accept in one bundle: about fifty times the snapshot of
+/// a journal with 5,500 check-ins (300 KB), and small enough that one maximal frame
+/// (which every peer must be able to read, and decode) costs a hub little.
+pub const MAX_CIPHERTEXT: usize = 16 << 20;
 /// The largest bundle that can decode: magic, sized header, sized ciphertext,
 /// signature. Frames are sized from it, so every valid bundle syncs.
 pub const MAX_BUNDLE: usize = MAGIC.len() + 4 + MAX_HEADER + 4 + MAX_CIPHERTEXT + 64;

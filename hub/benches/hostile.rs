@@ -256,7 +256,8 @@ async fn attack_stranger(
     };
     let junk = Message::Push {
         doc: victim,
-        items: (0..4000)
+        // As many 16 KB junk records as a maximal frame holds.
+        items: (0..(hearth_core::sync::message::MAX_FRAME - 4096) / 16_004)
             .map(|i| SyncItem::Acl(vec![i as u8; 16_000]))
             .collect(),
     };
@@ -476,10 +477,39 @@ fn main() {
             Arc::new(AtomicUsize::new(0)),
         );
         let victim = pairs[0].0.vault.journal_id().unwrap();
-        let a = tokio::spawn(attack_unauthenticated(ticket.clone(), stop.clone(), opened.clone()));
-        let b = tokio::spawn(attack_stranger(ticket.clone(), victim, stop.clone(), junk.clone()));
-        let c = tokio::spawn(attack_never_reads(ticket.clone(), stop.clone(), pushed.clone()));
-        let d = tokio::spawn(attack_enrollments(ticket.clone(), 1_000));
+        // `HEARTH_HOSTILE_ATTACKS=bc` runs only those (to see what each one costs).
+        let chosen = std::env::var("HEARTH_HOSTILE_ATTACKS").unwrap_or_else(|_| "abcd".into());
+        let on = |c: char| chosen.contains(c);
+        let (on_a, on_b, on_c, on_d) = (on('a'), on('b'), on('c'), on('d'));
+        let a = tokio::spawn({
+            let (t, s, o) = (ticket.clone(), stop.clone(), opened.clone());
+            async move {
+                if on_a {
+                    attack_unauthenticated(t, s, o).await
+                }
+            }
+        });
+        let b = tokio::spawn({
+            let (t, s, j) = (ticket.clone(), stop.clone(), junk.clone());
+            async move {
+                if on_b {
+                    attack_stranger(t, victim, s, j).await
+                }
+            }
+        });
+        let c = tokio::spawn({
+            let (t, s, p) = (ticket.clone(), stop.clone(), pushed.clone());
+            async move {
+                if on_c {
+                    attack_never_reads(t, s, p).await
+                }
+            }
+        });
+        let d = tokio::spawn({
+            let t = ticket.clone();
+            async move { if on_d { attack_enrollments(t, 1_000).await } else { 0 } }
+        });
+        println!("  attacks: {chosen}");
         // Let every attack get going (the stranger and the member enroll first).
         tokio::time::sleep(Duration::from_secs(3)).await;
         let attack_start = Instant::now();
