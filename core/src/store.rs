@@ -252,6 +252,12 @@ fn key_ids(
     Ok(ids)
 }
 
+/// A bundle row's key: the doc id and the bundle id (48 bytes), or `None` for a key of
+/// another shape.
+fn bundle_key(key: &[u8]) -> Option<[u8; 48]> {
+    key.get(..48).and_then(|k| <[u8; 48]>::try_from(k).ok())
+}
+
 fn doc_range(doc: &DocId) -> (Vec<u8>, Vec<u8>) {
     let start = doc.as_bytes().to_vec();
     let mut end = start.clone();
@@ -458,11 +464,7 @@ impl Store {
             .map_err(db_err)?
         {
             let (k, v) = row.map_err(db_err)?;
-            let Some(key) = k
-                .value()
-                .get(..48)
-                .and_then(|k| <[u8; 48]>::try_from(k).ok())
-            else {
+            let Some(key) = bundle_key(k.value()) else {
                 continue;
             };
             let mut id = [0u8; 32];
@@ -573,11 +575,7 @@ impl Store {
             .map_err(db_err)?
         {
             let (k, v) = row.map_err(db_err)?;
-            let Some(key) = k
-                .value()
-                .get(..48)
-                .and_then(|k| <[u8; 48]>::try_from(k).ok())
-            else {
+            let Some(key) = bundle_key(k.value()) else {
                 continue;
             };
             total += entry_len(&pieces, &key, v.value())?;

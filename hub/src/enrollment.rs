@@ -128,13 +128,51 @@ impl Bucket {
     }
 }
 
+/// One token bucket per remote address, tracking at most `max` addresses: when full,
+/// addresses whose bucket has refilled are forgotten; if none has, a new address is
+/// refused (a flood of fresh addresses cannot grow the map).
+#[derive(Debug)]
+pub(crate) struct AddrBuckets {
+    max: usize,
+    map: HashMap<IpAddr, Bucket>,
+}
+
+impl AddrBuckets {
+    pub(crate) fn new(max: usize) -> Self {
+        AddrBuckets {
+            max,
+            map: HashMap::new(),
+        }
+    }
+
+    /// Takes one token from `ip`'s bucket (`burst` at once, `per_minute` after), or
+    /// says there is none.
+    pub(crate) fn take(&mut self, ip: IpAddr, burst: u32, per_minute: u32, now: Instant) -> bool {
+        if !self.map.contains_key(&ip) && self.map.len() >= self.max {
+            self.map.retain(|_, b| {
+                b.refill(burst, per_minute, now);
+                !b.is_full(burst)
+            });
+            if self.map.len() >= self.max {
+                return false;
+            }
+        }
+        let bucket = self
+            .map
+            .entry(ip)
+            .or_insert_with(|| Bucket::full(burst, now));
+        bucket.refill(burst, per_minute, now);
+        bucket.take()
+    }
+}
+
 /// Token buckets for enrollment attempts: one for the hub, one per remote IP address
 /// (attempts through a relay, whose address the hub does not see, share the hub's).
 #[derive(Debug)]
 pub struct EnrollLimiter {
     limits: EnrollLimits,
     total: Bucket,
-    per_addr: HashMap<IpAddr, Bucket>,
+    per_addr: AddrBuckets,
 }
 
 impl EnrollLimiter {
@@ -143,7 +181,7 @@ impl EnrollLimiter {
         EnrollLimiter {
             limits,
             total: Bucket::full(limits.burst_total, Instant::now()),
-            per_addr: HashMap::new(),
+            per_addr: AddrBuckets::new(MAX_TRACKED_ADDRS),
         }
     }
 
@@ -155,25 +193,12 @@ impl EnrollLimiter {
         if self.total.tokens < 1.0 {
             return Err(EnrollRefusal::TooMany);
         }
-        if let Some(ip) = addr {
-            if !self.per_addr.contains_key(&ip) && self.per_addr.len() >= MAX_TRACKED_ADDRS {
-                self.per_addr.retain(|_, b| {
-                    b.refill(l.burst_per_addr, l.per_minute_per_addr, now);
-                    !b.is_full(l.burst_per_addr)
-                });
-                if self.per_addr.len() >= MAX_TRACKED_ADDRS {
-                    return Err(EnrollRefusal::TooMany);
-                }
-            }
-            let bucket = self
+        if let Some(ip) = addr
+            && !self
                 .per_addr
-                .entry(ip)
-                .or_insert_with(|| Bucket::full(l.burst_per_addr, now));
-            bucket.refill(l.burst_per_addr, l.per_minute_per_addr, now);
-            if bucket.tokens < 1.0 {
-                return Err(EnrollRefusal::TooMany);
-            }
-            bucket.tokens -= 1.0;
+                .take(ip, l.burst_per_addr, l.per_minute_per_addr, now)
+        {
+            return Err(EnrollRefusal::TooMany);
         }
         self.total.tokens -= 1.0;
         Ok(())

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use hearth_core::ids::DeviceId;
 
-use crate::enrollment::Bucket;
+use crate::enrollment::AddrBuckets;
 use hearth_core::limits::RECONCILE_DEADLINE;
 
 /// Connections the hub holds in all (a member's devices, and enrollments).
@@ -116,7 +116,7 @@ pub struct Gate {
     total: Counts<()>,
     devices: Counts<DeviceId>,
     addresses: Counts<IpAddr>,
-    handshakes: Mutex<HashMap<IpAddr, Bucket>>,
+    handshakes: Mutex<AddrBuckets>,
 }
 
 /// What a connection was counted under.
@@ -150,7 +150,7 @@ impl Gate {
             total: Counts::new(limits.max_connections),
             devices: Counts::new(limits.per_device),
             addresses: Counts::new(limits.pairing_per_address),
-            handshakes: Mutex::new(HashMap::new()),
+            handshakes: Mutex::new(AddrBuckets::new(MAX_TRACKED)),
         })
     }
 
@@ -159,25 +159,10 @@ impl Gate {
     pub fn admit_handshake(&self, address: Option<IpAddr>) -> bool {
         let Some(ip) = address else { return true };
         let (burst, per_second) = self.limits.handshakes;
-        let per_minute = per_second.saturating_mul(60);
-        let now = Instant::now();
         let Ok(mut buckets) = self.handshakes.lock() else {
             return false;
         };
-        if !buckets.contains_key(&ip) && buckets.len() >= MAX_TRACKED {
-            buckets.retain(|_, b| {
-                b.refill(burst, per_minute, now);
-                !b.is_full(burst)
-            });
-            if buckets.len() >= MAX_TRACKED {
-                return false;
-            }
-        }
-        let bucket = buckets
-            .entry(ip)
-            .or_insert_with(|| Bucket::full(burst, now));
-        bucket.refill(burst, per_minute, now);
-        bucket.take()
+        buckets.take(ip, burst, per_second.saturating_mul(60), Instant::now())
     }
 
     /// The limits.
