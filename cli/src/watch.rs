@@ -116,6 +116,11 @@ pub(crate) async fn run(vault: Arc<Vault>, net: &NetConfig) -> Result<()> {
                         seen = now.into_iter().map(|c| c.id).collect();
                     }
                 }
+                Some(SyncEvent::Withheld { warnings, .. }) => {
+                    for words in warnings {
+                        println!("Warning: {words}.");
+                    }
+                }
                 Some(SyncEvent::Acked { .. }) => {}
                 None => break,
             },

@@ -244,6 +244,10 @@ fn status_of(ev: SyncEvent) -> Option<SyncStatus> {
             peer: peer.short(),
             new_items: new as u32,
         }),
+        SyncEvent::Withheld { peer, warnings } => Some(SyncStatus::Withheld {
+            peer: peer.short(),
+            warnings,
+        }),
         _ => None,
     }
 }

@@ -260,6 +260,15 @@ pub enum SyncStatus {
         /// How many.
         new_items: u32,
     },
+    /// Reconciled with a peer, and something is missing from what it gave: it (or
+    /// the hub in between) may be withholding entries or serving an older state.
+    /// Show each warning on the Center screen as it is.
+    Withheld {
+        /// The peer's short id.
+        peer: String,
+        /// What is missing, in plain words (the same as `hearth sync` prints).
+        warnings: Vec<String>,
+    },
     /// A device asks to join through the open invite: show `code` and ask the member
     /// whether the new device shows the same, then call `confirm_join`.
     JoinRequested {

@@ -150,6 +150,15 @@ pub enum SyncEvent {
         /// How many were dropped as invalid.
         rejected: usize,
     },
+    /// Reconciled with the peer, and something is missing from what this side was
+    /// given: the peer (or a hub in between) may be withholding entries or serving an
+    /// older state. Sent after [`SyncEvent::Reconciled`], each time it happens.
+    Withheld {
+        /// The peer.
+        peer: DeviceId,
+        /// What is missing, in plain words (as `hearth sync` prints it).
+        warnings: Vec<String>,
+    },
     /// The peer acknowledged pushed items as durably stored.
     Acked {
         /// The peer.
@@ -397,9 +406,12 @@ async fn drive(
         }
         if reconciled {
             let r = replica.clone();
-            blocking(move || r.observe_reconciled(&peer)).await?;
+            let warnings = blocking(move || r.observe_reconciled(&peer)).await?;
             if let Some(ev) = &hooks.events {
                 let _ = ev.send(SyncEvent::Reconciled { peer });
+                if !warnings.is_empty() {
+                    let _ = ev.send(SyncEvent::Withheld { peer, warnings });
+                }
             }
             if !hooks.stay_open && !finished {
                 // One-shot: end our side; keep reading until the peer ends its side, so

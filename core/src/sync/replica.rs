@@ -86,8 +86,11 @@ pub trait Replica: Send + Sync + 'static {
     }
 
     /// Told that every doc is settled with `peer`: both sides now hold the same.
-    fn observe_reconciled(&self, _peer: &DeviceId) -> Result<(), SyncError> {
-        Ok(())
+    /// Returns what this side now finds missing from what it was given (a gap in an
+    /// author's chain, a state older than one seen before), in plain words; empty when
+    /// nothing is amiss.
+    fn observe_reconciled(&self, _peer: &DeviceId) -> Result<Vec<String>, SyncError> {
+        Ok(Vec::new())
     }
 
     /// Told that `peer`'s summary of `doc` equals this side's: it holds exactly what

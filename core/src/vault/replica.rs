@@ -55,8 +55,9 @@ impl Replica for Vault {
         Ok(())
     }
 
-    fn observe_reconciled(&self, peer: &DeviceId) -> Result<(), SyncError> {
-        Ok(self.observe_hub_reconciled(peer)?)
+    fn observe_reconciled(&self, peer: &DeviceId) -> Result<Vec<String>, SyncError> {
+        self.observe_hub_reconciled(peer)?;
+        Ok(self.withheld()?)
     }
 
     fn item_ids(&self, doc: &DocId) -> Result<(Vec<ItemId>, usize), SyncError> {

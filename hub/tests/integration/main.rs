@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use hearth_core::access::Role;
 use hearth_core::device::{self, SyncSummary};
-use hearth_core::identity::{DeviceKeys, KeyStore, MemoryKeyStore};
+use hearth_core::identity::{DeviceKeys, FileKeyStore, KeyStore, MemoryKeyStore};
 use hearth_core::ids::DocId;
 use hearth_core::model::NewCheckIn;
 use hearth_core::pairing::PeerAddr;
@@ -83,6 +83,23 @@ impl Device {
         DeviceKeys::derive(&self.keys.load().expect("load").expect("seed")).expect("derive")
     }
 
+    /// Closes the vault and hands over its directory as the CLI or an app finds it:
+    /// the vault, and the seed in `device.key` where `hearth --home` reads it.
+    pub fn close(self) -> Home {
+        let Device { vault, keys, dir } = self;
+        drop(Arc::try_unwrap(vault).expect("nothing else holds the vault"));
+        let seed = keys.load().expect("load").expect("seed");
+        let path = dir.path().join("vault");
+        FileKeyStore::new(path.join("device.key"))
+            .save(&seed)
+            .expect("write the key file");
+        Home {
+            path,
+            seed: seed.expose().to_vec(),
+            _dir: dir,
+        }
+    }
+
     /// Closes the vault and opens it again from its directory.
     pub fn reopen(self) -> Result<Device, VaultError> {
         let Device { vault, keys, dir } = self;
@@ -94,6 +111,32 @@ impl Device {
             dir,
         })
     }
+}
+
+/// A closed device's directory (see [`Device::close`]).
+pub struct Home {
+    /// The vault's directory (`hearth --home`, an app's data directory).
+    pub path: std::path::PathBuf,
+    /// The device seed's bytes (what an app's key store holds).
+    pub seed: Vec<u8>,
+    _dir: TempDir,
+}
+
+/// Where cargo put the workspace's binaries: `hearth` and `hearth-hub` (built by
+/// `./scripts/test-all` before the tests run).
+pub fn bin(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary");
+    let path = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("target dir")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace` first (./scripts/test-all does)",
+        path.display()
+    );
+    path
 }
 
 /// A member's first device with a new journal.

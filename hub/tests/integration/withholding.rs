@@ -1,7 +1,9 @@
 //! A hub that withholds is caught. The double here plays the attacker: the real blind
 //! store, served over a real iroh endpoint, that leaves chosen bundles out of what it
 //! lists and sends. The member's device finds the gap in the author's chain after
-//! syncing and says so in plain words, in `sync_once`'s summary and `Vault::withheld`.
+//! syncing and says so in plain words: in `sync_once`'s summary and `Vault::withheld`,
+//! in the output of the real `hearth sync` and `hearth status`, and to the app's
+//! listener through the FFI.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -17,8 +19,13 @@ use hearth_core::sync::net::{Hooks, bind_endpoint, run_connection};
 use hearth_core::sync::{Checked, ItemId, Replica, SYNC_ALPN, SyncError, SyncItem};
 use hearth_core::vault::DevicePublic;
 
+use hearth_mobile::{
+    ChangeOrigin, HearthError as AppError, HearthListener, KeyStore as AppKeyStore, SyncStatus,
+    open_hearth,
+};
+
 use crate::refusals::bundles;
-use crate::{add_device, checkin, net, new_member, notes};
+use crate::{WAIT, add_device, bin, checkin, net, new_member, notes};
 
 // `Fixture` keeps `a` and `b` as the crate's test devices.
 
@@ -182,6 +189,17 @@ impl Fixture {
     }
 }
 
+/// The bundle `d` wrote just before its last one (its next-to-last check-in).
+fn next_to_last(d: &crate::Device) -> ItemId {
+    let mine = d.vault.device_id().unwrap();
+    let mut written: Vec<_> = bundles(&d.vault.sync_items().unwrap())
+        .into_iter()
+        .filter(|x| x.header().author == mine)
+        .collect();
+    written.sort_by_key(|x| x.header().seq);
+    ItemId(written[written.len() - 2].id().0)
+}
+
 async fn sync(vault: &Arc<hearth_core::vault::Vault>) -> Vec<String> {
     device::sync_once(vault, &net(), None)
         .await
@@ -201,13 +219,7 @@ async fn a_hub_that_withholds_an_entry_is_reported_by_the_members_other_device()
 
     // The hub hides A's "two" from B, and hands over the rest.
     let mine = a.vault.device_id().unwrap();
-    let mut by_a: Vec<_> = bundles(&a.vault.sync_items().unwrap())
-        .into_iter()
-        .filter(|x| x.header().author == mine)
-        .collect();
-    by_a.sort_by_key(|x| x.header().seq);
-    let two = &by_a[by_a.len() - 2];
-    hub.hidden.lock().unwrap().insert(ItemId(two.id().0));
+    hub.hidden.lock().unwrap().insert(next_to_last(a));
 
     let got = device::sync_once(&b.vault, &net(), None).await.unwrap();
     assert!(notes(&b.vault).contains(&"one".to_string()));
@@ -301,5 +313,115 @@ async fn a_hub_that_drops_a_removal_record_it_held_is_caught_by_the_device_that_
             .any(|w| w.contains("withholding a device removal")),
         "{found:?}"
     );
+    f.stop().await;
+}
+
+/// What the app's listener hears, kept for the test to wait on.
+struct Heard(std::sync::mpsc::Sender<SyncStatus>);
+
+impl HearthListener for Heard {
+    fn on_change(&self, _origin: ChangeOrigin) {}
+    fn on_sync_status(&self, status: SyncStatus) {
+        let _ = self.0.send(status);
+    }
+}
+
+/// The app's key store: the seed the test gives it.
+struct Seeded(std::sync::Mutex<Option<Vec<u8>>>);
+
+impl AppKeyStore for Seeded {
+    fn load(&self) -> Result<Option<Vec<u8>>, AppError> {
+        Ok(self.0.lock().unwrap().clone())
+    }
+    fn save(&self, seed: Vec<u8>) -> Result<(), AppError> {
+        *self.0.lock().unwrap() = Some(seed);
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withholding_hub_is_reported_by_hearth_sync_and_status_and_to_the_apps_listener() {
+    let f = Fixture::start().await;
+    let a = &f.a;
+    // The member's laptop (the `hearth` CLI) and phone (the app), both at the hub.
+    let laptop = add_device(&a.vault, Role::Owner);
+    let phone = add_device(&a.vault, Role::Owner);
+    for d in [&laptop, &phone] {
+        f.blind.enroll(d.vault.device_id().unwrap()).unwrap();
+    }
+    for note in ["one", "two", "three"] {
+        a.vault.add_checkin(&checkin(3, note)).unwrap();
+    }
+    assert!(sync(&a.vault).await.is_empty());
+
+    // The hub hides A's "two" from everyone from now on.
+    let mine = a.vault.device_id().unwrap();
+    f.hub.hidden.lock().unwrap().insert(next_to_last(a));
+    let said = format!(
+        "the hub may be withholding 1 entry from your device {}",
+        mine.short()
+    );
+
+    // `hearth sync` says so in one line, and `hearth status` keeps saying it.
+    let home = laptop.close();
+    let hearth = |args: &[&str]| {
+        let out = std::process::Command::new(bin("hearth"))
+            .arg("--home")
+            .arg(&home.path)
+            .args(["--bind", "127.0.0.1:0", "--local-discovery", "off"])
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "hearth {args:?}: {text}");
+        text
+    };
+    let synced = hearth(&["sync"]);
+    assert!(
+        synced
+            .lines()
+            .any(|l| l.starts_with("Warning: ") && l.contains(&said)),
+        "{synced}"
+    );
+    let status = hearth(&["status"]);
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("warning:") && l.contains(&said)),
+        "{status}"
+    );
+
+    // The app, online for live sync, hears it on its listener.
+    let home = phone.close();
+    let app = open_hearth(
+        home.path.to_string_lossy().into_owned(),
+        Arc::new(Seeded(std::sync::Mutex::new(Some(home.seed.clone())))),
+        Some("127.0.0.1:0".into()),
+    )
+    .await
+    .unwrap();
+    let (tx, heard) = std::sync::mpsc::channel();
+    let _subscription = app.subscribe(Arc::new(Heard(tx))).unwrap();
+    app.go_online().await.unwrap();
+    let warned = tokio::task::spawn_blocking(move || {
+        loop {
+            match heard.recv_timeout(WAIT) {
+                Ok(SyncStatus::Withheld { warnings, .. }) => break warnings,
+                Ok(_) => {}
+                Err(e) => panic!("the listener never heard of the withheld entry: {e}"),
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(warned[0].contains(&said), "{warned:?}");
+    // The app's own "sync now" report carries it too.
+    let report = app.sync().await.unwrap();
+    assert!(
+        report.withheld.iter().any(|w| w.contains(&said)),
+        "{report:?}"
+    );
+    app.go_offline().await.unwrap();
     f.stop().await;
 }

@@ -84,6 +84,9 @@ public enum SyncWords {
             return "Up to date with \(peerName(peer))."
         case let .received(peer, newItems):
             return "Got \(newItems) new \(newItems == 1 ? "change" : "changes") from \(peerName(peer))."
+        case let .withheld(_, warnings):
+            // Worded in Rust, one warning a line, as a "sync now" shows them.
+            return warnings.map { "Warning: \($0)." }.joined(separator: "\n")
         case let .joinRequested(device, _):
             return "A new device (\(device)) asks to join your journal."
         case let .deviceJoined(device):

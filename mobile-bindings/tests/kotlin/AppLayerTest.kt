@@ -13,6 +13,7 @@ import kotlinx.coroutines.async
 import kotlinx.coroutines.cancel
 import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.withTimeout
+import org.hearth.app.core.CenterModel
 import org.hearth.app.core.DevicesModel
 import org.hearth.app.core.DevicesNotice
 import org.hearth.app.core.HearthSession
@@ -24,6 +25,7 @@ import org.hearth.app.core.UiError
 import org.hearth.ffi.DeviceKind
 import org.hearth.ffi.DeviceState
 import org.hearth.ffi.PlanSection
+import org.hearth.ffi.SyncStatus
 
 object AppLayerTests : TestGroup {
     override val tests = listOf(
@@ -75,6 +77,14 @@ suspend fun appLayer() {
         val p = withTimeout(10_000) { plan.state.first { it.supporters.isNotEmpty() } }
         assertEq(listOf("payday"), p.section(PlanSection.TRIGGERS)?.items, "trigger items")
         assertEq(1, p.sectionsStarted, "sections started")
+
+        // A hub caught withholding: the Center screen shows the library's words.
+        val withheld = SyncStatus.Withheld("hub1", listOf("the hub may be withholding 1 entry"))
+        assertEq(
+            "Warning: the hub may be withholding 1 entry.",
+            CenterModel.describe(withheld) { it },
+            "withheld status line",
+        )
 
         session.close()
         assertEq(HearthSession.State.Opening, session.state.value, "closed")

@@ -159,6 +159,8 @@ class CenterModel(
                 val n = status.newItems.toInt()
                 "Got $n new ${if (n == 1) "change" else "changes"} from ${peerName(status.peer)}."
             }
+            // Worded in Rust, one warning a line, as a "sync now" shows them.
+            is SyncStatus.Withheld -> status.warnings.joinToString("\n") { "Warning: $it." }
             is SyncStatus.JoinRequested -> "A new device (${status.device}) asks to join your journal."
             is SyncStatus.DeviceJoined -> "A new device joined your journal (${status.device})."
         }
