@@ -39,7 +39,7 @@ use crate::access::{AccessLog, AccessState, AclRecord, Role, bundle_allowed};
 use crate::bundle::{Bundle, BundleKind};
 use crate::ids::{BundleId, DeviceId, DocId};
 use crate::item::{self, CheckedBundles, ItemId, SyncItem};
-use crate::store::{Batch, Store, StoreError};
+use crate::store::{Batch, ItemsCursor, Store, StoreError};
 use crate::sync::{Checked, Refusal, Replica, SyncError};
 
 const ENROLLED: &str = "enrolled/";
@@ -417,25 +417,37 @@ impl Replica for BlindStore {
         ))
     }
 
-    fn items_except(
+    fn answer_skips(
         &self,
         doc: &DocId,
-        except: &BTreeSet<ItemId>,
-    ) -> Result<Vec<SyncItem>, SyncError> {
-        let mut skip = except.clone();
+        theirs: BTreeSet<ItemId>,
+    ) -> Result<BTreeSet<ItemId>, SyncError> {
+        let mut also = Vec::new();
         if let Some(d) = self.doc(doc) {
             let d = self.lock(&d)?;
-            skip.extend(d.parked.iter().map(|b| ItemId(b.0)));
+            also.extend(d.parked.iter().map(|b| ItemId(b.0)));
             // What an unconfirmed snapshot replaced goes only to a peer that holds part
             // of it already (it may yet need the rest); a peer starting afresh gets the
             // snapshot alone.
             for p in d.pending.values() {
-                if !p.supersedes.iter().any(|b| except.contains(&ItemId(b.0))) {
-                    skip.extend(p.supersedes.iter().map(|b| ItemId(b.0)));
+                if !p.supersedes.iter().any(|b| theirs.contains(&ItemId(b.0))) {
+                    also.extend(p.supersedes.iter().map(|b| ItemId(b.0)));
                 }
             }
         }
-        Ok(self.store.items_except(doc, &skip)?)
+        let mut skip = theirs;
+        skip.extend(also);
+        Ok(skip)
+    }
+
+    fn items_page(
+        &self,
+        doc: &DocId,
+        skip: &BTreeSet<ItemId>,
+        from: Option<&ItemsCursor>,
+        budget: usize,
+    ) -> Result<(Vec<SyncItem>, Option<ItemsCursor>), SyncError> {
+        Ok(self.store.items_page(doc, skip, from, budget)?)
     }
 
     fn observe_in_sync(&self, doc: &DocId, peer: &DeviceId) -> Result<(), SyncError> {

@@ -7,6 +7,7 @@
 //! key) that is never given to a different envelope.
 
 use std::collections::BTreeSet;
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
@@ -14,6 +15,7 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinitio
 use crate::envelope::Envelope;
 use crate::ids::{AclId, BundleId, DeviceId, DocId};
 use crate::item::{ItemId, SyncItem};
+use crate::sync::message::MAX_ITEMS;
 
 const BUNDLES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("bundles");
 /// Pieces of bundles larger than [`PIECE`]: redb gives one large value a
@@ -67,6 +69,14 @@ fn db_err(e: impl Into<redb::Error>) -> StoreError {
 
 /// A stored key and value.
 type Row = (Vec<u8>, Vec<u8>);
+
+/// Where a page of a doc's items stopped (see [`Store::items_page`]): the table and
+/// the last key read in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemsCursor {
+    table: u8,
+    after: Vec<u8>,
+}
 
 /// Writes that commit together.
 #[derive(Debug, Default)]
@@ -256,6 +266,31 @@ fn key_ids(
 /// another shape.
 fn bundle_key(key: &[u8]) -> Option<[u8; 48]> {
     key.get(..48).and_then(|k| <[u8; 48]>::try_from(k).ok())
+}
+
+/// A stored bundle's bytes from its row (inline, or gathered from its pieces).
+fn bundle_bytes(
+    pieces: &redb::ReadOnlyTable<&[u8], &[u8]>,
+    key: &[u8; 48],
+    id: &BundleId,
+    v: &[u8],
+) -> Result<Vec<u8>, StoreError> {
+    let corrupted = |what: String| StoreError::Db(Box::new(redb::Error::Corrupted(what)));
+    match (v.first(), split_count(v)) {
+        (Some(&INLINE), _) => Ok(v[1..].to_vec()),
+        (_, Some(count)) => {
+            let mut bytes = Vec::with_capacity(count as usize * PIECE);
+            for i in 0..count {
+                let piece = pieces.get(piece_key(key, i).as_slice()).map_err(db_err)?;
+                let piece = piece.ok_or_else(|| {
+                    corrupted(format!("bundle {id:?} is missing piece {i} of {count}"))
+                })?;
+                bytes.extend_from_slice(piece.value());
+            }
+            Ok(bytes)
+        }
+        _ => Err(corrupted(format!("bundle {id:?} has an unknown layout"))),
+    }
 }
 
 fn doc_range(doc: &DocId) -> (Vec<u8>, Vec<u8>) {
@@ -473,31 +508,75 @@ impl Store {
             if !wanted(&id) {
                 continue;
             }
-            let v = v.value();
-            let bytes = match (v.first(), split_count(v)) {
-                (Some(&INLINE), _) => v[1..].to_vec(),
-                (_, Some(count)) => {
-                    let mut bytes = Vec::with_capacity(count as usize * PIECE);
-                    for i in 0..count {
-                        let piece = pieces.get(piece_key(&key, i).as_slice()).map_err(db_err)?;
-                        let piece = piece.ok_or_else(|| {
-                            StoreError::Db(Box::new(redb::Error::Corrupted(format!(
-                                "bundle {id:?} is missing piece {i} of {count}"
-                            ))))
-                        })?;
-                        bytes.extend_from_slice(piece.value());
-                    }
-                    bytes
-                }
-                _ => {
-                    return Err(StoreError::Db(Box::new(redb::Error::Corrupted(format!(
-                        "bundle {id:?} has an unknown layout"
-                    )))));
-                }
-            };
+            let bytes = bundle_bytes(&pieces, &key, &id, v.value())?;
             out.push((id, bytes));
         }
         Ok(out)
+    }
+
+    /// One page of the items of `doc` that `skip` leaves out of, in the order a peer
+    /// takes them (access records, envelopes, bundles), from `from` (`None`: the
+    /// first page): items while they fit `budget` bytes and [`MAX_ITEMS`] (an item
+    /// larger than the budget goes alone), and where the next page starts (`None`
+    /// after the last). Only the items returned are read, so answering a peer that
+    /// lacks a whole journal holds one page at a time.
+    pub fn items_page(
+        &self,
+        doc: &DocId,
+        skip: &BTreeSet<ItemId>,
+        from: Option<&ItemsCursor>,
+        budget: usize,
+    ) -> Result<(Vec<SyncItem>, Option<ItemsCursor>), StoreError> {
+        const TABLES: [TableDefinition<&[u8], &[u8]>; 3] = [ACL, ENVELOPES, BUNDLES];
+        let tx = self.db.begin_read().map_err(db_err)?;
+        let pieces = tx.open_table(PIECES).map_err(db_err)?;
+        let (start, end) = doc_range(doc);
+        let first = from.map_or(0, |c| usize::from(c.table));
+        let mut out = Vec::new();
+        let mut size = 0;
+        let mut last: Option<(u8, Vec<u8>)> = None;
+        for (t, def) in TABLES.iter().enumerate().skip(first) {
+            let table = tx.open_table(*def).map_err(db_err)?;
+            let lower = match from {
+                Some(c) if usize::from(c.table) == t => Bound::Excluded(c.after.as_slice()),
+                _ => Bound::Included(start.as_slice()),
+            };
+            let rows = table
+                .range::<&[u8]>((lower, Bound::Excluded(end.as_slice())))
+                .map_err(db_err)?;
+            for row in rows {
+                let (k, v) = row.map_err(db_err)?;
+                let (key, v) = (k.value(), v.value());
+                let Some(id) = key.get(16..48).and_then(|k| <[u8; 32]>::try_from(k).ok()) else {
+                    continue;
+                };
+                if skip.contains(&ItemId(id)) {
+                    continue;
+                }
+                // A split bundle's size is known from its row before it is read.
+                let len = match (t, split_count(v)) {
+                    (2, Some(count)) => count as usize * PIECE,
+                    _ => v.len(),
+                };
+                if !out.is_empty() && (size + len > budget || out.len() == MAX_ITEMS) {
+                    return Ok((out, last.map(|(table, after)| ItemsCursor { table, after })));
+                }
+                let item = match t {
+                    0 => SyncItem::Acl(v.to_vec()),
+                    1 => SyncItem::Envelope(v.to_vec()),
+                    _ => {
+                        let Some(bk) = bundle_key(key) else {
+                            continue;
+                        };
+                        SyncItem::Bundle(bundle_bytes(&pieces, &bk, &BundleId(id), v)?)
+                    }
+                };
+                size += len;
+                out.push(item);
+                last = Some((t as u8, key.to_vec()));
+            }
+        }
+        Ok((out, None))
     }
 
     /// The ids of everything stored for a doc, and how many are ACL records, without
@@ -778,6 +857,54 @@ mod tests {
             pieces.len().unwrap(),
             0,
             "pieces of a deleted bundle remain"
+        );
+    }
+
+    #[test]
+    fn a_docs_items_come_a_page_at_a_time_in_order_reading_only_each_page() {
+        let store = Store::in_memory().unwrap();
+        let (doc, other) = (DocId([1; 16]), DocId([2; 16]));
+        let mut b = Batch::new();
+        for i in 0..5u8 {
+            b.put_acl(doc, AclId([i; 32]), vec![i; 300]);
+        }
+        for i in 0..40u8 {
+            // Small bundles, and every tenth one split into pieces.
+            let len = if i % 10 == 9 { 3 * PIECE + 7 } else { 2_000 };
+            b.put_bundle(doc, BundleId([100 + i; 32]), vec![i; len]);
+        }
+        b.put_bundle(other, BundleId([7; 32]), vec![7; 10]);
+        store.commit(b, true).unwrap();
+        let skip: BTreeSet<ItemId> = [ItemId([2; 32]), ItemId([105; 32])].into();
+        let whole = store.items_except(&doc, &skip).unwrap();
+        assert_eq!(whole.len(), 5 + 40 - 2);
+
+        let budget = 10_000;
+        let (mut pages, mut from) = (Vec::new(), None);
+        loop {
+            let (page, next) = store
+                .items_page(&doc, &skip, from.as_ref(), budget)
+                .unwrap();
+            assert!(!page.is_empty());
+            let size: usize = page.iter().map(|i| i.bytes().len()).sum();
+            assert!(
+                size <= budget || page.len() == 1,
+                "{size} bytes in {}",
+                page.len()
+            );
+            pages.push(page);
+            match next {
+                Some(n) => from = Some(n),
+                None => break,
+            }
+        }
+        assert!(pages.len() > 5, "{} pages", pages.len());
+        assert_eq!(pages.concat(), whole, "every item once, in the same order");
+        // A doc with nothing to send still gets its one (empty, last) page.
+        let all: BTreeSet<ItemId> = store.item_ids(&doc).unwrap().0.into_iter().collect();
+        assert_eq!(
+            store.items_page(&doc, &all, None, budget).unwrap(),
+            (Vec::new(), None)
         );
     }
 

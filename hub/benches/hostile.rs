@@ -17,8 +17,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -35,6 +33,9 @@ use hearth_core::sync::message::{Message, PROTOCOL_VERSION, Summary, write_messa
 use hearth_core::sync::net::{NetConfig, bind_endpoint};
 use hearth_core::sync::{SYNC_ALPN, SyncItem};
 use hearth_core::vault::{Location, Origin, Vault, VaultEvent, device_keys_of};
+
+mod support;
+use support::{pct, peak_rss_mb, start_hub};
 
 const MEMBERS: usize = 10;
 const ROUNDS: usize = 100;
@@ -86,60 +87,6 @@ fn checkin(i: usize) -> NewCheckIn {
         note: format!("honest check-in {i}"),
         ..Default::default()
     }
-}
-
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[((v.len() - 1) as f64 * p).round() as usize]
-}
-
-fn start_hub(home: &Path) -> (Child, Ticket) {
-    let bin = env!("CARGO_BIN_EXE_hearth-hub");
-    let mut child = Command::new(bin)
-        .args(["--home", home.to_str().unwrap(), "serve"])
-        .args(["--bind", "127.0.0.1:0", "--local-discovery", "off"])
-        // Setting up 10 honest members enrolls 11 devices from loopback.
-        .args(["--enroll-limit-per-addr", "20"])
-        .env("HEARTH_LOG", "error")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    match wait_for_ticket(bin, home) {
-        Some(ticket) => (child, ticket),
-        None => {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the hub never started");
-        }
-    }
-}
-
-/// The ticket a starting hub writes, read with `hearth-hub ticket` (30 s at most).
-fn wait_for_ticket(bin: &str, home: &Path) -> Option<Ticket> {
-    let t0 = Instant::now();
-    while t0.elapsed() < Duration::from_secs(30) {
-        let out = Command::new(bin)
-            .args(["--home", home.to_str()?, "ticket"])
-            .output()
-            .ok()?;
-        if out.status.success() {
-            return String::from_utf8(out.stdout).ok()?.trim().parse().ok();
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    None
-}
-
-/// The hub's peak resident memory so far, in MB.
-fn peak_rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// Live latency: member `i % MEMBERS`'s first device adds a check-in, timed until its
@@ -446,7 +393,8 @@ fn main() {
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (mut hub, ticket) = start_hub(&dir.path().join("hub"));
+    // Setting up 10 honest members enrolls 11 devices from loopback.
+    let (mut hub, ticket) = start_hub(&dir.path().join("hub"), &["--enroll-limit-per-addr", "20"]);
     let pid = hub.id();
     println!("hearth hostile-load benchmark (one hearth-hub process on loopback; medians and p99)");
     rt.block_on(async {

@@ -77,7 +77,7 @@ impl HubConfig {
 }
 
 /// Why a connection that could not keep up was closed.
-pub const SLOW: &str = "fell behind the live updates: reconnect to catch up";
+pub const SLOW: &str = hearth_core::sync::live::FELL_BEHIND;
 
 /// Every open connection that can receive live items.
 #[derive(Default)]

@@ -14,6 +14,10 @@ use crate::ids::DocId;
 use crate::item::SyncItem;
 use crate::limits::{LIVE_QUEUE, LIVE_QUEUE_BYTES};
 
+/// Why a connection that fell behind the live updates is closed (the hub's fan-out
+/// says the same to a peer it cuts off).
+pub const FELL_BEHIND: &str = "fell behind the live updates: reconnect to catch up";
+
 /// One live batch: a doc's new items, shared between every queue it is on.
 pub type Batch = (DocId, Arc<[SyncItem]>);
 

@@ -12,9 +12,9 @@ use iroh::{Endpoint, RelayMode, RelayUrl};
 use iroh_mdns_address_lookup::MdnsAddressLookup;
 use tokio::sync::mpsc;
 
-use super::live::{Ended, LiveReceiver};
+use super::live::{Ended, FELL_BEHIND, LiveReceiver};
 use super::message::{Message, read_message_held, write_message};
-use super::session::{Ingest, Session};
+use super::session::{Answer, Ingest, Ingested, Mode, Session};
 use super::{Replica, SyncError};
 use crate::ids::{DeviceId, DocId};
 use crate::item::SyncItem;
@@ -334,12 +334,16 @@ async fn drive(
             )));
         }
     }
+    let mode = if hooks.stay_open {
+        Mode::Live
+    } else {
+        Mode::OneShot
+    };
     let (mut session, hello) = {
         let r = replica.clone();
-        blocking(move || Session::start(&*r, peer)).await?
+        blocking(move || Session::start(&*r, peer, mode)).await?
     };
     send_message(send, &hello).await?;
-    let mut finished = false;
     let mut live_open = hooks.live.is_some();
     let mut access = replica.access_changes();
     let mut watching = true;
@@ -369,15 +373,13 @@ async fn drive(
             }, if live_open => {
                 match live {
                     Ok((doc, items)) => {
-                        if let Some(m) = session.push(&**replica, doc, items.to_vec()) {
+                        if let Some(m) = session.push(&**replica, doc, items.to_vec())? {
                             send_message(send, &m).await?;
                         }
                     }
                     Err(Ended::Closed) => live_open = false,
                     Err(Ended::FellBehind) => {
-                        return Err(SyncError::Network(
-                            "fell behind the live updates; reconnect to catch up".into(),
-                        ));
+                        return Err(SyncError::Network(FELL_BEHIND.into()));
                     }
                 }
                 continue;
@@ -392,6 +394,9 @@ async fn drive(
         for m in &step.send {
             send_message(send, m).await?;
         }
+        for answer in step.answers {
+            stream_answer(send, replica, answer).await?;
+        }
         if step.acked > 0
             && let Some(ev) = &hooks.events
         {
@@ -400,9 +405,16 @@ async fn drive(
                 stored: step.acked,
             });
         }
-        let mut reconciled = step.reconciled;
+        let (mut reconciled, mut finish) = (step.reconciled, step.finish);
         for ingest in step.ingest {
-            reconciled |= take_in(send, &mut session, replica, hooks, peer, ingest).await?;
+            let (doc, reply) = (ingest.doc, ingest.reply);
+            let outcome = take_in(replica, hooks, peer, ingest).await?;
+            let after = session.ingested(doc, reply, outcome)?;
+            for m in &after.send {
+                send_message(send, m).await?;
+            }
+            reconciled |= after.reconciled;
+            finish |= after.finish;
         }
         if reconciled {
             let r = replica.clone();
@@ -413,16 +425,12 @@ async fn drive(
                     let _ = ev.send(SyncEvent::Withheld { peer, warnings });
                 }
             }
-            if !hooks.stay_open && !finished {
-                // One-shot: end our side; keep reading until the peer ends its side, so
-                // nothing it still sends (acks) is lost.
-                send.finish()
-                    .map_err(|e| SyncError::Network(e.to_string()))?;
-                finished = true;
-                live_open = false;
-            }
         }
-        if finished {
+        if finish {
+            // Keep reading until the peer ends its side, so nothing it still sends
+            // (acks) is lost.
+            send.finish()
+                .map_err(|e| SyncError::Network(e.to_string()))?;
             return drain(&mut incoming).await;
         }
     }
@@ -436,17 +444,37 @@ async fn drain(incoming: &mut Incoming) -> Result<(), SyncError> {
     Ok(())
 }
 
-/// Checks items, hands them on, commits them, and acknowledges. Returns whether the
-/// session became reconciled.
-async fn take_in(
+/// Sends an answer a page at a time: each page is read on the blocking pool and
+/// written before the next is read.
+async fn stream_answer(
     send: &mut SendStream,
-    session: &mut Session,
+    replica: &Arc<dyn Replica>,
+    mut answer: Answer,
+) -> Result<(), SyncError> {
+    loop {
+        let r = replica.clone();
+        let (page, back) = blocking(move || {
+            let page = answer.next(&*r)?;
+            Ok((page, answer))
+        })
+        .await?;
+        answer = back;
+        let Some(page) = page else {
+            return Ok(());
+        };
+        send_message(send, &page).await?;
+    }
+}
+
+/// Checks items, hands them on and commits what was taken; says what became of
+/// them (the session decides what follows).
+async fn take_in(
     replica: &Arc<dyn Replica>,
     hooks: &Hooks,
     peer: DeviceId,
     ingest: Ingest,
-) -> Result<bool, SyncError> {
-    let Ingest { doc, items, reply } = ingest;
+) -> Result<Ingested, SyncError> {
+    let Ingest { doc, items, .. } = ingest;
     let r = replica.clone();
     // A live push of a check-in or two is checked in place: a hop to the blocking pool
     // would cost more than the check. Large replies go to the pool.
@@ -458,10 +486,9 @@ async fn take_in(
     };
     let checked = match checked {
         Ok(c) => c,
-        // A doc the peer may not share with us: refuse it, keep the connection.
-        Err(SyncError::Denied(why)) if reply.is_none() => {
-            tracing::warn!("refused a push from {peer:?}: {why}");
-            return Ok(false);
+        Err(SyncError::Denied(why)) => {
+            tracing::warn!("refused items from {peer:?}: {why}");
+            return Ok(Ingested::Denied(why));
         }
         Err(e) => return Err(e),
     };
@@ -487,25 +514,8 @@ async fn take_in(
     let refusal = checked.refusal;
     let r = replica.clone();
     blocking(move || r.commit(checked)).await?;
-    if let Some(refusal) = refusal {
-        // What was taken is durable; the peer is told, typed, why the rest was not.
-        return Err(SyncError::Refused { doc, refusal });
-    }
-    match reply {
-        Some(true) => {
-            let (ack, now) = session.reply_committed(doc, new as u32);
-            send_message(send, &ack).await?;
-            Ok(now)
-        }
-        Some(false) => Ok(false),
-        None => {
-            let ack = Message::Ack {
-                doc,
-                stored: new as u32,
-                reconcile: false,
-            };
-            send_message(send, &ack).await?;
-            Ok(false)
-        }
-    }
+    Ok(Ingested::Stored {
+        new: new as u32,
+        refusal,
+    })
 }

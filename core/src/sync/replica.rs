@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use super::SyncError;
 use crate::ids::{DeviceId, DocId};
 use crate::item::{ItemId, SyncItem};
-use crate::store::Batch;
+use crate::store::{Batch, ItemsCursor};
 
 /// Items from a peer that passed verification, and the write that keeps them.
 #[derive(Debug)]
@@ -51,12 +51,27 @@ pub trait Replica: Send + Sync + 'static {
     /// The ids of the items held for `doc`, and how many of them are ACL records.
     fn item_ids(&self, doc: &DocId) -> Result<(Vec<ItemId>, usize), SyncError>;
 
-    /// The items held for `doc` whose ids are not in `except`.
-    fn items_except(
+    /// What to leave out of an answer to a peer that holds `theirs` of `doc`: its
+    /// ids, and whatever this side holds but does not offer. Asked once per answer.
+    fn answer_skips(
+        &self,
+        _doc: &DocId,
+        theirs: BTreeSet<ItemId>,
+    ) -> Result<BTreeSet<ItemId>, SyncError> {
+        Ok(theirs)
+    }
+
+    /// One page of the items held for `doc` whose ids are not in `skip`: from `from`
+    /// (`None`: the first page), as many as fit `budget` bytes (one larger item goes
+    /// alone), and where the next page starts (`None`: that was the last). An answer
+    /// is streamed a page at a time, so it never holds the whole doc.
+    fn items_page(
         &self,
         doc: &DocId,
-        except: &BTreeSet<ItemId>,
-    ) -> Result<Vec<SyncItem>, SyncError>;
+        skip: &BTreeSet<ItemId>,
+        from: Option<&ItemsCursor>,
+        budget: usize,
+    ) -> Result<(Vec<SyncItem>, Option<ItemsCursor>), SyncError>;
 
     /// Told the ids `peer` holds for `doc` (from its `Ids`), before they are answered.
     fn observe_ids(

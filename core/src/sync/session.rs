@@ -11,13 +11,26 @@
 //!
 //! Every answer is authorized when it is made, not when the connection opened: a
 //! peer removed mid-session gets no ids, no items and no pushes for that doc.
+//!
+//! The session also makes the protocol's decisions about what came in: it hears
+//! what became of each batch it handed out for ingesting ([`Session::ingested`]) and
+//! says which acknowledgement to send, whether a refusal ends the session (a reply
+//! the replica refuses, a quota reached) or only drops a live push, and when a
+//! one-shot sync ends its side ([`Step::finish`]). The I/O around it (`net`) checks,
+//! commits and sends as told.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::message::{MAX_DOCS, MAX_ITEMS, Message, PROTOCOL_VERSION, Summary, chunk_items};
+use super::live::FELL_BEHIND;
+use super::message::{
+    CHUNK_BYTES, MAX_DOCS, MAX_ITEMS, Message, PROTOCOL_VERSION, Refusal, Summary,
+};
 use super::{Replica, SyncError};
 use crate::ids::{DeviceId, DocId};
+use crate::item::ItemId;
 use crate::item::SyncItem;
+use crate::limits::LIVE_QUEUE;
+use crate::store::ItemsCursor;
 
 /// What to do after a message.
 #[derive(Debug, Default)]
@@ -31,6 +44,78 @@ pub struct Step {
     pub reconciled: bool,
     /// The peer acknowledged this many live-pushed items as stored.
     pub acked: u32,
+    /// Answers to stream after `send`, each a page at a time ([`Answer::next`]).
+    pub answers: Vec<Answer>,
+    /// This side has said all it will (a one-shot session, just reconciled): end the
+    /// stream, then read on until the peer ends its own, so nothing it still sends
+    /// (acknowledgements) is lost.
+    pub finish: bool,
+}
+
+/// An answer to a peer's `Ids`: the doc's items it lacks, streamed as `Items`
+/// messages of one page each, the last marked, so the side answering holds one page
+/// at a time however much the peer lacks.
+#[derive(Debug)]
+pub struct Answer {
+    doc: DocId,
+    peer: DeviceId,
+    skip: BTreeSet<ItemId>,
+    from: Option<ItemsCursor>,
+    done: bool,
+}
+
+impl Answer {
+    /// The doc answered for.
+    pub fn doc(&self) -> DocId {
+        self.doc
+    }
+
+    /// The answer's next message, `None` once the last is out. Authorized again for
+    /// every page: a peer removed while its answer streams gets nothing more.
+    pub fn next(&mut self, replica: &dyn Replica) -> Result<Option<Message>, SyncError> {
+        if self.done {
+            return Ok(None);
+        }
+        if !replica.may_hold(&self.doc, &self.peer) {
+            return Err(SyncError::Denied(format!(
+                "{:?} may no longer hold document {}",
+                self.peer, self.doc
+            )));
+        }
+        let (items, next) =
+            replica.items_page(&self.doc, &self.skip, self.from.as_ref(), CHUNK_BYTES)?;
+        self.done = next.is_none();
+        self.from = next;
+        Ok(Some(Message::Items {
+            doc: self.doc,
+            items,
+            last: self.done,
+        }))
+    }
+}
+
+/// How long a session lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Until reconciled (`hearth sync`).
+    OneShot,
+    /// Until the connection closes: after reconciling, new items are pushed live.
+    Live,
+}
+
+/// What became of a batch handed out in an [`Ingest`].
+#[derive(Debug)]
+pub enum Ingested {
+    /// Checked; what was valid is durably stored, `new` of it new here. `refusal`:
+    /// the replica stored part and refused the rest (a full quota).
+    Stored {
+        /// How many items were new.
+        new: u32,
+        /// Why the rest was not taken, if it was not.
+        refusal: Option<Refusal>,
+    },
+    /// The replica does not share the doc with this peer.
+    Denied(String),
 }
 
 /// Items from the peer to check, commit, then acknowledge.
@@ -49,6 +134,8 @@ pub struct Ingest {
 #[derive(Debug)]
 pub struct Session {
     peer: DeviceId,
+    mode: Mode,
+    finished: bool,
     mine: BTreeMap<DocId, Summary>,
     hello_received: bool,
     /// Docs we sent `Ids` for: waiting for the peer's last `Items`.
@@ -60,11 +147,17 @@ pub struct Session {
     /// Reconcile acks we still owe (docs whose reply we have not finished ingesting).
     owed_acks: BTreeSet<DocId>,
     reconciled: bool,
+    /// Live items offered before the peer's hello, pushed once it arrives.
+    early: Vec<(DocId, Vec<SyncItem>)>,
 }
 
 impl Session {
     /// Starts a session with `peer`: returns it and the `Hello` to send.
-    pub fn start(replica: &dyn Replica, peer: DeviceId) -> Result<(Self, Message), SyncError> {
+    pub fn start(
+        replica: &dyn Replica,
+        peer: DeviceId,
+        mode: Mode,
+    ) -> Result<(Self, Message), SyncError> {
         let mut mine = BTreeMap::new();
         for doc in replica.docs_for(&peer)? {
             let (mut ids, acl_len) = replica.item_ids(&doc)?;
@@ -77,6 +170,8 @@ impl Session {
         Ok((
             Session {
                 peer,
+                mode,
+                finished: false,
                 mine,
                 hello_received: false,
                 awaiting_items: BTreeSet::new(),
@@ -84,6 +179,7 @@ impl Session {
                 awaiting_ack: BTreeSet::new(),
                 owed_acks: BTreeSet::new(),
                 reconciled: false,
+                early: Vec::new(),
             },
             hello,
         ))
@@ -99,25 +195,74 @@ impl Session {
         self.reconciled
     }
 
-    /// The message that pushes new items live, if the peer may hold the doc.
-    pub fn push(&self, replica: &dyn Replica, doc: DocId, items: Vec<SyncItem>) -> Option<Message> {
-        (self.hello_received && !items.is_empty() && replica.may_hold(&doc, &self.peer))
-            .then_some(Message::Push { doc, items })
+    /// The message that pushes new items live, if the peer may hold the doc. Items
+    /// offered before the peer's hello wait here and go out with the step that
+    /// handles it (the summaries exchanged may already settle the doc without them);
+    /// more than [`LIVE_QUEUE`] such batches is falling behind: reconnect.
+    pub fn push(
+        &mut self,
+        replica: &dyn Replica,
+        doc: DocId,
+        items: Vec<SyncItem>,
+    ) -> Result<Option<Message>, SyncError> {
+        if items.is_empty() {
+            return Ok(None);
+        }
+        if !self.hello_received {
+            if self.early.len() >= LIVE_QUEUE {
+                return Err(SyncError::Network(FELL_BEHIND.into()));
+            }
+            self.early.push((doc, items));
+            return Ok(None);
+        }
+        Ok(replica
+            .may_hold(&doc, &self.peer)
+            .then_some(Message::Push { doc, items }))
     }
 
-    /// Notes that a reconciliation reply for `doc` was ingested and durable; returns
-    /// the acknowledgement to send.
-    pub fn reply_committed(&mut self, doc: DocId, stored: u32) -> (Message, bool) {
-        self.owed_acks.remove(&doc);
-        let msg = Message::Ack {
-            doc,
-            stored,
-            reconcile: true,
+    /// Hears what became of a batch from [`Step::ingest`] (`doc`, and its `reply`
+    /// as handed out), once the replica has checked it and made durable what it
+    /// took; says what to send. A live push the replica refuses is dropped and the
+    /// session goes on; a refused reply, or a refusal of part of a batch, ends it
+    /// (the error says what to tell the peer).
+    pub fn ingested(
+        &mut self,
+        doc: DocId,
+        reply: Option<bool>,
+        outcome: Ingested,
+    ) -> Result<Step, SyncError> {
+        let mut step = Step::default();
+        let new = match outcome {
+            Ingested::Denied(_) if reply.is_none() => return Ok(step),
+            Ingested::Denied(why) => return Err(SyncError::Denied(why)),
+            Ingested::Stored {
+                refusal: Some(refusal),
+                ..
+            } => return Err(SyncError::Refused { doc, refusal }),
+            Ingested::Stored { new, refusal: None } => new,
         };
-        (msg, self.settle())
+        match reply {
+            Some(true) => {
+                self.owed_acks.remove(&doc);
+                step.send.push(Message::Ack {
+                    doc,
+                    stored: new,
+                    reconcile: true,
+                });
+            }
+            Some(false) => {}
+            None => step.send.push(Message::Ack {
+                doc,
+                stored: new,
+                reconcile: false,
+            }),
+        }
+        self.settle(&mut step);
+        Ok(step)
     }
 
-    fn settle(&mut self) -> bool {
+    /// Marks the step that completes reconciliation, and, one-shot, ends this side.
+    fn settle(&mut self, step: &mut Step) {
         let done = self.hello_received
             && self.awaiting_items.is_empty()
             && self.awaiting_answer.is_empty()
@@ -125,9 +270,12 @@ impl Session {
             && self.owed_acks.is_empty();
         if done && !self.reconciled {
             self.reconciled = true;
-            return true;
+            step.reconciled = true;
         }
-        false
+        if self.reconciled && self.mode == Mode::OneShot && !self.finished {
+            self.finished = true;
+            step.finish = true;
+        }
     }
 
     fn protocol(what: impl Into<String>) -> SyncError {
@@ -189,6 +337,11 @@ impl Session {
                 for doc in self.mine.keys() {
                     replica.observe_summary(doc, &self.peer, theirs_of.get(doc))?;
                 }
+                for (doc, items) in std::mem::take(&mut self.early) {
+                    if replica.may_hold(&doc, &self.peer) {
+                        step.send.push(Message::Push { doc, items });
+                    }
+                }
             }
             Message::Ids { doc, ids } => {
                 self.require_hello()?;
@@ -207,8 +360,13 @@ impl Session {
                 self.awaiting_answer.remove(&doc);
                 replica.observe_ids(&doc, &self.peer, &ids)?;
                 let theirs: BTreeSet<_> = ids.into_iter().collect();
-                let items = replica.items_except(&doc, &theirs)?;
-                step.send.extend(chunk_items(doc, items));
+                step.answers.push(Answer {
+                    doc,
+                    peer: self.peer,
+                    skip: replica.answer_skips(&doc, theirs)?,
+                    from: None,
+                    done: false,
+                });
             }
             Message::Decline { doc } => {
                 self.require_hello()?;
@@ -261,7 +419,7 @@ impl Session {
                 return Err(SyncError::PeerRefused { doc, refusal });
             }
         }
-        step.reconciled = self.settle();
+        self.settle(&mut step);
         Ok(step)
     }
 
@@ -301,6 +459,10 @@ mod tests {
         vault: Vault,
         session: Session,
         inbox: VecDeque<Message>,
+        /// Steps that said to end this side (a one-shot session, once reconciled).
+        finished: usize,
+        /// Messages that arrived after this side ended its stream.
+        after_finish: usize,
     }
 
     fn pair() -> (Vault, Vault) {
@@ -320,20 +482,34 @@ mod tests {
     }
 
     fn start(a: Vault, b: Vault) -> (Side, Side) {
-        let (sa, ha) = Session::start(&a, b.device_id().unwrap()).unwrap();
-        let (sb, hb) = Session::start(&b, a.device_id().unwrap()).unwrap();
-        (
-            Side {
-                vault: a,
-                session: sa,
-                inbox: VecDeque::from([hb]),
-            },
-            Side {
-                vault: b,
-                session: sb,
-                inbox: VecDeque::from([ha]),
-            },
-        )
+        start_as(a, Mode::Live, b, Mode::Live)
+    }
+
+    fn start_as(a: Vault, ma: Mode, b: Vault, mb: Mode) -> (Side, Side) {
+        let (sa, ha) = Session::start(&a, b.device_id().unwrap(), ma).unwrap();
+        let (sb, hb) = Session::start(&b, a.device_id().unwrap(), mb).unwrap();
+        let side = |vault, session, hello| Side {
+            vault,
+            session,
+            inbox: VecDeque::from([hello]),
+            finished: 0,
+            after_finish: 0,
+        };
+        (side(a, sa, hb), side(b, sb, ha))
+    }
+
+    /// What `net` does with a batch: check it, commit what was taken, report.
+    fn take_in(side: &Side, ingest: Ingest) -> Result<Ingested, SyncError> {
+        let peer = side.session.peer();
+        match side.vault.check(&ingest.doc, &peer, ingest.items) {
+            Ok(checked) => {
+                let (new, refusal) = (checked.accepted.len() as u32, checked.refusal);
+                side.vault.commit(checked)?;
+                Ok(Ingested::Stored { new, refusal })
+            }
+            Err(SyncError::Denied(why)) => Ok(Ingested::Denied(why)),
+            Err(e) => Err(e),
+        }
     }
 
     /// Delivers one message to `to`; what it answers goes to `from`'s inbox.
@@ -341,19 +517,31 @@ mod tests {
         let Some(msg) = to.inbox.pop_front() else {
             return Ok(false);
         };
+        if to.finished > 0 {
+            // `net` reads on until the peer ends its stream, and drops what it reads.
+            to.after_finish += 1;
+            return Ok(true);
+        }
         let step = to.session.handle(&to.vault, msg)?;
+        to.finished += usize::from(step.finish);
         from.inbox.extend(step.send);
-        for ingest in step.ingest {
-            let peer = to.session.peer();
-            let checked = to.vault.check(&ingest.doc, &peer, ingest.items)?;
-            let stored = checked.accepted.len() as u32;
-            to.vault.commit(checked)?;
-            if ingest.reply == Some(true) {
-                let (ack, _) = to.session.reply_committed(ingest.doc, stored);
-                from.inbox.push_back(ack);
+        for mut answer in step.answers {
+            while let Some(m) = answer.next(&to.vault)? {
+                from.inbox.push_back(m);
             }
         }
+        for ingest in step.ingest {
+            let (doc, reply) = (ingest.doc, ingest.reply);
+            let outcome = take_in(to, ingest)?;
+            let after = to.session.ingested(doc, reply, outcome)?;
+            to.finished += usize::from(after.finish);
+            from.inbox.extend(after.send);
+        }
         Ok(true)
+    }
+
+    fn notes(v: &Vault) -> BTreeSet<String> {
+        v.checkins().unwrap().into_iter().map(|c| c.note).collect()
     }
 
     fn note(v: &Vault, text: &str) {
@@ -374,14 +562,8 @@ mod tests {
         while step(&mut a, &mut b).unwrap() | step(&mut b, &mut a).unwrap() {}
         assert!(a.session.is_reconciled() && b.session.is_reconciled());
         for side in [&a, &b] {
-            let notes: Vec<String> = side
-                .vault
-                .checkins()
-                .unwrap()
-                .into_iter()
-                .map(|c| c.note)
-                .collect();
-            assert!(notes.contains(&"from a".into()) && notes.contains(&"from b".into()));
+            let notes = notes(&side.vault);
+            assert!(notes.contains("from a") && notes.contains("from b"));
         }
     }
 
@@ -448,6 +630,264 @@ mod tests {
         // A live push to it is refused too.
         let doc = a.vault.journal_id().unwrap();
         let items = a.vault.sync_items().unwrap();
-        assert!(a.session.push(&a.vault, doc, items).is_none());
+        assert!(a.session.push(&a.vault, doc, items).unwrap().is_none());
+    }
+
+    /// Writes a check-in on `w` and pushes what it made to `other`, as `net` pushes
+    /// the vault's outgoing items on a live connection (not once `w` has ended).
+    fn edit(
+        w: &mut Side,
+        out: &mut tokio::sync::broadcast::Receiver<crate::vault::Outgoing>,
+        other: &mut Side,
+        text: &str,
+    ) {
+        note(&w.vault, text);
+        while let Ok(o) = out.try_recv() {
+            if w.finished > 0 {
+                continue;
+            }
+            if let Some(m) = w.session.push(&w.vault, o.doc, o.items).unwrap() {
+                other.inbox.push_back(m);
+            }
+        }
+    }
+
+    /// Two sessions in the modes given, each side taking its next message (or, now
+    /// and then, writing a check-in that is pushed live) in an order drawn from
+    /// `seed`, until nothing is left to deliver. Each side starts with a check-in
+    /// of its own, or (`apart` false) both start holding the same.
+    fn interleaving(seed: u64, ma: Mode, mb: Mode, apart: bool) -> (Side, Side) {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let (a, b) = pair();
+        if apart {
+            note(&a, "a0");
+            note(&b, "b0");
+        }
+        let (mut oa, mut ob) = (a.subscribe_outgoing(), b.subscribe_outgoing());
+        let (mut a, mut b) = start_as(a, ma, b, mb);
+        let mut edits = 0;
+        loop {
+            let quiet = a.inbox.is_empty() && b.inbox.is_empty();
+            if quiet && edits == 6 {
+                break;
+            }
+            match rng.random_range(0..10) {
+                0 | 1 if edits < 6 => {
+                    edits += 1;
+                    let text = format!("edit {edits}");
+                    if rng.random_bool(0.5) {
+                        edit(&mut a, &mut oa, &mut b, &text);
+                    } else {
+                        edit(&mut b, &mut ob, &mut a, &text);
+                    }
+                }
+                0..=5 => {
+                    step(&mut a, &mut b).unwrap();
+                }
+                _ => {
+                    step(&mut b, &mut a).unwrap();
+                }
+            }
+        }
+        (a, b)
+    }
+
+    #[test]
+    fn any_interleaving_of_two_live_sessions_and_live_edits_converges() {
+        for seed in 0..64 {
+            for apart in [true, false] {
+                let (a, b) = interleaving(seed, Mode::Live, Mode::Live, apart);
+                assert!(
+                    a.session.is_reconciled() && b.session.is_reconciled(),
+                    "seed {seed}"
+                );
+                // Edits made before the peer's hello arrived are not lost either.
+                let held = notes(&a.vault);
+                assert_eq!(held, notes(&b.vault), "seed {seed} apart {apart}");
+                assert_eq!(held.len(), if apart { 8 } else { 6 }, "seed {seed}");
+                assert_eq!(a.finished + b.finished, 0, "a live session never ends");
+            }
+        }
+    }
+
+    #[test]
+    fn a_one_shot_session_ends_its_side_once_after_sending_what_it_owes() {
+        for seed in 0..64 {
+            for (ma, mb) in [(Mode::OneShot, Mode::Live), (Mode::OneShot, Mode::OneShot)] {
+                let (a, b) = interleaving(seed, ma, mb, true);
+                assert!(
+                    a.session.is_reconciled() && b.session.is_reconciled(),
+                    "seed {seed}: B settles only once A's acknowledgement reached it"
+                );
+                assert_eq!(a.finished, 1, "seed {seed}");
+                assert_eq!(b.finished, usize::from(mb == Mode::OneShot), "seed {seed}");
+                // What each held when it connected reached the other.
+                for side in [&a, &b] {
+                    let held = notes(&side.vault);
+                    assert!(held.contains("a0") && held.contains("b0"), "seed {seed}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_live_push_the_replica_refuses_is_dropped_and_the_session_goes_on() {
+        let (a, b) = pair();
+        let (mut a, mut b) = start(a, b);
+        while step(&mut a, &mut b).unwrap() | step(&mut b, &mut a).unwrap() {}
+        let doc = a.vault.journal_id().unwrap();
+        let after = a
+            .session
+            .ingested(doc, None, Ingested::Denied("not shared".into()))
+            .unwrap();
+        assert!(after.send.is_empty() && !after.finish, "{after:?}");
+        // A push the replica takes is acknowledged, not as a reconciliation.
+        let after = a
+            .session
+            .ingested(
+                doc,
+                None,
+                Ingested::Stored {
+                    new: 2,
+                    refusal: None,
+                },
+            )
+            .unwrap();
+        assert!(matches!(
+            after.send[..],
+            [Message::Ack {
+                stored: 2,
+                reconcile: false,
+                ..
+            }]
+        ));
+    }
+
+    #[test]
+    fn a_refused_reply_or_a_full_quota_ends_the_session_saying_why() {
+        let (a, b) = pair();
+        let doc = a.journal_id().unwrap();
+        let (mut a, _b) = start(a, b);
+        let denied = a
+            .session
+            .ingested(doc, Some(true), Ingested::Denied("removed".into()))
+            .unwrap_err();
+        assert!(matches!(denied, SyncError::Denied(_)), "{denied}");
+        let quota = Refusal::QuotaExceeded {
+            used_bytes: 10,
+            limit_bytes: 10,
+        };
+        for reply in [None, Some(false), Some(true)] {
+            let full = a
+                .session
+                .ingested(
+                    doc,
+                    reply,
+                    Ingested::Stored {
+                        new: 1,
+                        refusal: Some(quota),
+                    },
+                )
+                .unwrap_err();
+            assert!(
+                matches!(full, SyncError::Refused { refusal, .. } if refusal == quota),
+                "{full}"
+            );
+        }
+    }
+
+    #[test]
+    fn hostile_messages_are_protocol_errors_never_panics() {
+        let (a, b) = pair();
+        let doc = a.journal_id().unwrap();
+        let other = DocId([7; 16]);
+        let summary = |d: DocId| Summary {
+            doc: d,
+            count: 0,
+            digest: [0; 32],
+            acl_len: 0,
+        };
+        let hello = |docs: Vec<Summary>| Message::Hello {
+            version: PROTOCOL_VERSION,
+            docs,
+        };
+        let (a, b) = start(a, b);
+        let (vault, peer) = (a.vault, b.session.peer());
+        // Before any hello.
+        let (mut fresh, _) = Session::start(&vault, peer, Mode::Live).unwrap();
+        for msg in [
+            Message::Items {
+                doc,
+                items: Vec::new(),
+                last: true,
+            },
+            Message::Ids {
+                doc,
+                ids: Vec::new(),
+            },
+            Message::Decline { doc },
+            Message::Push {
+                doc,
+                items: Vec::new(),
+            },
+        ] {
+            let err = fresh.handle(&vault, msg).unwrap_err();
+            assert!(matches!(err, SyncError::Protocol(_)), "{err}");
+        }
+        let err = fresh
+            .handle(
+                &vault,
+                Message::Hello {
+                    version: PROTOCOL_VERSION + 1,
+                    docs: Vec::new(),
+                },
+            )
+            .unwrap_err();
+        assert!(matches!(err, SyncError::Version(..)), "{err}");
+        let hostile_hellos = [
+            hello(vec![summary(doc), summary(doc)]),
+            hello(vec![summary(other); MAX_DOCS + 1]),
+        ];
+        for msg in hostile_hellos {
+            let (mut s, _) = Session::start(&vault, peer, Mode::Live).unwrap();
+            let err = s.handle(&vault, msg).unwrap_err();
+            assert!(matches!(err, SyncError::Protocol(_)), "{err}");
+        }
+        // After a hello that settles nothing: answers to what was never asked.
+        let after_hello = [
+            hello(vec![summary(doc)]),
+            Message::Items {
+                doc: other,
+                items: Vec::new(),
+                last: true,
+            },
+            Message::Ids {
+                doc: other,
+                ids: Vec::new(),
+            },
+            Message::Decline { doc },
+            Message::Ack {
+                doc,
+                stored: 1,
+                reconcile: true,
+            },
+        ];
+        for (i, msg) in after_hello.into_iter().enumerate() {
+            let (mut s, _) = Session::start(&vault, peer, Mode::Live).unwrap();
+            s.handle(&vault, hello(vec![summary(doc)])).unwrap();
+            let err = s.handle(&vault, msg).unwrap_err();
+            assert!(matches!(err, SyncError::Protocol(_)), "message {i}: {err}");
+        }
+        // Ids twice for one doc.
+        let (mut s, _) = Session::start(&vault, peer, Mode::Live).unwrap();
+        s.handle(&vault, hello(vec![summary(doc)])).unwrap();
+        let ids = || Message::Ids {
+            doc,
+            ids: Vec::new(),
+        };
+        s.handle(&vault, ids()).unwrap();
+        let err = s.handle(&vault, ids()).unwrap_err();
+        assert!(matches!(err, SyncError::Protocol(_)), "{err}");
     }
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use super::{Vault, VaultError};
 use crate::ids::{DeviceId, DocId};
 use crate::item::{ItemId, SyncItem};
+use crate::store::ItemsCursor;
 use crate::sync::{Checked, Replica, Summary, SyncError};
 
 impl From<VaultError> for SyncError {
@@ -69,24 +70,31 @@ impl Replica for Vault {
         Ok((guard.journal.offered(ids), acl))
     }
 
-    fn items_except(
+    fn answer_skips(
+        &self,
+        _doc: &DocId,
+        mut theirs: BTreeSet<ItemId>,
+    ) -> Result<BTreeSet<ItemId>, SyncError> {
+        let guard = self.lock()?;
+        theirs.extend(guard.journal.parked().iter().map(|b| ItemId(b.0)));
+        Ok(theirs)
+    }
+
+    fn items_page(
         &self,
         doc: &DocId,
-        except: &BTreeSet<ItemId>,
-    ) -> Result<Vec<SyncItem>, SyncError> {
+        skip: &BTreeSet<ItemId>,
+        from: Option<&ItemsCursor>,
+        budget: usize,
+    ) -> Result<(Vec<SyncItem>, Option<ItemsCursor>), SyncError> {
         let guard = self.lock()?;
         if *doc != guard.journal.id() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), None));
         }
-        let parked = guard.journal.parked();
-        let items = if parked.is_empty() {
-            guard.store.items_except(doc, except)
-        } else {
-            let mut except = except.clone();
-            except.extend(parked.iter().map(|b| ItemId(b.0)));
-            guard.store.items_except(doc, &except)
-        };
-        Ok(items.map_err(VaultError::from)?)
+        Ok(guard
+            .store
+            .items_page(doc, skip, from, budget)
+            .map_err(VaultError::from)?)
     }
 
     fn check(

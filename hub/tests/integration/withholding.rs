@@ -14,7 +14,7 @@ use hearth_core::device;
 use hearth_core::identity::{DeviceKeys, Seed};
 use hearth_core::ids::{DeviceId, DocId};
 use hearth_core::pairing::PeerAddr;
-use hearth_core::store::Store;
+use hearth_core::store::{ItemsCursor, Store};
 use hearth_core::sync::net::{Hooks, bind_endpoint, run_connection};
 use hearth_core::sync::{Checked, ItemId, Replica, SYNC_ALPN, SyncError, SyncItem};
 use hearth_core::vault::DevicePublic;
@@ -62,14 +62,23 @@ impl Replica for Withholding {
             acl - hidden_acl,
         ))
     }
-    fn items_except(
+    fn answer_skips(
         &self,
         doc: &DocId,
-        except: &BTreeSet<ItemId>,
-    ) -> Result<Vec<SyncItem>, SyncError> {
-        let mut except = except.clone();
-        except.extend(self.hidden());
-        self.inner.items_except(doc, &except)
+        theirs: BTreeSet<ItemId>,
+    ) -> Result<BTreeSet<ItemId>, SyncError> {
+        let mut skip = self.inner.answer_skips(doc, theirs)?;
+        skip.extend(self.hidden());
+        Ok(skip)
+    }
+    fn items_page(
+        &self,
+        doc: &DocId,
+        skip: &BTreeSet<ItemId>,
+        from: Option<&ItemsCursor>,
+        budget: usize,
+    ) -> Result<(Vec<SyncItem>, Option<ItemsCursor>), SyncError> {
+        self.inner.items_page(doc, skip, from, budget)
     }
     fn observe_hello(&self, peer: &DeviceId, listed: &[DocId]) -> Result<(), SyncError> {
         self.inner.observe_hello(peer, listed)
