@@ -33,7 +33,7 @@ use hearth_core::sync::{Replica, SYNC_ALPN};
 use hearth_core::vault::{Location, Vault};
 use hearth_hub::{EnrollLimits, Hub, HubConfig};
 use iroh::Endpoint;
-use support::{pct, peak_rss_mb, rss_mb, start_hub};
+use support::{pct, peak_rss_mb, rss_mb, start_hub, threads};
 
 /// The allocator of the `hearth` CLI, whose vaults this process holds.
 #[global_allocator]
@@ -349,7 +349,12 @@ fn main() {
         }
         ok &= s.failed.is_empty() && s.moved == 0;
         // Let the hub see every connection close before the next storm.
-        std::thread::sleep(Duration::from_secs(2));
+        std::thread::sleep(Duration::from_secs(3));
+        println!(
+            "      3 s later: hub RSS {:.1} MB, {} threads",
+            rss_mb(pid),
+            threads(pid)
+        );
     }
     let peak = peak_rss_mb(pid);
     let _ = hub.kill();

@@ -76,6 +76,16 @@ pub fn rss_mb(pid: u32) -> f64 {
     status_mb(pid, "VmRSS:")
 }
 
+/// How many threads the process has now.
+pub fn threads(pid: u32) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// The `p` quantile (0..=1) of `v` (sorted here).
 pub fn pct(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(f64::total_cmp);
