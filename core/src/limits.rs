@@ -47,6 +47,11 @@ pub const LIVE_QUEUE: usize = 64;
 /// Bytes of live batches queued for one connection (batches are shared, so this bounds
 /// what one slow peer keeps alive, not a copy).
 pub const LIVE_QUEUE_BYTES: usize = 16 << 20;
+/// Bytes of live batches a session holds for a peer whose hello has not arrived yet
+/// (normally one round trip of edits). A peer that stays silent past it is cut off as
+/// fallen behind, so a member's device that connects and says nothing cannot make
+/// the hub keep what is pushed meanwhile.
+pub const EARLY_PUSH_BYTES: usize = 1 << 20;
 /// How long one message may take to go out: a peer that stops reading (its window
 /// stays full) is cut off after this.
 pub const WRITE_DEADLINE: Duration = Duration::from_secs(30);

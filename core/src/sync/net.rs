@@ -373,7 +373,7 @@ async fn drive(
             }, if live_open => {
                 match live {
                     Ok((doc, items)) => {
-                        if let Some(m) = session.push(&**replica, doc, items.to_vec())? {
+                        if let Some(m) = session.push(&**replica, doc, items)? {
                             send_message(send, &m).await?;
                         }
                     }

@@ -20,6 +20,7 @@
 //! commits and sends as told.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use super::live::FELL_BEHIND;
 use super::message::{
@@ -29,7 +30,7 @@ use super::{Replica, SyncError};
 use crate::ids::{DeviceId, DocId};
 use crate::item::ItemId;
 use crate::item::SyncItem;
-use crate::limits::LIVE_QUEUE;
+use crate::limits::{EARLY_PUSH_BYTES, LIVE_QUEUE};
 use crate::store::ItemsCursor;
 
 /// What to do after a message.
@@ -148,7 +149,8 @@ pub struct Session {
     owed_acks: BTreeSet<DocId>,
     reconciled: bool,
     /// Live items offered before the peer's hello, pushed once it arrives.
-    early: Vec<(DocId, Vec<SyncItem>)>,
+    early: Vec<(DocId, Arc<[SyncItem]>)>,
+    early_bytes: usize,
 }
 
 impl Session {
@@ -180,6 +182,7 @@ impl Session {
                 owed_acks: BTreeSet::new(),
                 reconciled: false,
                 early: Vec::new(),
+                early_bytes: 0,
             },
             hello,
         ))
@@ -196,28 +199,32 @@ impl Session {
     }
 
     /// The message that pushes new items live, if the peer may hold the doc. Items
-    /// offered before the peer's hello wait here and go out with the step that
-    /// handles it (the summaries exchanged may already settle the doc without them);
-    /// more than [`LIVE_QUEUE`] such batches is falling behind: reconnect.
+    /// offered before the peer's hello wait here (shared, not copied) and go out with
+    /// the step that handles it (the summaries exchanged may already settle the doc
+    /// without them); more than [`LIVE_QUEUE`] batches or [`EARLY_PUSH_BYTES`] is
+    /// falling behind: reconnect.
     pub fn push(
         &mut self,
         replica: &dyn Replica,
         doc: DocId,
-        items: Vec<SyncItem>,
+        items: Arc<[SyncItem]>,
     ) -> Result<Option<Message>, SyncError> {
-        if items.is_empty() {
+        if items.is_empty() || !replica.may_hold(&doc, &self.peer) {
             return Ok(None);
         }
         if !self.hello_received {
-            if self.early.len() >= LIVE_QUEUE {
+            let bytes: usize = items.iter().map(|i| i.bytes().len()).sum();
+            if self.early.len() >= LIVE_QUEUE || self.early_bytes + bytes > EARLY_PUSH_BYTES {
                 return Err(SyncError::Network(FELL_BEHIND.into()));
             }
+            self.early_bytes += bytes;
             self.early.push((doc, items));
             return Ok(None);
         }
-        Ok(replica
-            .may_hold(&doc, &self.peer)
-            .then_some(Message::Push { doc, items }))
+        Ok(Some(Message::Push {
+            doc,
+            items: items.to_vec(),
+        }))
     }
 
     /// Hears what became of a batch from [`Step::ingest`] (`doc`, and its `reply`
@@ -337,9 +344,13 @@ impl Session {
                 for doc in self.mine.keys() {
                     replica.observe_summary(doc, &self.peer, theirs_of.get(doc))?;
                 }
+                self.early_bytes = 0;
                 for (doc, items) in std::mem::take(&mut self.early) {
                     if replica.may_hold(&doc, &self.peer) {
-                        step.send.push(Message::Push { doc, items });
+                        step.send.push(Message::Push {
+                            doc,
+                            items: items.to_vec(),
+                        });
                     }
                 }
             }
@@ -630,7 +641,12 @@ mod tests {
         // A live push to it is refused too.
         let doc = a.vault.journal_id().unwrap();
         let items = a.vault.sync_items().unwrap();
-        assert!(a.session.push(&a.vault, doc, items).unwrap().is_none());
+        assert!(
+            a.session
+                .push(&a.vault, doc, items.into())
+                .unwrap()
+                .is_none()
+        );
     }
 
     /// Writes a check-in on `w` and pushes what it made to `other`, as `net` pushes
@@ -646,7 +662,7 @@ mod tests {
             if w.finished > 0 {
                 continue;
             }
-            if let Some(m) = w.session.push(&w.vault, o.doc, o.items).unwrap() {
+            if let Some(m) = w.session.push(&w.vault, o.doc, o.items.into()).unwrap() {
                 other.inbox.push_back(m);
             }
         }
@@ -889,5 +905,26 @@ mod tests {
         s.handle(&vault, ids()).unwrap();
         let err = s.handle(&vault, ids()).unwrap_err();
         assert!(matches!(err, SyncError::Protocol(_)), "{err}");
+    }
+
+    #[test]
+    fn a_silent_peer_cannot_make_the_session_hold_more_than_a_round_trip_of_edits() {
+        let (a, b) = pair();
+        let doc = a.journal_id().unwrap();
+        let (mut a, _b) = start(a, b); // A never takes B's hello
+        let piece: Arc<[SyncItem]> = vec![SyncItem::Bundle(vec![0; 64 << 10])].into();
+        let mut held = 0;
+        let err = loop {
+            match a.session.push(&a.vault, doc, piece.clone()) {
+                Ok(None) => held += 1,
+                Ok(Some(m)) => panic!("pushed before the peer's hello: {m:?}"),
+                Err(e) => break e,
+            }
+        };
+        assert!(
+            held * (64 << 10) <= EARLY_PUSH_BYTES,
+            "{held} pieces of 64 KiB held"
+        );
+        assert!(err.to_string().contains("fell behind"), "{err}");
     }
 }
