@@ -533,7 +533,7 @@ impl Store {
         let (start, end) = doc_range(doc);
         let first = from.map_or(0, |c| usize::from(c.table));
         let mut out = Vec::new();
-        let mut size = 0;
+        let mut size: usize = 0;
         let mut last: Option<(u8, Vec<u8>)> = None;
         for (t, def) in TABLES.iter().enumerate().skip(first) {
             let table = tx.open_table(*def).map_err(db_err)?;
@@ -558,7 +558,8 @@ impl Store {
                     (2, Some(count)) => count as usize * PIECE,
                     _ => v.len(),
                 };
-                if !out.is_empty() && (size + len > budget || out.len() == MAX_ITEMS) {
+                if !out.is_empty() && (size.saturating_add(len) > budget || out.len() == MAX_ITEMS)
+                {
                     return Ok((out, last.map(|(table, after)| ItemsCursor { table, after })));
                 }
                 let item = match t {
@@ -677,38 +678,22 @@ impl Store {
         self.items_except(doc, &BTreeSet::new())
     }
 
-    /// Everything stored for a doc whose id is not in `except`; bundles left out are
-    /// not read.
+    /// Everything stored for a doc whose id is not in `except`, in one piece (what
+    /// [`Store::items_page`] gives a page at a time); bundles left out are not read.
     pub fn items_except(
         &self,
         doc: &DocId,
         except: &BTreeSet<ItemId>,
     ) -> Result<Vec<SyncItem>, StoreError> {
-        let wanted = |key: &[u8]| {
-            except.is_empty()
-                || key
-                    .get(16..48)
-                    .and_then(|k| <[u8; 32]>::try_from(k).ok())
-                    .is_none_or(|id| !except.contains(&ItemId(id)))
-        };
-        let mut items: Vec<SyncItem> = self
-            .scan(ACL, doc)?
-            .into_iter()
-            .filter(|(k, _)| wanted(k))
-            .map(|(_, v)| SyncItem::Acl(v))
-            .collect();
-        items.extend(
-            self.scan(ENVELOPES, doc)?
-                .into_iter()
-                .filter(|(k, _)| wanted(k))
-                .map(|(_, v)| SyncItem::Envelope(v)),
-        );
-        items.extend(
-            self.bundles_where(doc, |id| !except.contains(&ItemId(id.0)))?
-                .into_iter()
-                .map(|(_, b)| SyncItem::Bundle(b)),
-        );
-        Ok(items)
+        let (mut items, mut from) = (Vec::new(), None);
+        loop {
+            let (page, next) = self.items_page(doc, except, from.as_ref(), usize::MAX)?;
+            items.extend(page);
+            match next {
+                Some(n) => from = Some(n),
+                None => return Ok(items),
+            }
+        }
     }
 
     /// Whether an envelope of `key` for `recipient` and `epoch` is stored (from any
