@@ -31,11 +31,12 @@ use crate::model::{
 };
 use crate::pairing::PeerAddr;
 use crate::store::{Batch, Store, StoreError};
+use crate::sync::message::{MAX_WITNESS_HUBS, Witness};
 use crate::wire;
 
 pub use backup::{BACKUP_FORMAT, BackupError, MIN_PASSPHRASE_CHARS};
 use journal::{Journal, Source};
-pub use withheld::{Gap, Rollback};
+pub use withheld::{CLOCK_MARGIN_MS, Gap, Rollback};
 
 /// The store file inside a vault directory.
 pub const STORE_FILE: &str = "hearth.redb";
@@ -51,6 +52,9 @@ const META_PEER: &str = "peer/";
 const META_HUB_HELD: &str = "hubheld/";
 /// What that reconciliation found the hub no longer listed (`hubfound/<hub>`).
 const META_HUB_FOUND: &str = "hubfound/";
+/// What the last meeting with another of the member's devices found a hub withheld
+/// from this one (`witnessfound/<hub>/<device>`).
+const META_WITNESS_FOUND: &str = "witnessfound/";
 const META_PORT: &str = "listen_port";
 
 /// Where a vault keeps its store.
@@ -692,12 +696,15 @@ impl Vault {
             .iter()
             .map(|g| g.describe(&me))
             .collect();
-        for (key, bytes) in guard.store.meta_prefixed(META_HUB_FOUND)? {
-            let Ok(hub) = key[META_HUB_FOUND.len()..].parse::<DeviceId>() else {
-                continue;
-            };
-            let found: Vec<Rollback> = postcard::from_bytes(&bytes).unwrap_or_default();
-            out.extend(found.iter().map(|f| f.describe(&hub, &me)));
+        for prefix in [META_HUB_FOUND, META_WITNESS_FOUND] {
+            for (key, bytes) in guard.store.meta_prefixed(prefix)? {
+                let hub = key[prefix.len()..].split('/').next().unwrap_or_default();
+                let Ok(hub) = hub.parse::<DeviceId>() else {
+                    continue;
+                };
+                let found: Vec<Rollback> = postcard::from_bytes(&bytes).unwrap_or_default();
+                out.extend(found.iter().map(|f| f.describe(&hub, &me)));
+            }
         }
         Ok(out)
     }
@@ -742,25 +749,101 @@ impl Vault {
         let now = withheld::HubHeld {
             acl_len: acl_len as u32,
             frontier: guard.journal.newest_by_author(),
+            // When, so the member's other devices can tell whose view is the later.
+            at_ms: wire::now_ms(),
         };
         let (found, remember) = self
             .hubs
             .reconciled(*peer, &before, now, |id| guard.journal.replaced(id));
-        let found_key = format!("{META_HUB_FOUND}{peer}");
-        let found_bytes = wire::to_postcard(&found);
-        let found_before = guard.store.meta(&found_key)?;
-        let unchanged = remember == before
-            && (found_before.as_deref() == Some(found_bytes.as_slice())
-                || (found.is_empty() && found_before.is_none()));
-        if unchanged {
-            return Ok(()); // the usual case: nothing to write
-        }
         let mut batch = Batch::new();
         batch.put_meta(&held_key, wire::to_postcard(&remember));
-        batch.put_meta(&found_key, found_bytes);
+        batch.put_meta(
+            &format!("{META_HUB_FOUND}{peer}"),
+            wire::to_postcard(&found),
+        );
         // Not fsync'd on its own (it is not the member's data, and a one-shot sync must
         // not wait for it): the next durable write, or closing the vault, makes it so.
         guard.store.commit(batch, false)?;
+        Ok(())
+    }
+
+    /// What this device saw each hub hold at its last reconciliation with it, for
+    /// another of the member's own devices (an owner that is not a hub); `None` for
+    /// anyone else.
+    fn witness_for(&self, peer: &DeviceId) -> Result<Option<Vec<Witness>>, VaultError> {
+        if self.is_hub(peer) {
+            return Ok(None);
+        }
+        let guard = self.lock()?;
+        if !guard.journal.state().is_owner(peer) {
+            return Ok(None);
+        }
+        let mut out = Vec::new();
+        for (key, bytes) in guard.store.meta_prefixed(META_HUB_HELD)? {
+            let (Ok(hub), Ok(held)) = (
+                key[META_HUB_HELD.len()..].parse::<DeviceId>(),
+                postcard::from_bytes::<withheld::HubHeld>(&bytes),
+            ) else {
+                continue;
+            };
+            out.push(held.witness(hub));
+            if out.len() == MAX_WITNESS_HUBS {
+                break;
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// Another of the member's devices says what each hub held when it last
+    /// reconciled with it: whatever a hub held then and gave this device less of at a
+    /// later reconciliation is kept as a finding (until the next meeting with that
+    /// device says otherwise).
+    fn observe_device_witness(&self, peer: &DeviceId, hubs: &[Witness]) -> Result<(), VaultError> {
+        if self.is_hub(peer) {
+            return Ok(());
+        }
+        let guard = self.lock()?;
+        let state = guard.journal.state();
+        if !state.is_owner(peer) {
+            return Ok(());
+        }
+        let mut batch = Batch::new();
+        let mut changed = false;
+        for w in hubs {
+            let held_key = format!("{META_HUB_HELD}{}", w.hub);
+            let Some(mine) = guard
+                .store
+                .meta(&held_key)?
+                .and_then(|b| postcard::from_bytes::<withheld::HubHeld>(&b).ok())
+            else {
+                continue; // this device never reconciled with that hub
+            };
+            let found = mine.behind(
+                *peer,
+                &withheld::HubHeld::from_witness(w),
+                |author| state.may_hold(author),
+                |id| guard.journal.replaced(id),
+            );
+            let key = format!("{META_WITNESS_FOUND}{}/{peer}", w.hub);
+            let before = guard.store.meta(&key)?;
+            match found {
+                Some(f) => {
+                    let bytes = wire::to_postcard(&vec![f]);
+                    if before.as_deref() != Some(bytes.as_slice()) {
+                        batch.put_meta(&key, bytes);
+                        changed = true;
+                    }
+                }
+                None if before.is_some() => {
+                    batch.delete_meta(&key);
+                    changed = true;
+                }
+                None => {}
+            }
+        }
+        if changed {
+            guard.store.commit(batch, false)?;
+        }
         Ok(())
     }
 

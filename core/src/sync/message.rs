@@ -7,15 +7,16 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::SyncError;
-use crate::ids::DocId;
+use crate::access::Mark;
+use crate::ids::{DeviceId, DocId};
 use crate::item::{ItemId, SyncItem};
 use crate::limits::{self, FrameRoom};
 use crate::wire::{self, WireError};
 
 /// The ALPN of the sync protocol.
 pub const SYNC_ALPN: &[u8] = b"hearth/sync/1";
-/// The protocol version inside [`Message::Hello`].
-pub const PROTOCOL_VERSION: u16 = 1;
+/// The protocol version inside [`Message::Hello`] (2: [`Message::Witness`]).
+pub const PROTOCOL_VERSION: u16 = 2;
 /// What a message adds around its items: the variant, the doc id, lengths, flags.
 const MESSAGE_OVERHEAD: usize = 64;
 /// The largest frame accepted: one message carrying the largest valid bundle.
@@ -28,6 +29,28 @@ pub const MAX_ITEMS: usize = 4096;
 /// The most documents one hello may list: a device shares its journal and a few
 /// docs with a peer (shares, sign-ups), never thousands.
 pub const MAX_DOCS: usize = 1024;
+/// The most hubs one [`Message::Witness`] may speak of (a member uses a center's hub
+/// or two).
+pub const MAX_WITNESS_HUBS: usize = 16;
+/// The most authors one hub's [`Witness`] may list (a journal's writers are a
+/// member's devices and the few people it shares with).
+pub const MAX_WITNESS_AUTHORS: usize = 1024;
+
+/// What a device saw a hub hold of a doc when it last reconciled with it, told to
+/// the member's other devices when they meet directly: a device the hub gave less, at
+/// a later reconciliation, than the other had stored there can tell the hub withheld
+/// it (DESIGN §4, THREATS 7).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct Witness {
+    /// The hub.
+    pub hub: DeviceId,
+    /// When the reconciliation ended, by the telling device's clock (ms).
+    pub at_ms: u64,
+    /// How many access records the hub held then.
+    pub acl_len: u32,
+    /// Each author's newest entry the hub held then.
+    pub frontier: Vec<(DeviceId, Mark)>,
+}
 
 /// A compact description of one side's copy of a doc: equal summaries mean equal
 /// copies, and that doc's sync ends at once.
@@ -121,6 +144,14 @@ pub enum Message {
         doc: DocId,
         /// Why, typed.
         refusal: Refusal,
+    },
+    /// Between a member's own devices, once per doc after hello: what each hub held
+    /// of it when the sender last reconciled with it.
+    Witness {
+        /// The doc.
+        doc: DocId,
+        /// One per hub, at most [`MAX_WITNESS_HUBS`].
+        hubs: Vec<Witness>,
     },
 }
 

@@ -416,29 +416,61 @@ async fn drive(
             reconciled |= after.reconciled;
             finish |= after.finish;
         }
-        if reconciled {
-            let r = replica.clone();
-            let warnings = blocking(move || r.observe_reconciled(&peer)).await?;
-            if let Some(ev) = &hooks.events {
-                let _ = ev.send(SyncEvent::Reconciled { peer });
-                if !warnings.is_empty() {
-                    let _ = ev.send(SyncEvent::Withheld { peer, warnings });
-                }
-            }
+        // A witness heard after reconciliation (the docs were equal at hello) can
+        // still find something withheld: look again.
+        let recheck = step.witnessed && session.is_reconciled();
+        if reconciled || recheck {
+            observed(replica, hooks, peer, reconciled).await?;
         }
         if finish {
             // Keep reading until the peer ends its side, so nothing it still sends
-            // (acks) is lost.
+            // (acks, what its hubs held) is lost.
             send.finish()
                 .map_err(|e| SyncError::Network(e.to_string()))?;
-            return drain(&mut incoming).await;
+            return drain(&mut incoming, &mut session, replica, hooks, peer).await;
         }
     }
 }
 
-async fn drain(incoming: &mut Incoming) -> Result<(), SyncError> {
+/// Tells the replica the session is reconciled (or asks again what it finds
+/// withheld) and passes on what it says.
+async fn observed(
+    replica: &Arc<dyn Replica>,
+    hooks: &Hooks,
+    peer: DeviceId,
+    reconciled: bool,
+) -> Result<(), SyncError> {
+    let r = replica.clone();
+    let warnings = blocking(move || r.observe_reconciled(&peer)).await?;
+    if let Some(ev) = &hooks.events {
+        if reconciled {
+            let _ = ev.send(SyncEvent::Reconciled { peer });
+        }
+        if !warnings.is_empty() {
+            let _ = ev.send(SyncEvent::Withheld { peer, warnings });
+        }
+    }
+    Ok(())
+}
+
+/// Reads what the peer still sends after this side finished: acknowledgements are
+/// dropped, a witness of what its hubs held is still heard.
+async fn drain(
+    incoming: &mut Incoming,
+    session: &mut Session,
+    replica: &Arc<dyn Replica>,
+    hooks: &Hooks,
+    peer: DeviceId,
+) -> Result<(), SyncError> {
     let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
-        while let Some(Ok(_)) = incoming.recv().await {}
+        while let Some(Ok((msg, _room))) = incoming.recv().await {
+            if matches!(msg, Message::Witness { .. })
+                && session.handle(&**replica, msg).is_ok_and(|s| s.witnessed)
+            {
+                observed(replica, hooks, peer, false).await?;
+            }
+        }
+        Ok::<(), SyncError>(())
     })
     .await;
     Ok(())

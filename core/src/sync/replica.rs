@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 
 use super::SyncError;
+use super::message::Witness;
 use crate::ids::{DeviceId, DocId};
 use crate::item::{ItemId, SyncItem};
 use crate::store::{Batch, ItemsCursor};
@@ -111,6 +112,24 @@ pub trait Replica: Send + Sync + 'static {
     /// Told that `peer`'s summary of `doc` equals this side's: it holds exactly what
     /// this side offers.
     fn observe_in_sync(&self, _doc: &DocId, _peer: &DeviceId) -> Result<(), SyncError> {
+        Ok(())
+    }
+
+    /// What this side last saw each hub hold of `doc`, to tell `peer` if it is another
+    /// of the member's own devices ([`Message::Witness`](super::Message)); `None` for
+    /// anyone else (a hub, a coach) and on a hub.
+    fn witness(&self, _doc: &DocId, _peer: &DeviceId) -> Result<Option<Vec<Witness>>, SyncError> {
+        Ok(None)
+    }
+
+    /// Told what `peer` last saw each hub hold of `doc` (already bounded by the
+    /// session); a side that keeps no such record ignores it.
+    fn observe_witness(
+        &self,
+        _doc: &DocId,
+        _peer: &DeviceId,
+        _hubs: Vec<Witness>,
+    ) -> Result<(), SyncError> {
         Ok(())
     }
 

@@ -24,7 +24,8 @@ use std::sync::Arc;
 
 use super::live::FELL_BEHIND;
 use super::message::{
-    CHUNK_BYTES, MAX_DOCS, MAX_ITEMS, Message, PROTOCOL_VERSION, Refusal, Summary,
+    CHUNK_BYTES, MAX_DOCS, MAX_ITEMS, MAX_WITNESS_AUTHORS, MAX_WITNESS_HUBS, Message,
+    PROTOCOL_VERSION, Refusal, Summary,
 };
 use super::{Replica, SyncError};
 use crate::ids::{DeviceId, DocId};
@@ -51,6 +52,9 @@ pub struct Step {
     /// stream, then read on until the peer ends its own, so nothing it still sends
     /// (acknowledgements) is lost.
     pub finish: bool,
+    /// The peer told what its hubs held (a [`Message::Witness`]): what this side finds
+    /// withheld may have changed, even after reconciliation.
+    pub witnessed: bool,
 }
 
 /// An answer to a peer's `Ids`: the doc's items it lacks, streamed as `Items`
@@ -151,6 +155,8 @@ pub struct Session {
     /// Live items offered before the peer's hello, pushed once it arrives.
     early: Vec<(DocId, Arc<[SyncItem]>)>,
     early_bytes: usize,
+    /// Docs the peer has told what its hubs held (once each).
+    witnessed: BTreeSet<DocId>,
 }
 
 impl Session {
@@ -183,6 +189,7 @@ impl Session {
                 reconciled: false,
                 early: Vec::new(),
                 early_bytes: 0,
+                witnessed: BTreeSet::new(),
             },
             hello,
         ))
@@ -344,6 +351,16 @@ impl Session {
                 for doc in self.mine.keys() {
                     replica.observe_summary(doc, &self.peer, theirs_of.get(doc))?;
                 }
+                // To another of the member's devices: what each hub held when this
+                // one last reconciled with it, for the docs both hold.
+                for doc in self.mine.keys().filter(|d| listed.contains(d)) {
+                    if replica.may_hold(doc, &self.peer)
+                        && let Some(hubs) = replica.witness(doc, &self.peer)?
+                        && !hubs.is_empty()
+                    {
+                        step.send.push(Message::Witness { doc: *doc, hubs });
+                    }
+                }
                 self.early_bytes = 0;
                 for (doc, items) in std::mem::take(&mut self.early) {
                     if replica.may_hold(&doc, &self.peer) {
@@ -429,6 +446,24 @@ impl Session {
             Message::Refused { doc, refusal } => {
                 return Err(SyncError::PeerRefused { doc, refusal });
             }
+            Message::Witness { doc, hubs } => {
+                self.require_hello()?;
+                if !self.mine.contains_key(&doc) {
+                    return Err(Self::protocol("a witness for a document we did not offer"));
+                }
+                if hubs.len() > MAX_WITNESS_HUBS
+                    || hubs.iter().any(|h| h.frontier.len() > MAX_WITNESS_AUTHORS)
+                {
+                    return Err(Self::protocol("a witness over its limits"));
+                }
+                if !self.witnessed.insert(doc) {
+                    return Err(Self::protocol("a second witness for one document"));
+                }
+                if replica.may_hold(&doc, &self.peer) {
+                    replica.observe_witness(&doc, &self.peer, hubs)?;
+                    step.witnessed = true;
+                }
+            }
         }
         self.settle(&mut step);
         Ok(step)
@@ -464,6 +499,7 @@ mod tests {
     use crate::access::Role;
     use crate::identity::MemoryKeyStore;
     use crate::model::NewCheckIn;
+    use crate::sync::message::Witness;
     use crate::vault::{Location, Vault};
 
     struct Side {
@@ -904,6 +940,50 @@ mod tests {
         };
         s.handle(&vault, ids()).unwrap();
         let err = s.handle(&vault, ids()).unwrap_err();
+        assert!(matches!(err, SyncError::Protocol(_)), "{err}");
+
+        // Witnesses: before hello, for a doc not offered, over the limits, or twice.
+        let witness = |doc: DocId, hubs: usize, authors: usize| Message::Witness {
+            doc,
+            hubs: vec![
+                Witness {
+                    hub: DeviceId([9; 32]),
+                    at_ms: 1,
+                    acl_len: 1,
+                    frontier: vec![
+                        (
+                            DeviceId([1; 32]),
+                            crate::access::Mark {
+                                seq: 1,
+                                bundle: crate::ids::BundleId([1; 32])
+                            }
+                        );
+                        authors
+                    ],
+                };
+                hubs
+            ],
+        };
+        let (mut s, _) = Session::start(&vault, peer, Mode::Live).unwrap();
+        let err = s.handle(&vault, witness(doc, 1, 1)).unwrap_err();
+        assert!(matches!(err, SyncError::Protocol(_)), "{err}");
+        for (i, msg) in [
+            witness(other, 1, 1),
+            witness(doc, MAX_WITNESS_HUBS + 1, 1),
+            witness(doc, 1, MAX_WITNESS_AUTHORS + 1),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (mut s, _) = Session::start(&vault, peer, Mode::Live).unwrap();
+            s.handle(&vault, hello(vec![summary(doc)])).unwrap();
+            let err = s.handle(&vault, msg).unwrap_err();
+            assert!(matches!(err, SyncError::Protocol(_)), "witness {i}: {err}");
+        }
+        let (mut s, _) = Session::start(&vault, peer, Mode::Live).unwrap();
+        s.handle(&vault, hello(vec![summary(doc)])).unwrap();
+        s.handle(&vault, witness(doc, 1, 1)).unwrap();
+        let err = s.handle(&vault, witness(doc, 1, 1)).unwrap_err();
         assert!(matches!(err, SyncError::Protocol(_)), "{err}");
     }
 

@@ -256,8 +256,8 @@ impl Journal {
 
     /// Stored bundles this journal does not offer to peers (void under its access log).
     /// Each author's newest bundle applied here (replaced by a snapshot or not).
-    pub(super) fn newest_by_author(&self) -> BTreeMap<DeviceId, BundleId> {
-        self.frontier.iter().map(|(a, m)| (*a, m.bundle)).collect()
+    pub(super) fn newest_by_author(&self) -> BTreeMap<DeviceId, Mark> {
+        self.frontier.clone()
     }
 
     /// Whether a snapshot applied here replaced `bundle`.

@@ -8,6 +8,7 @@ use super::{Vault, VaultError};
 use crate::ids::{DeviceId, DocId};
 use crate::item::{ItemId, SyncItem};
 use crate::store::ItemsCursor;
+use crate::sync::message::Witness;
 use crate::sync::{Checked, Replica, Summary, SyncError};
 
 impl From<VaultError> for SyncError {
@@ -52,6 +53,25 @@ impl Replica for Vault {
     fn observe_ids(&self, doc: &DocId, peer: &DeviceId, ids: &[ItemId]) -> Result<(), SyncError> {
         if self.held_by(peer) == Some(*doc) {
             self.observe_hub_ids(peer, ids);
+        }
+        Ok(())
+    }
+
+    fn witness(&self, doc: &DocId, peer: &DeviceId) -> Result<Option<Vec<Witness>>, SyncError> {
+        if self.held_by(peer) != Some(*doc) {
+            return Ok(None);
+        }
+        Ok(self.witness_for(peer)?)
+    }
+
+    fn observe_witness(
+        &self,
+        doc: &DocId,
+        peer: &DeviceId,
+        hubs: Vec<Witness>,
+    ) -> Result<(), SyncError> {
+        if self.held_by(peer) == Some(*doc) {
+            self.observe_device_witness(peer, &hubs)?;
         }
         Ok(())
     }

@@ -7,7 +7,14 @@
 //!   device remembers what the hub then held (how many access records, and each
 //!   author's newest bundle), and the next time it meets the hub it checks that the hub
 //!   still lists them (or a snapshot this device applied replaced them). Access records
-//!   are never deleted, so fewer of them means a rollback or a withheld removal.
+//!   are never deleted, so fewer of them means a rollback or a withheld removal;
+//! * a hub that gives one of a member's devices less than another had stored there:
+//!   when two of the member's devices meet directly, each tells the other what every
+//!   hub held at its last reconciliation and when ([`Witness`]). A device whose own
+//!   reconciliation with that hub came later (by more than [`CLOCK_MARGIN_MS`]) and
+//!   held fewer access records, or older entries of an author, was withheld them:
+//!   the only way to see a hub hide the newest entries, or a removal, from a device
+//!   that never saw them (no later entry of theirs shows a gap).
 //!
 //! It owns the findings, what is remembered per hub, and their wording for the member;
 //! the chains themselves are the journal's, the bytes the store's.
@@ -17,8 +24,16 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+use crate::access::Mark;
 use crate::ids::{BundleId, DeviceId};
 use crate::item::ItemId;
+use crate::sync::message::{MAX_WITNESS_AUTHORS, Witness};
+
+/// How much later one device's reconciliation with a hub must be than another's for
+/// the two to be compared: the member's devices keep network time, within a second
+/// or so of each other. A clock off by more can at worst add or miss a warning; it
+/// never changes data or access.
+pub const CLOCK_MARGIN_MS: u64 = 3_000;
 
 /// Entries of one author this device knows exist and does not hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,7 +72,67 @@ pub(crate) struct HubHeld {
     /// How many access records it held.
     pub(crate) acl_len: u32,
     /// Each author's newest bundle it held.
-    pub(crate) frontier: BTreeMap<DeviceId, BundleId>,
+    pub(crate) frontier: BTreeMap<DeviceId, Mark>,
+    /// When that reconciliation ended, by this device's clock (ms).
+    pub(crate) at_ms: u64,
+}
+
+impl HubHeld {
+    /// What to tell the member's other devices of `hub` (at most
+    /// [`MAX_WITNESS_AUTHORS`] authors: the newest entries first).
+    pub(crate) fn witness(&self, hub: DeviceId) -> Witness {
+        let mut frontier: Vec<(DeviceId, Mark)> =
+            self.frontier.iter().map(|(a, m)| (*a, *m)).collect();
+        frontier.sort_by_key(|(_, m)| std::cmp::Reverse(m.seq));
+        frontier.truncate(MAX_WITNESS_AUTHORS);
+        Witness {
+            hub,
+            at_ms: self.at_ms,
+            acl_len: self.acl_len,
+            frontier,
+        }
+    }
+
+    /// What another device says a hub held.
+    pub(crate) fn from_witness(w: &Witness) -> HubHeld {
+        HubHeld {
+            acl_len: w.acl_len,
+            frontier: w.frontier.iter().copied().collect(),
+            at_ms: w.at_ms,
+        }
+    }
+
+    /// Compares what the hub gave this device (`self`) with what another of the
+    /// member's devices (`device`) saw it hold (`theirs`) earlier: what it held then
+    /// and did not give this device at a later reconciliation was withheld. Authors
+    /// `counted` refuses (removed ones, whose late entries are void) and entries a
+    /// snapshot applied here `replaced` are not counted.
+    pub(crate) fn behind(
+        &self,
+        device: DeviceId,
+        theirs: &HubHeld,
+        counted: impl Fn(&DeviceId) -> bool,
+        replaced: impl Fn(&BundleId) -> bool,
+    ) -> Option<Rollback> {
+        if self.at_ms <= theirs.at_ms.saturating_add(CLOCK_MARGIN_MS) {
+            return None; // this device's view is not the later one
+        }
+        let access_records = theirs.acl_len.saturating_sub(self.acl_len);
+        let entries: u64 = theirs
+            .frontier
+            .iter()
+            .filter(|(author, m)| counted(author) && !replaced(&m.bundle))
+            .map(|(author, m)| {
+                let mine = self.frontier.get(author).map_or(0, |x| x.seq);
+                m.seq.saturating_sub(mine)
+            })
+            .sum();
+        (access_records > 0 || entries > 0).then_some(Rollback::BehindDevice {
+            device,
+            access_records,
+            entries,
+        })
+    }
 }
 
 /// Something a hub once held and no longer offers.
@@ -75,6 +150,16 @@ pub enum Rollback {
     Entries {
         /// Whose.
         author: DeviceId,
+    },
+    /// At a later reconciliation, the hub gave this device fewer access records or
+    /// older entries than another of the member's devices had seen it hold.
+    BehindDevice {
+        /// The device that had seen more.
+        device: DeviceId,
+        /// Access records withheld.
+        access_records: u32,
+        /// Entries withheld, at least.
+        entries: u64,
     },
 }
 
@@ -95,6 +180,31 @@ impl Rollback {
                 format!(
                     "the hub {} no longer lists the newest entry it held from {whose}: it may have lost it or be answering with an older copy (this device sent what it has again)",
                     hub.short()
+                )
+            }
+            Rollback::BehindDevice {
+                device,
+                access_records,
+                entries,
+            } => {
+                let mut what = Vec::new();
+                if *entries > 0 {
+                    let noun = if *entries == 1 { "entry" } else { "entries" };
+                    what.push(format!("{entries} {noun}"));
+                }
+                if *access_records > 0 {
+                    let noun = if *access_records == 1 {
+                        "access change (a device removal, perhaps)"
+                    } else {
+                        "access changes (a device removal, perhaps)"
+                    };
+                    what.push(format!("{access_records} {noun}"));
+                }
+                format!(
+                    "the hub {} may be withholding {} from this device: your device {} had stored them there before this device's last sync with it (they came over directly just now)",
+                    hub.short(),
+                    what.join(" and "),
+                    device.short()
                 )
             }
         }
@@ -154,7 +264,8 @@ impl HubWatch {
         }
         // Equal summaries send no ids: the hub then holds exactly what this device does.
         if let Some(ids) = &seen.ids {
-            for (author, id) in &before.frontier {
+            for (author, mark) in &before.frontier {
+                let id = &mark.bundle;
                 if !ids.contains(id) && !replaced(id) {
                     found.push(Rollback::Entries { author: *author });
                 }
@@ -162,7 +273,7 @@ impl HubWatch {
         }
         let remember = HubHeld {
             acl_len: now.acl_len.max(seen.acl_len),
-            frontier: now.frontier,
+            ..now
         };
         (found, remember)
     }
@@ -211,13 +322,77 @@ pub(crate) fn gaps<'a>(
 mod tests {
     use super::*;
 
+    fn mark(seq: u64, id: u8) -> Mark {
+        Mark {
+            seq,
+            bundle: BundleId([id; 32]),
+        }
+    }
+
+    #[test]
+    fn a_device_given_less_at_a_later_reconciliation_than_another_saw_is_told_what() {
+        let (a, b, c) = (DeviceId([1; 32]), DeviceId([2; 32]), DeviceId([3; 32]));
+        // A saw the hub hold 6 access records and A's entries up to 9, at t = 10 s.
+        let theirs = HubHeld {
+            acl_len: 6,
+            frontier: [(a, mark(9, 9)), (b, mark(4, 40))].into(),
+            at_ms: 10_000,
+        };
+        // This device (B) reconciled with the hub later and got 5 records and A's
+        // entries up to 6: the removal and A's newest three were withheld.
+        let mut mine = HubHeld {
+            acl_len: 5,
+            frontier: [(a, mark(6, 6)), (b, mark(5, 50))].into(),
+            at_ms: 10_000 + CLOCK_MARGIN_MS + 1,
+        };
+        let found = mine.behind(a, &theirs, |_| true, |_| false);
+        assert_eq!(
+            found,
+            Some(Rollback::BehindDevice {
+                device: a,
+                access_records: 1,
+                entries: 3
+            })
+        );
+        let words = found.unwrap().describe(&c, &b);
+        assert!(
+            words.contains("may be withholding 3 entries and 1 access change"),
+            "{words}"
+        );
+        // An author this device counts out (removed), or an entry a snapshot here
+        // replaced, is no finding; nor is anything when this view is not the later
+        // one (within the clock margin, or earlier).
+        let only_records = mine.behind(a, &theirs, |x| *x != a, |_| false);
+        assert!(matches!(
+            only_records,
+            Some(Rollback::BehindDevice { entries: 0, .. })
+        ));
+        assert!(
+            mine.behind(a, &theirs, |_| true, |id| *id == BundleId([9; 32]))
+                .is_some_and(|r| matches!(r, Rollback::BehindDevice { entries: 0, .. }))
+        );
+        mine.at_ms = 10_000 + CLOCK_MARGIN_MS;
+        assert_eq!(mine.behind(a, &theirs, |_| true, |_| false), None);
+        mine.at_ms = 5_000;
+        assert_eq!(mine.behind(a, &theirs, |_| true, |_| false), None);
+        // A witness round-trips, and an honest hub leaves nothing to say.
+        let back = HubHeld::from_witness(&theirs.witness(c));
+        assert_eq!(back, theirs);
+        let caught_up = HubHeld {
+            at_ms: 60_000,
+            ..theirs.clone()
+        };
+        assert_eq!(caught_up.behind(a, &theirs, |_| true, |_| false), None);
+    }
+
     #[test]
     fn a_hub_that_lists_less_than_it_held_is_caught_and_a_replaced_entry_is_not() {
         let hub = DeviceId([7; 32]);
         let (a, b) = (DeviceId([1; 32]), DeviceId([2; 32]));
         let before = HubHeld {
             acl_len: 5,
-            frontier: [(a, BundleId([1; 32])), (b, BundleId([2; 32]))].into(),
+            frontier: [(a, mark(1, 1)), (b, mark(1, 2))].into(),
+            at_ms: 0,
         };
         let watch = HubWatch::default();
         watch.summary(hub, 4);

@@ -35,6 +35,8 @@ struct Withholding {
     hidden: std::sync::Mutex<BTreeSet<ItemId>>,
     /// How many of the hidden items are access records (its summary counts them).
     hidden_acl: std::sync::Mutex<usize>,
+    /// An older state it answers with instead of what it stores (it kept a copy).
+    frozen: std::sync::Mutex<Option<Vec<SyncItem>>>,
 }
 
 impl Withholding {
@@ -54,6 +56,10 @@ impl Replica for Withholding {
         self.inner.may_take(doc, peer)
     }
     fn item_ids(&self, doc: &DocId) -> Result<(Vec<ItemId>, usize), SyncError> {
+        if let Some(old) = &*self.frozen.lock().unwrap() {
+            let acl = old.iter().filter(|i| matches!(i, SyncItem::Acl(_))).count();
+            return Ok((old.iter().map(SyncItem::id).collect(), acl));
+        }
         let (ids, acl) = self.inner.item_ids(doc)?;
         let hidden = self.hidden();
         let hidden_acl = *self.hidden_acl.lock().unwrap();
@@ -78,6 +84,10 @@ impl Replica for Withholding {
         from: Option<&ItemsCursor>,
         budget: usize,
     ) -> Result<(Vec<SyncItem>, Option<ItemsCursor>), SyncError> {
+        if let Some(old) = &*self.frozen.lock().unwrap() {
+            let lacking = old.iter().filter(|i| !skip.contains(&i.id()));
+            return Ok((lacking.cloned().collect(), None));
+        }
         self.inner.items_page(doc, skip, from, budget)
     }
     fn observe_hello(&self, peer: &DeviceId, listed: &[DocId]) -> Result<(), SyncError> {
@@ -123,6 +133,7 @@ impl Fixture {
             inner: blind.clone(),
             hidden: Default::default(),
             hidden_acl: Default::default(),
+            frozen: Default::default(),
         });
         let ep = bind_endpoint(keys.endpoint_key(), &net(), vec![SYNC_ALPN.to_vec()])
             .await
@@ -190,6 +201,16 @@ impl Fixture {
             .filter(|i| matches!(i, SyncItem::Acl(_)) && hidden.contains(&i.id()))
             .count();
         *self.hub.hidden.lock().unwrap() = hidden;
+    }
+
+    /// Every item the hub stores of the journal now, as it would send them.
+    fn copy(&self) -> Vec<SyncItem> {
+        let doc = self.a.vault.journal_id().unwrap();
+        let (items, _) = self
+            .blind
+            .items_page(&doc, &BTreeSet::new(), None, usize::MAX)
+            .unwrap();
+        items
     }
 
     async fn stop(self) {
@@ -322,6 +343,83 @@ async fn a_hub_that_drops_a_removal_record_it_held_is_caught_by_the_device_that_
             .any(|w| w.contains("withholding a device removal")),
         "{found:?}"
     );
+    f.stop().await;
+}
+
+/// The attack no chain can show: the hub hides a removal, and the entries written
+/// after it, from a device that never saw them (no later entry of theirs leaves a
+/// gap, and the device lists nothing the hub dropped). The device's own checks find
+/// nothing; when it meets the member's other device directly, the two compare what the
+/// hub held at each one's last sync, and the device that was given less is told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removal_and_entries_hidden_from_a_device_that_never_saw_them_are_caught_when_the_devices_meet()
+ {
+    let f = Fixture::start().await;
+    let (a, b) = (&f.a, &f.b);
+    let lost = add_device(&a.vault, Role::Owner);
+    a.vault.add_checkin(&checkin(3, "before")).unwrap();
+    assert!(sync(&a.vault).await.is_empty());
+    assert!(sync(&b.vault).await.is_empty());
+    let before = f.copy();
+
+    // The member removes the lost phone and writes on; A's sync stores it all.
+    let lost_id = lost.vault.device_id().unwrap();
+    a.vault.remove_device(lost_id).unwrap();
+    a.vault
+        .add_checkin(&checkin(4, "after the removal"))
+        .unwrap();
+    assert!(sync(&a.vault).await.is_empty());
+
+    // Later (past the clock margin), the hub answers B with the copy it kept of what
+    // it held before (bundles the new snapshot replaced included).
+    tokio::time::sleep(std::time::Duration::from_millis(
+        hearth_core::vault::CLOCK_MARGIN_MS + 500,
+    ))
+    .await;
+    *f.hub.frozen.lock().unwrap() = Some(before);
+    let missed = sync(&b.vault).await;
+    assert!(missed.is_empty(), "B alone cannot tell: {missed:?}");
+    assert!(!notes(&b.vault).contains(&"after the removal".to_string()));
+    let active = |v: &hearth_core::vault::Vault| {
+        v.devices()
+            .unwrap()
+            .iter()
+            .any(|d| d.id == lost_id && d.state == hearth_core::vault::DeviceState::Active)
+    };
+    assert!(active(&b.vault), "B has not heard of the removal");
+
+    // A listens (as the app does on the center's Wi-Fi); B syncs and reaches it.
+    let (live, _) = device::Live::start(a.vault.clone(), &net(), None, false, None)
+        .await
+        .unwrap();
+    b.vault
+        .remember_peer(&PeerAddr {
+            hub: false,
+            addr: live.addr().clone(),
+        })
+        .unwrap();
+    let found = sync(&b.vault).await;
+    let a_short = a.vault.device_id().unwrap().short();
+    assert!(
+        found.iter().any(|w| w.contains("may be withholding")
+            && w.contains("access change")
+            && w.contains(&a_short)),
+        "{found:?}"
+    );
+    // `hearth status` says the same; B now holds what A passed on, removal included.
+    assert_eq!(b.vault.withheld().unwrap(), found);
+    assert!(notes(&b.vault).contains(&"after the removal".to_string()));
+    assert!(!active(&b.vault));
+    // A, whose view of the hub is the earlier one, has nothing to report.
+    assert!(a.vault.withheld().unwrap().is_empty());
+
+    // Once the hub serves B everything, the next meeting clears the finding.
+    *f.hub.frozen.lock().unwrap() = None;
+    sync(&b.vault).await;
+    let left = sync(&b.vault).await;
+    assert!(left.is_empty(), "{left:?}");
+    assert!(b.vault.withheld().unwrap().is_empty());
+    live.shutdown().await;
     f.stop().await;
 }
 
