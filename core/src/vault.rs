@@ -755,12 +755,25 @@ impl Vault {
         let (found, remember) = self
             .hubs
             .reconciled(*peer, &before, now, |id| guard.journal.replaced(id));
+        let found_key = format!("{META_HUB_FOUND}{peer}");
+        let found_bytes = wire::to_postcard(&found);
+        // The usual case writes nothing: the hub holds what it held and nothing is
+        // found. The time is kept in memory meanwhile (`HubWatch`); the stored one may
+        // be older, which only makes this device's view look earlier to a witness
+        // comparison: it then finds less, never more.
+        let same_view = withheld::HubHeld {
+            at_ms: before.at_ms,
+            ..remember.clone()
+        } == before;
+        let found_before = guard.store.meta(&found_key)?;
+        let same_found = found_before.as_deref() == Some(found_bytes.as_slice())
+            || (found.is_empty() && found_before.is_none());
+        if same_view && same_found {
+            return Ok(());
+        }
         let mut batch = Batch::new();
         batch.put_meta(&held_key, wire::to_postcard(&remember));
-        batch.put_meta(
-            &format!("{META_HUB_FOUND}{peer}"),
-            wire::to_postcard(&found),
-        );
+        batch.put_meta(&found_key, found_bytes);
         // Not fsync'd on its own (it is not the member's data, and a one-shot sync must
         // not wait for it): the next durable write, or closing the vault, makes it so.
         guard.store.commit(batch, false)?;
@@ -786,7 +799,7 @@ impl Vault {
             ) else {
                 continue;
             };
-            out.push(held.witness(hub));
+            out.push(self.hubs.latest(hub, held).witness(hub));
             if out.len() == MAX_WITNESS_HUBS {
                 break;
             }
@@ -818,6 +831,7 @@ impl Vault {
             else {
                 continue; // this device never reconciled with that hub
             };
+            let mine = self.hubs.latest(w.hub, mine);
             let found = mine.behind(
                 *peer,
                 &withheld::HubHeld::from_witness(w),

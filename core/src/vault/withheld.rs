@@ -215,6 +215,9 @@ impl Rollback {
 #[derive(Debug, Default)]
 pub(crate) struct HubWatch {
     seen: Mutex<HashMap<DeviceId, Seen>>,
+    /// When each hub's remembered view was last confirmed in this process (the store
+    /// keeps the time it last changed: a write per reconciliation would cost every sync).
+    confirmed: Mutex<HashMap<DeviceId, u64>>,
 }
 
 #[derive(Debug, Default)]
@@ -237,6 +240,19 @@ impl HubWatch {
         if let Ok(mut seen) = self.seen.lock() {
             seen.entry(hub).or_default().ids = Some(ids.iter().map(|i| BundleId(i.0)).collect());
         }
+    }
+
+    /// A stored view of `hub`, with the time it was last confirmed in this process.
+    pub(crate) fn latest(&self, hub: DeviceId, mut held: HubHeld) -> HubHeld {
+        if let Some(at) = self
+            .confirmed
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&hub).copied())
+        {
+            held.at_ms = held.at_ms.max(at);
+        }
+        held
     }
 
     /// Ends a reconciliation with `hub`: what it held before that it no longer lists
@@ -270,6 +286,9 @@ impl HubWatch {
                     found.push(Rollback::Entries { author: *author });
                 }
             }
+        }
+        if let Ok(mut c) = self.confirmed.lock() {
+            c.insert(hub, now.at_ms);
         }
         let remember = HubHeld {
             acl_len: now.acl_len.max(seen.acl_len),
