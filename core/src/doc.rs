@@ -34,7 +34,9 @@
 //!
 //! The bytes of changes and saves name their part: a record per part,
 //! `[0x01, part, length: u32 LE, Automerge bytes]`, so records concatenate. Bytes that
-//! start with Automerge's magic number are part 0 alone (as written before parts).
+//! start with Automerge's magic number are part 0 alone (as written before parts). A
+//! snapshot may add a note after its parts, `[0x02, 0, length: u32 LE, bytes]`, which
+//! loading skips (its content is the vault's: see [`with_note`]).
 
 use std::collections::BTreeMap;
 
@@ -95,8 +97,11 @@ pub const CHECKIN_SHARDS: usize = 2;
 /// How many Automerge documents a journal is.
 pub const PARTS: usize = 1 + CHECKIN_SHARDS;
 
-/// The first byte of every record in journal bytes.
+/// The first byte of every record of a part in journal bytes.
 const RECORD_TAG: u8 = 0x01;
+/// The first byte of a note a snapshot carries beside its parts (its authors'
+/// frontier): not Automerge bytes, skipped by [`parts`], read by [`note_of`].
+const NOTE_TAG: u8 = 0x02;
 /// The bytes every Automerge chunk starts with.
 const AUTOMERGE_MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
 
@@ -130,7 +135,7 @@ pub fn parts(bytes: &[u8]) -> Result<Vec<(usize, Vec<u8>)>, DocError> {
         let [tag, part, l0, l1, l2, l3, body @ ..] = rest else {
             return Err(DocError::Format("a record is cut short"));
         };
-        if *tag != RECORD_TAG {
+        if *tag != RECORD_TAG && *tag != NOTE_TAG {
             return Err(DocError::Format("not journal bytes"));
         }
         let part = usize::from(*part);
@@ -143,7 +148,9 @@ pub fn parts(bytes: &[u8]) -> Result<Vec<(usize, Vec<u8>)>, DocError> {
         if body.len() < len {
             return Err(DocError::Format("a record is cut short"));
         }
-        by_part[part].extend_from_slice(&body[..len]);
+        if *tag == RECORD_TAG {
+            by_part[part].extend_from_slice(&body[..len]);
+        }
         rest = &body[len..];
     }
     Ok(by_part
@@ -151,6 +158,33 @@ pub fn parts(bytes: &[u8]) -> Result<Vec<(usize, Vec<u8>)>, DocError> {
         .enumerate()
         .filter(|(_, b)| !b.is_empty())
         .collect())
+}
+
+/// Journal bytes with a note after the parts (what a snapshot says beside the
+/// document; the caller encodes it).
+pub fn with_note(mut bytes: Vec<u8>, note: &[u8]) -> Vec<u8> {
+    bytes.push(NOTE_TAG);
+    bytes.push(0);
+    bytes.extend_from_slice(&(note.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(note);
+    bytes
+}
+
+/// The note in journal bytes, if they carry one (and are well formed).
+pub fn note_of(bytes: &[u8]) -> Option<&[u8]> {
+    if bytes.starts_with(&AUTOMERGE_MAGIC) {
+        return None;
+    }
+    let mut rest = bytes;
+    while let [tag, _part, l0, l1, l2, l3, body @ ..] = rest {
+        let len = u32::from_le_bytes([*l0, *l1, *l2, *l3]) as usize;
+        let record = body.get(..len)?;
+        if *tag == NOTE_TAG {
+            return Some(record);
+        }
+        rest = &body[len..];
+    }
+    None
 }
 
 fn str_of(v: Option<(Value<'_>, ObjId)>) -> Option<String> {
@@ -932,6 +966,33 @@ mod tests {
         assert!(matches!(
             JournalDoc::load(&junk, actor(2)),
             Err(DocError::Automerge(_))
+        ));
+    }
+
+    #[test]
+    fn a_note_beside_the_parts_is_found_and_loading_skips_it() {
+        let (mut a, _) = JournalDoc::create(actor(1), None).unwrap();
+        let c = NewCheckIn {
+            mood: 4,
+            ..Default::default()
+        }
+        .validate(5)
+        .unwrap();
+        a.add_checkin(&c).unwrap();
+        let plain = a.save();
+        assert_eq!(note_of(&plain), None);
+        let noted = with_note(plain.clone(), b"frontier");
+        assert_eq!(note_of(&noted), Some(&b"frontier"[..]));
+        let mut back = JournalDoc::load(&noted, actor(2)).unwrap();
+        assert_eq!(back.checkins().len(), 1);
+        assert_eq!(back.save(), plain);
+        JournalDoc::empty(actor(3)).apply(&noted).unwrap();
+        // A note cut short is no note, and the bytes are refused as damaged.
+        let cut = &noted[..noted.len() - 2];
+        assert_eq!(note_of(cut), None);
+        assert!(matches!(
+            JournalDoc::load(cut, actor(2)),
+            Err(DocError::Format(_))
         ));
     }
 

@@ -1232,4 +1232,56 @@ mod tests {
             assert_eq!(answer, Ok((true, false)));
         });
     }
+
+    fn owner_of(a: &Vault) -> (Vault, MemoryKeyStore) {
+        let keys = MemoryKeyStore::new();
+        a.authorize_device(&Vault::prepare_device(&keys).unwrap(), Role::Owner)
+            .unwrap();
+        let journal = a.journal_id().unwrap();
+        let v = Vault::join(Location::Memory, &keys, journal, a.sync_items().unwrap()).unwrap();
+        (v, keys)
+    }
+
+    fn bundles(v: &Vault) -> Vec<SyncItem> {
+        let items = v.sync_items().unwrap();
+        items
+            .into_iter()
+            .filter(|i| matches!(i, SyncItem::Bundle(_)))
+            .collect()
+    }
+
+    /// A device given only a snapshot still knows how far each author had got: the
+    /// snapshot says so beside the document.
+    #[test]
+    fn a_device_given_only_a_snapshot_knows_every_authors_newest_entry_in_it() {
+        let keys = MemoryKeyStore::new();
+        let a = Vault::create(Location::Memory, &keys, None).unwrap();
+        let (c, _kc) = owner_of(&a);
+        for note in ["one", "two", "three"] {
+            c.add_checkin(&NewCheckIn {
+                mood: 3,
+                note: note.into(),
+                ..Default::default()
+            })
+            .unwrap();
+        }
+        a.ingest(c.sync_items().unwrap()).unwrap();
+        let c_id = c.device_id().unwrap();
+        let c_mark = a.lock().unwrap().journal.newest_by_author()[&c_id];
+        assert_eq!(
+            c_mark.seq,
+            c.lock().unwrap().journal.newest_by_author()[&c_id].seq
+        );
+        a.compact().unwrap();
+        // B joins with the access log and keys, then receives A's one bundle: the
+        // snapshot that replaced C's.
+        let (b, _kb) = owner_of(&a);
+        let only = bundles(&a);
+        assert_eq!(only.len(), 1, "one snapshot");
+        b.ingest(only).unwrap();
+        assert_eq!(b.checkins().unwrap().len(), 3);
+        let frontier = b.lock().unwrap().journal.newest_by_author();
+        assert_eq!(frontier.get(&c_id), Some(&c_mark), "{frontier:?}");
+        assert!(b.withheld().unwrap().is_empty());
+    }
 }

@@ -40,6 +40,17 @@ fn frontier_key(doc: DocId) -> String {
     format!("frontier/{doc}")
 }
 
+/// What a snapshot says beside the document (after its parts, see `doc::with_note`).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct SnapshotNote {
+    /// Each author's newest bundle the snapshot's author had applied.
+    frontier: BTreeMap<DeviceId, Mark>,
+}
+
+/// The most authors a snapshot's note is read for (a journal's writers are a member's
+/// devices and the few people it shares with).
+const MAX_NOTE_AUTHORS: usize = 1024;
+
 /// Where items come from: that decides what is written again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Source {
@@ -383,7 +394,13 @@ impl Journal {
         batch: &mut Batch,
     ) -> Result<CompactReport, VaultError> {
         let superseded: Vec<BundleId> = self.live.keys().copied().collect();
-        let snapshot = self.doc.save();
+        // Beside the document, every author's newest entry it holds: a device given only
+        // this snapshot knows how far each author had got (for the marks of removals
+        // it makes, and to compare what hubs gave it with its other devices).
+        let note = crate::wire::to_postcard(&SnapshotNote {
+            frontier: self.frontier.clone(),
+        });
+        let snapshot = crate::doc::with_note(self.doc.save(), &note);
         self.author(
             device,
             BundleKind::Snapshot,
@@ -894,13 +911,13 @@ impl Journal {
             }
         };
         self.note_checked(first, source, report);
-        if let (Some((bundle, _)), Some(loaded)) = (base, loaded) {
+        if let (Some((bundle, plain)), Some(loaded)) = (base, loaded) {
             let written = source == Source::Received;
             match loaded {
                 Ok(doc) => {
                     self.doc = doc;
                     self.keep(&bundle, me, false, batch);
-                    self.supersede(store, &bundle, source, batch)?;
+                    self.supersede(store, &bundle, &plain, source, batch)?;
                     report.accepted += 1;
                     report.duplicates += set_aside.len();
                     set_aside.clear();
@@ -1106,7 +1123,7 @@ impl Journal {
             match self.adopt_snapshot(plain) {
                 Ok(()) => {
                     self.keep(&r.bundle, me, received && !r.written, batch);
-                    self.supersede(store, &r.bundle, source, batch)?;
+                    self.supersede(store, &r.bundle, plain, source, batch)?;
                     report.accepted += usize::from(r.new);
                 }
                 Err(e @ VaultError::Damaged(_)) => return Err(e),
@@ -1215,12 +1232,20 @@ impl Journal {
         &mut self,
         store: &Store,
         snapshot: &Bundle,
+        plain: &[u8],
         source: Source,
         batch: &mut Batch,
     ) -> Result<(), VaultError> {
         let h = snapshot.header();
         if h.kind != BundleKind::Snapshot || !self.state().is_owner(&h.author) {
             return Ok(());
+        }
+        // What the snapshot's author had applied of each author's chain, it holds.
+        let note = crate::doc::note_of(plain)
+            .and_then(|b| postcard::from_bytes::<SnapshotNote>(b).ok())
+            .unwrap_or_default();
+        for (author, mark) in note.frontier.into_iter().take(MAX_NOTE_AUTHORS) {
+            self.advance(author, mark.seq, mark.bundle);
         }
         let stored = match source {
             Source::Received => store.held_bundles(&self.id, &h.supersedes)?,
