@@ -685,6 +685,83 @@ mod tests {
         );
     }
 
+    /// The vault, answering a page of one item at a time (its pages are 4 MiB).
+    struct OneItemPages(Arc<Vault>);
+
+    impl Replica for OneItemPages {
+        fn docs_for(&self, peer: &DeviceId) -> Result<Vec<DocId>, SyncError> {
+            self.0.docs_for(peer)
+        }
+        fn may_hold(&self, doc: &DocId, peer: &DeviceId) -> bool {
+            self.0.may_hold(doc, peer)
+        }
+        fn may_take(&self, doc: &DocId, peer: &DeviceId) -> bool {
+            self.0.may_take(doc, peer)
+        }
+        fn item_ids(&self, doc: &DocId) -> Result<(Vec<ItemId>, usize), SyncError> {
+            self.0.item_ids(doc)
+        }
+        fn items_page(
+            &self,
+            doc: &DocId,
+            skip: &BTreeSet<ItemId>,
+            from: Option<&ItemsCursor>,
+            _budget: usize,
+        ) -> Result<(Vec<SyncItem>, Option<ItemsCursor>), SyncError> {
+            self.0.items_page(doc, skip, from, 1)
+        }
+        fn may_connect(&self, peer: &DeviceId) -> bool {
+            self.0.may_connect(peer)
+        }
+        fn access_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+            self.0.access_changes()
+        }
+        fn check(
+            &self,
+            doc: &DocId,
+            peer: &DeviceId,
+            items: Vec<SyncItem>,
+        ) -> Result<super::super::Checked, SyncError> {
+            self.0.check(doc, peer, items)
+        }
+        fn commit(&self, checked: super::super::Checked) -> Result<(), SyncError> {
+            self.0.commit(checked)
+        }
+    }
+
+    /// An answer streams a page at a time and asks again before each page: a device
+    /// removed while its answer is on the way gets no page after the removal.
+    #[test]
+    fn a_device_removed_while_its_answer_streams_gets_no_further_page() {
+        let (a, b) = pair();
+        for text in ["one", "two", "three"] {
+            note(&a, text);
+        }
+        let a = Arc::new(a);
+        let replica = OneItemPages(a.clone());
+        let doc = a.journal_id().unwrap();
+        let peer = b.device_id().unwrap();
+        let (mut session, _) = Session::start(&replica, peer, Mode::Live).unwrap();
+        let (mut theirs, acl) = b.item_ids(&doc).unwrap();
+        let hello = Message::Hello {
+            version: PROTOCOL_VERSION,
+            docs: vec![Summary::of(doc, &mut theirs, acl)],
+        };
+        session.handle(&replica, hello).unwrap();
+        let step = session
+            .handle(&replica, Message::Ids { doc, ids: theirs })
+            .unwrap();
+        let mut answer = step.answers.into_iter().next().expect("an answer");
+        let first = answer.next(&replica).unwrap();
+        assert!(
+            matches!(&first, Some(Message::Items { items, last: false, .. }) if items.len() == 1),
+            "one item, more to come: {first:?}"
+        );
+        a.remove_device(peer).unwrap();
+        let refused = answer.next(&replica).unwrap_err();
+        assert!(matches!(refused, SyncError::Denied(_)), "{refused}");
+    }
+
     /// Writes a check-in on `w` and pushes what it made to `other`, as `net` pushes
     /// the vault's outgoing items on a live connection (not once `w` has ended).
     fn edit(
