@@ -20,8 +20,13 @@ use crate::ids::{DeviceId, DocId};
 use crate::item::SyncItem;
 use crate::limits::{self, FrameRoom, RECONCILE_DEADLINE, WRITE_DEADLINE};
 
-/// Items up to this size are checked on the connection's task, not the blocking pool.
-const INLINE_CHECK_BYTES: usize = 16 << 10;
+/// A batch of at most this many items, and [`INLINE_CHECK_BYTES`], is checked on the
+/// connection's task rather than the blocking pool: a live check-in or two, a few
+/// signature checks (~50 µs each). More would let a peer that streams small batches
+/// keep the async workers, which every other connection needs, busy verifying.
+const INLINE_CHECK_ITEMS: usize = 2;
+/// See [`INLINE_CHECK_ITEMS`] (a padded check-in is about 800 bytes).
+const INLINE_CHECK_BYTES: usize = 4 << 10;
 
 /// How long a one-shot sync waits for the peer to finish after reconciling.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -511,7 +516,7 @@ async fn take_in(
     // A live push of a check-in or two is checked in place: a hop to the blocking pool
     // would cost more than the check. Large replies go to the pool.
     let size: usize = items.iter().map(|i| i.bytes().len()).sum();
-    let checked = if size <= INLINE_CHECK_BYTES {
+    let checked = if items.len() <= INLINE_CHECK_ITEMS && size <= INLINE_CHECK_BYTES {
         r.check(&doc, &peer, items)
     } else {
         blocking(move || r.check(&doc, &peer, items)).await
