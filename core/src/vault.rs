@@ -739,12 +739,7 @@ impl Vault {
         }
         let guard = self.lock()?;
         let doc = guard.journal.id();
-        let held_key = format!("{META_HUB_HELD}{peer}");
-        let before: withheld::HubHeld = guard
-            .store
-            .meta(&held_key)?
-            .and_then(|b| postcard::from_bytes(&b).ok())
-            .unwrap_or_default();
+        let before = stored_hub_held(&guard.store, peer)?.unwrap_or_default();
         let (_, acl_len) = guard.store.item_ids(&doc)?;
         let now = withheld::HubHeld {
             acl_len: acl_len as u32,
@@ -755,28 +750,30 @@ impl Vault {
         let (found, remember) = self
             .hubs
             .reconciled(*peer, &before, now, |id| guard.journal.replaced(id));
-        let found_key = format!("{META_HUB_FOUND}{peer}");
-        let found_bytes = wire::to_postcard(&found);
-        // The usual case writes nothing: the hub holds what it held and nothing is
+        // The usual case writes nothing: the hub holds what it held and nothing new is
         // found. The time is kept in memory meanwhile (`HubWatch`); the stored one may
         // be older, which only makes this device's view look earlier to a witness
         // comparison: it then finds less, never more.
-        let same_view = withheld::HubHeld {
-            at_ms: before.at_ms,
-            ..remember.clone()
-        } == before;
-        let found_before = guard.store.meta(&found_key)?;
-        let same_found = found_before.as_deref() == Some(found_bytes.as_slice())
-            || (found.is_empty() && found_before.is_none());
-        if same_view && same_found {
-            return Ok(());
-        }
         let mut batch = Batch::new();
-        batch.put_meta(&held_key, wire::to_postcard(&remember));
-        batch.put_meta(&found_key, found_bytes);
-        // Not fsync'd on its own (it is not the member's data, and a one-shot sync must
-        // not wait for it): the next durable write, or closing the vault, makes it so.
-        guard.store.commit(batch, false)?;
+        let mut changed = stage_findings(
+            &guard.store,
+            &mut batch,
+            &format!("{META_HUB_FOUND}{peer}"),
+            &found,
+        )?;
+        if !remember.same_view(&before) {
+            batch.put_meta(
+                &format!("{META_HUB_HELD}{peer}"),
+                wire::to_postcard(&remember),
+            );
+            changed = true;
+        }
+        if changed {
+            // Not fsync'd on its own (it is not the member's data, and a one-shot sync
+            // must not wait for it): the next durable write, or closing the vault, makes
+            // it so.
+            guard.store.commit(batch, false)?;
+        }
         Ok(())
     }
 
@@ -823,37 +820,17 @@ impl Vault {
         let mut batch = Batch::new();
         let mut changed = false;
         for w in hubs {
-            let held_key = format!("{META_HUB_HELD}{}", w.hub);
-            let Some(mine) = guard
-                .store
-                .meta(&held_key)?
-                .and_then(|b| postcard::from_bytes::<withheld::HubHeld>(&b).ok())
-            else {
+            let Some(mine) = stored_hub_held(&guard.store, &w.hub)? else {
                 continue; // this device never reconciled with that hub
             };
-            let mine = self.hubs.latest(w.hub, mine);
-            let found = mine.behind(
+            let found = self.hubs.latest(w.hub, mine).behind(
                 *peer,
                 &withheld::HubHeld::from_witness(w),
                 |author| state.may_hold(author),
                 |id| guard.journal.replaced(id),
             );
             let key = format!("{META_WITNESS_FOUND}{}/{peer}", w.hub);
-            let before = guard.store.meta(&key)?;
-            match found {
-                Some(f) => {
-                    let bytes = wire::to_postcard(&vec![f]);
-                    if before.as_deref() != Some(bytes.as_slice()) {
-                        batch.put_meta(&key, bytes);
-                        changed = true;
-                    }
-                }
-                None if before.is_some() => {
-                    batch.delete_meta(&key);
-                    changed = true;
-                }
-                None => {}
-            }
+            changed |= stage_findings(&guard.store, &mut batch, &key, found.as_slice())?;
         }
         if changed {
             guard.store.commit(batch, false)?;
@@ -1202,6 +1179,37 @@ fn or_reload<T>(
         *journal = Journal::load(store, device, journal.id(), journal.actor())?;
     }
     result
+}
+
+/// What this device remembers a hub held at its last reconciliation with it (a view
+/// stored by an older build reads as none).
+fn stored_hub_held(store: &Store, hub: &DeviceId) -> Result<Option<withheld::HubHeld>, VaultError> {
+    Ok(store
+        .meta(&format!("{META_HUB_HELD}{hub}"))?
+        .and_then(|b| postcard::from_bytes(&b).ok()))
+}
+
+/// Stages `found` under `key` when it differs from what is stored (none: the key goes);
+/// says whether anything was staged.
+fn stage_findings(
+    store: &Store,
+    batch: &mut Batch,
+    key: &str,
+    found: &[Rollback],
+) -> Result<bool, VaultError> {
+    let before = store.meta(key)?;
+    if found.is_empty() {
+        if before.is_some() {
+            batch.delete_meta(key);
+        }
+        return Ok(before.is_some());
+    }
+    let bytes = wire::to_postcard(&found);
+    if before.as_deref() == Some(bytes.as_slice()) {
+        return Ok(false);
+    }
+    batch.put_meta(key, bytes);
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -117,7 +117,8 @@ pub trait Replica: Send + Sync + 'static {
 
     /// What this side last saw each hub hold of `doc`, to tell `peer` if it is another
     /// of the member's own devices ([`Message::Witness`](super::Message)); `None` for
-    /// anyone else (a hub, a coach) and on a hub.
+    /// anyone else (a hub, a coach) and on a hub. Asked, like [`Replica::observe_witness`],
+    /// only for a doc `peer` may hold ([`Replica::may_hold`]).
     fn witness(&self, _doc: &DocId, _peer: &DeviceId) -> Result<Option<Vec<Witness>>, SyncError> {
         Ok(None)
     }

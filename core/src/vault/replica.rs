@@ -57,23 +57,18 @@ impl Replica for Vault {
         Ok(())
     }
 
-    fn witness(&self, doc: &DocId, peer: &DeviceId) -> Result<Option<Vec<Witness>>, SyncError> {
-        if self.held_by(peer) != Some(*doc) {
-            return Ok(None);
-        }
+    // The session asks both only for a doc the peer may hold (`may_hold`): the journal.
+    fn witness(&self, _doc: &DocId, peer: &DeviceId) -> Result<Option<Vec<Witness>>, SyncError> {
         Ok(self.witness_for(peer)?)
     }
 
     fn observe_witness(
         &self,
-        doc: &DocId,
+        _doc: &DocId,
         peer: &DeviceId,
         hubs: Vec<Witness>,
     ) -> Result<(), SyncError> {
-        if self.held_by(peer) == Some(*doc) {
-            self.observe_device_witness(peer, &hubs)?;
-        }
-        Ok(())
+        Ok(self.observe_device_witness(peer, &hubs)?)
     }
 
     fn observe_reconciled(&self, peer: &DeviceId) -> Result<Vec<String>, SyncError> {

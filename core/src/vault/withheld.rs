@@ -93,6 +93,11 @@ impl HubHeld {
         }
     }
 
+    /// Whether `other` says the same of the hub, whenever it was taken.
+    pub(crate) fn same_view(&self, other: &HubHeld) -> bool {
+        self.acl_len == other.acl_len && self.frontier == other.frontier
+    }
+
     /// What another device says a hub held.
     pub(crate) fn from_witness(w: &Witness) -> HubHeld {
         HubHeld {
