@@ -15,7 +15,7 @@ use hearth_core::device::{self, Live};
 use hearth_core::pairing::Ticket;
 use hearth_core::sync::net::NetConfig;
 
-use crate::{Cli, Command, DeviceCommand, PlanCommand, render, watch};
+use crate::{Cli, Command, DeviceCommand, PlanCommand, center, render, watch};
 
 /// The file inside the home that holds this device's seed (mode 0600).
 const KEY_FILE: &str = "device.key";
@@ -106,8 +106,15 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             for words in &summary.withheld {
                 println!("Warning: {words}.");
             }
+            // Sign-ups made offline reach the center now, and statuses come back.
+            if vault.peers()?.iter().any(|p| p.hub)
+                && let Some(why) = center::refresh(&runtime()?, &vault, &net)
+            {
+                println!("The center's programs and sign-ups could not be updated: {why}");
+            }
             Ok(())
         }
+        Command::Center(command) => center::run(Arc::new(home.open()?), &net, command),
         Command::Sync { watch: true } => {
             let vault = Arc::new(home.open()?);
             runtime()?.block_on(watch::run(vault, &net))
@@ -143,7 +150,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -2,6 +2,7 @@
 //! home directory, does one thing, and exits; errors are one line on stderr and a
 //! non-zero exit, and a failed command changes nothing.
 
+mod center;
 mod commands;
 mod render;
 mod watch;
@@ -117,6 +118,72 @@ enum Command {
     },
     /// Fold the journal's bundles into one snapshot and reclaim space.
     Compact,
+    #[command(flatten)]
+    Center(CenterCommand),
+}
+
+/// What the center offers, and signing up for it under a nickname.
+#[derive(Debug, Subcommand)]
+enum CenterCommand {
+    /// What your center offers: programs and their coming sessions, with places left.
+    Programs {
+        /// Print JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign up for a session (the center sees only the nickname and note you give).
+    Signup {
+        /// The session's number, from `hearth programs`.
+        session: String,
+        /// The name this center knows you by (the last one you used there if omitted).
+        #[arg(long)]
+        nickname: Option<String>,
+        /// A note to staff (access needs, "might be late").
+        #[arg(long)]
+        note: Option<String>,
+        /// Remind me this many minutes before it starts (on this device only).
+        #[arg(long, value_name = "MINUTES")]
+        remind: Option<u16>,
+    },
+    /// What you signed up for, and where each stands.
+    Signups {
+        /// Print JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Withdraw a sign-up (your place goes to the next on the wait-list).
+    Withdraw {
+        /// The sign-up's id (or its start), from `hearth signups`.
+        id: String,
+    },
+    /// Propose an activity to your center; others can show interest.
+    Propose {
+        /// What.
+        title: String,
+        /// When it could happen.
+        #[arg(long)]
+        when: Option<String>,
+        /// Anything else: who could lead it, what it needs.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Members' proposals and how many are interested.
+    Proposals {
+        /// Print JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show interest in a proposal (anonymously; counted once per member).
+    Interested {
+        /// The proposal's number, from `hearth proposals`.
+        proposal: String,
+    },
+    /// The partners your center refers people to (works offline).
+    Resources {
+        /// Print JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -23,6 +23,8 @@ impl Domain {
     pub const ENVELOPE: Domain = Domain("hearth/envelope/v2\0");
     /// Signatures over a consent record in the ledger.
     pub const CONSENT: Domain = Domain("hearth/consent/v1\0");
+    /// A center's flyer, signed by its hub.
+    pub const FLYER: Domain = Domain("hearth/flyer/v1\0");
 }
 
 /// An encryption, decryption or signature check failed.

@@ -2,6 +2,8 @@
 //! the member's other devices, sync once, and stay live. Everything here is iroh
 //! plumbing around [`crate::sync`] and [`crate::pairing`]; the rules live there.
 
+mod center;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +24,8 @@ use crate::sync::live::{self, Offer};
 use crate::sync::net::{Hooks, NetConfig, SyncEvent, bind_endpoint, run_connection};
 use crate::sync::{Replica, SYNC_ALPN, SyncError};
 use crate::vault::{DevicePublic, Location, Vault};
+
+pub use center::{CENTER_DEADLINE, CenterReport, interested, propose, sync_centers};
 
 /// How long to wait for a peer to answer a dial.
 pub const DIAL_TIMEOUT: Duration = Duration::from_secs(5);

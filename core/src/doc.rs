@@ -17,7 +17,8 @@
 //!                     profile:  { name: str },
 //!                     plan:     { <section>: { text: Text, items: [str] }..., supporters: [{name, role, contact}] },
 //!                     checkins: { <ulid>: CHECKIN }   (check-ins of journals made before shards),
-//!                     consents: { <ulid>: { record: str (JSON), revoked_at?: timestamp } } }
+//!                     consents: { <ulid>: { record: str (JSON), revoked_at?: timestamp } },
+//!                     center:   { secret: bytes, signups: { <ulid>: SIGNUP } } }  (see `center`)
 //! parts 1, 2:  ROOT { schema: "hearth.journal.checkins/1", checkins: { <ulid>: CHECKIN } }
 //! CHECKIN:     { mood: int, craving?: int, energy?: int, sleep?: f64,
 //!                tags?: str ("\n"-joined), note?: str, at?: timestamp }
@@ -37,6 +38,8 @@
 //! start with Automerge's magic number are part 0 alone (as written before parts). A
 //! snapshot may add a note after its parts, `[0x02, 0, length: u32 LE, bytes]`, which
 //! loading skips (its content is the vault's: see [`with_note`]).
+
+mod center;
 
 use std::collections::BTreeMap;
 
@@ -193,8 +196,9 @@ fn str_of(v: Option<(Value<'_>, ObjId)>) -> Option<String> {
 
 impl JournalDoc {
     /// A new journal with its skeleton, made by `actor`. Returns the doc and the
-    /// genesis change bytes (every part's skeleton). No secret lives in it: every
-    /// reader holds it.
+    /// genesis change bytes (every part's skeleton). No secret that grants access
+    /// lives in it (every reader holds it); the center secret only lets the member's
+    /// devices be one pseudonym at a center.
     pub fn create(actor: ActorId, name: Option<&str>) -> Result<(Self, Vec<u8>), DocError> {
         let mut doc = AutoCommit::new().with_actor(actor.clone());
         doc.put(ROOT, "schema", JOURNAL_SCHEMA)?;
@@ -212,6 +216,7 @@ impl JournalDoc {
         doc.put_object(&plan, "supporters", ObjType::List)?;
         doc.put_object(ROOT, "checkins", ObjType::Map)?;
         doc.put_object(ROOT, "consents", ObjType::Map)?;
+        Self::put_center_skeleton(&mut doc)?;
         doc.commit();
         let mut journal = JournalDoc { parts: vec![doc] };
         for _ in 0..CHECKIN_SHARDS {

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod blind;
 pub mod bundle;
+pub mod center;
 pub mod crypto;
 pub mod device;
 pub mod doc;

@@ -18,7 +18,7 @@ use crate::crypto;
 use crate::ids::{DeviceId, DocId};
 use crate::item::SyncItem;
 use crate::sync::SyncError;
-use crate::sync::message::{read_frame, write_frame};
+use crate::sync::message::{exchange, read_frame, write_frame};
 
 /// The ALPN of the pairing protocol.
 pub const PAIR_ALPN: &[u8] = b"hearth/pair/1";
@@ -203,14 +203,7 @@ pub async fn request(
     conn: &iroh::endpoint::Connection,
     req: &PairRequest,
 ) -> Result<PairResponse, SyncError> {
-    let (mut send, mut recv) = conn
-        .open_bi()
-        .await
-        .map_err(|e| SyncError::Network(e.to_string()))?;
-    write_frame(&mut send, req).await?;
-    send.finish()
-        .map_err(|e| SyncError::Network(e.to_string()))?;
-    let answer = read_frame::<_, PairResponse>(&mut recv, MAX_PAIR_FRAME, "pairing response");
+    let answer = exchange::<_, PairResponse>(conn, req, MAX_PAIR_FRAME, "pairing response");
     tokio::time::timeout(CONFIRM_TIMEOUT + REQUEST_TIMEOUT, answer)
         .await
         .map_err(|_| SyncError::Network("no answer from the inviting device".into()))??

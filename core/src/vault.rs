@@ -5,6 +5,7 @@
 //! decrypted document lives only in memory. Networking is not here (that is `sync`).
 
 mod backup;
+mod center;
 mod journal;
 mod keys;
 mod replica;

@@ -5,6 +5,8 @@
 //! [`enrollment`]; what a doc may hold and who may receive it, in the core's blind
 //! store.
 
+pub mod center;
+pub mod console;
 pub mod enrollment;
 
 use std::collections::BTreeMap;
@@ -20,6 +22,7 @@ pub use enrollment::{EnrollLimits, TICKET_FILE, read_ticket, rotate_ticket};
 use gate::Gate;
 pub use gate::HubLimits;
 use hearth_core::blind::{BlindStore, DEFAULT_QUOTA_BYTES};
+use hearth_core::center::CENTER_ALPN;
 use hearth_core::identity::{DeviceKeys, FileKeyStore, KeyStore, Seed};
 use hearth_core::ids::{DeviceId, DocId};
 use hearth_core::item::SyncItem;
@@ -59,6 +62,14 @@ pub struct HubConfig {
     /// How long a ticket made now (the hub's first) lasts; an existing ticket keeps
     /// its own expiry (`hearth-hub ticket --rotate --expires` replaces it).
     pub ticket_expires: Option<Duration>,
+    /// Days sign-ups are kept after their session ends.
+    pub retention_days: u32,
+    /// Milliseconds added to the system clock for the center's decisions (sessions
+    /// started, retention): tests move time with it; 0 in service.
+    pub clock_offset_ms: i64,
+    /// The staff console, if the hub serves one (`hearth-hub serve` does, on
+    /// [`console::DEFAULT_ADDR`]; none by default here, so test hubs bind no port).
+    pub console: Option<console::ConsoleConfig>,
 }
 
 impl HubConfig {
@@ -72,6 +83,9 @@ impl HubConfig {
             quota_bytes: DEFAULT_QUOTA_BYTES,
             enroll_limits: EnrollLimits::default(),
             ticket_expires: None,
+            retention_days: center::DEFAULT_RETENTION_DAYS,
+            clock_offset_ms: 0,
+            console: None,
         }
     }
 }
@@ -144,6 +158,9 @@ impl Fanout {
 
 struct Shared {
     blind: Arc<BlindStore>,
+    center: Arc<center::Center>,
+    proposals: Arc<center::serve::ProposalLimiter>,
+    clock_offset_ms: i64,
     fanout: Fanout,
     gate: Arc<Gate>,
     home: PathBuf,
@@ -154,6 +171,9 @@ struct Shared {
 /// A running hub.
 pub struct Hub {
     router: Router,
+    /// The retention sweep, stopped with the hub.
+    retention: tokio::task::JoinHandle<()>,
+    console: Option<console::Console>,
     shared: Arc<Shared>,
     ticket: Ticket,
 }
@@ -170,6 +190,49 @@ impl std::fmt::Debug for Hub {
 struct SyncHandler(Arc<Shared>);
 #[derive(Clone)]
 struct EnrollHandler(Arc<Shared>);
+#[derive(Clone)]
+struct CenterHandler(Arc<Shared>);
+
+impl std::fmt::Debug for CenterHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CenterHandler")
+    }
+}
+
+impl ProtocolHandler for CenterHandler {
+    async fn accept(&self, conn: Connection) -> Result<(), AcceptError> {
+        let shared = self.0.clone();
+        let peer = DeviceId::from(conn.remote_id());
+        // The same admission as sync: enrolled or named by a stored doc, and not
+        // removed from a doc it joined (a removed phone keeps the member's center
+        // secret, and is turned away here).
+        if !shared.blind.admits(&peer) {
+            conn.close(1u32.into(), b"unknown device");
+            return Ok(());
+        }
+        let _pass = match shared.gate.device(peer) {
+            Ok(pass) => pass,
+            Err(full) => {
+                conn.close(3u32.into(), full.to_string().as_bytes());
+                return Ok(());
+            }
+        };
+        let offset = shared.clock_offset_ms;
+        center::serve::serve(
+            conn,
+            shared.center.clone(),
+            shared.proposals.clone(),
+            move || offset_now(offset),
+        )
+        .await;
+        Ok(())
+    }
+}
+
+/// Now, moved by `offset_ms` (tests move the center's clock; 0 in service).
+pub fn offset_now(offset_ms: i64) -> u64 {
+    now_ms().saturating_add_signed(offset_ms)
+}
 
 impl std::fmt::Debug for SyncHandler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -303,7 +366,7 @@ impl Hub {
         let endpoint = bind_endpoint(
             device.endpoint_key(),
             &config.net,
-            vec![SYNC_ALPN.to_vec(), PAIR_ALPN.to_vec()],
+            vec![SYNC_ALPN.to_vec(), PAIR_ALPN.to_vec(), CENTER_ALPN.to_vec()],
         )
         .await?;
         // Keep the enrollment secret and its expiry across restarts; refresh the address.
@@ -318,14 +381,41 @@ impl Hub {
         }
         enrollment::write_ticket(&config.home, &ticket)?;
         let gate = Gate::new(config.limits);
+        let center = Arc::new(center::Center::open(
+            &config.home,
+            device.endpoint_key().clone(),
+            config.retention_days,
+        )?);
         let shared = Arc::new(Shared {
             blind,
+            center: center.clone(),
+            proposals: Arc::default(),
+            clock_offset_ms: config.clock_offset_ms,
             fanout: Fanout::default(),
             gate: gate.clone(),
             home: config.home.clone(),
             limiter: Mutex::new(EnrollLimiter::new(config.enroll_limits)),
             recipient: device.recipient().to_string(),
         });
+        let console = match &config.console {
+            Some(c) => {
+                let started = console::Console::start(
+                    c,
+                    center.clone(),
+                    config.home.clone(),
+                    config.clock_offset_ms,
+                )
+                .await;
+                match started {
+                    Ok(console) => Some(console),
+                    Err(e) => {
+                        endpoint.close().await;
+                        return Err(e.into());
+                    }
+                }
+            }
+            None => None,
+        };
         // Past the connection limit, a new connection is refused before its handshake
         // costs anything.
         let filter_gate = gate.clone();
@@ -343,7 +433,9 @@ impl Hub {
             }))
             .accept(SYNC_ALPN, SyncHandler(shared.clone()))
             .accept(PAIR_ALPN, EnrollHandler(shared.clone()))
+            .accept(CENTER_ALPN, CenterHandler(shared.clone()))
             .spawn();
+        let retention = center::spawn_retention(&center, config.clock_offset_ms);
         tracing::info!(
             "hub {} serving {} documents for {} enrolled devices",
             device.id().short(),
@@ -352,6 +444,8 @@ impl Hub {
         );
         Ok(Hub {
             router,
+            retention,
+            console,
             shared,
             ticket,
         })
@@ -398,13 +492,27 @@ impl Hub {
         Ok(self.shared.blind.stored_bundles(doc)?)
     }
 
+    /// The center's programs, rosters and counts (what the staff console works on).
+    pub fn center(&self) -> Arc<center::Center> {
+        self.shared.center.clone()
+    }
+
+    /// Where the staff console listens, if the hub serves one.
+    pub fn console_addr(&self) -> Option<SocketAddr> {
+        self.console.as_ref().map(console::Console::addr)
+    }
+
     /// How many documents it stores.
     pub fn doc_count(&self) -> usize {
         self.shared.blind.doc_count()
     }
 
-    /// Stops accepting, closes connections and the endpoint.
+    /// Stops accepting, closes connections and the endpoint, and stops the console.
     pub async fn shutdown(self) -> Result<()> {
+        self.retention.abort();
+        if let Some(console) = self.console {
+            console.stop().await;
+        }
         self.router
             .shutdown()
             .await

@@ -1,6 +1,7 @@
-//! `hearth-hub`: run the center's hub, or show (and replace) its enrollment ticket.
-//! The ticket's secret is shown only on a terminal: `serve` under a service manager
-//! (its output going to a log) names the command that shows it instead.
+//! `hearth-hub`: run the center's hub, show (and replace) its enrollment ticket, and
+//! manage the staff console's accounts. The ticket's secret is shown only on a
+//! terminal: `serve` under a service manager (its output going to a log) names the
+//! command that shows it instead.
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -12,6 +13,8 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use hearth_core::pairing::Ticket;
 use hearth_core::sync::net::{LocalDiscovery, NetConfig};
+use hearth_hub::console::staff::{self, IfExists};
+use hearth_hub::console::{self, ConsoleConfig, Served};
 use hearth_hub::enrollment::parse_duration;
 use hearth_hub::{
     DEFAULT_BIND, EnrollLimits, Hub, HubConfig, HubLimits, gate, read_ticket, rotate_ticket,
@@ -73,6 +76,21 @@ enum Command {
         /// 12h, 30m); an existing ticket keeps its own expiry.
         #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
         expires: Option<Duration>,
+        /// Where the staff console listens: this machine only by default. Another
+        /// address puts it on the network in plain HTTP: front it with a TLS proxy.
+        #[arg(long, value_name = "ADDR", default_value_t = console::DEFAULT_ADDR)]
+        console: SocketAddr,
+        /// Serve no staff console.
+        #[arg(long, conflicts_with_all = ["console", "console_behind_tls"])]
+        no_console: bool,
+        /// The console is reached through a TLS proxy: its cookies go over HTTPS only.
+        #[arg(long)]
+        console_behind_tls: bool,
+    },
+    /// The staff console's accounts (works while the hub is serving).
+    Staff {
+        #[command(subcommand)]
+        action: StaffAction,
     },
     /// Show the enrollment ticket (works while the hub is serving).
     Ticket {
@@ -87,6 +105,89 @@ enum Command {
         #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "rotate")]
         expires: Option<Duration>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum StaffAction {
+    /// Give a member of staff an account: the password comes from
+    /// HEARTH_STAFF_PASSWORD or is asked for (twice).
+    Add {
+        /// The name they sign in with (letters, digits, '.', '_', '-').
+        name: String,
+        /// Give an existing account a new password (its open sessions end).
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Remove an account: its open sessions end at their next request.
+    Remove {
+        /// The name.
+        name: String,
+    },
+    /// List the accounts.
+    List,
+}
+
+/// The password for `staff add`: from HEARTH_STAFF_PASSWORD, or asked for twice.
+fn new_password() -> Result<zeroize::Zeroizing<String>> {
+    if let Ok(p) = std::env::var("HEARTH_STAFF_PASSWORD") {
+        let p = zeroize::Zeroizing::new(p);
+        staff::check_password(&p)?;
+        return Ok(p);
+    }
+    let first = zeroize::Zeroizing::new(
+        rpassword::prompt_password(format!(
+            "Password (at least {} characters): ",
+            staff::MIN_PASSWORD_CHARS
+        ))
+        .context("cannot ask for a password here: set HEARTH_STAFF_PASSWORD")?,
+    );
+    staff::check_password(&first)?;
+    let again = zeroize::Zeroizing::new(
+        rpassword::prompt_password("The same password again: ")
+            .context("cannot ask for a password here: set HEARTH_STAFF_PASSWORD")?,
+    );
+    anyhow::ensure!(
+        *first == *again,
+        "the two passwords differ; nothing was changed"
+    );
+    Ok(first)
+}
+
+fn run_staff(home: &std::path::Path, action: StaffAction) -> Result<()> {
+    match action {
+        StaffAction::Add { name, replace } => {
+            staff::check_name(&name)?;
+            let password = new_password()?;
+            let if_exists = if replace {
+                IfExists::Replace
+            } else {
+                IfExists::Refuse
+            };
+            staff::add(home, &name, &password, if_exists)?;
+            eprintln!(
+                "{name} can sign in to the staff console{}.",
+                if replace {
+                    " with the new password (sessions opened with the old one end)"
+                } else {
+                    ""
+                }
+            );
+        }
+        StaffAction::Remove { name } => {
+            staff::remove(home, &name)?;
+            eprintln!("{name}'s account is removed; their open sessions end at their next click.");
+        }
+        StaffAction::List => {
+            let names = staff::list(home)?;
+            if names.is_empty() {
+                eprintln!("No staff accounts yet: `hearth-hub staff add NAME` makes one.");
+            }
+            for name in names {
+                println!("{name}");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Reads `--quota-mb`: megabytes (2^20 bytes), decimals allowed, as bytes.
@@ -154,7 +255,7 @@ async fn wait_for_shutdown() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-async fn run(cli: Cli) -> Result<()> {
+async fn run(cli: Cli, utc_offset: time::UtcOffset) -> Result<()> {
     let home = home(cli.home)?;
     match cli.command {
         Command::Serve {
@@ -167,8 +268,20 @@ async fn run(cli: Cli) -> Result<()> {
             expires,
             enroll_limit,
             enroll_limit_per_addr,
+            console,
+            no_console,
+            console_behind_tls,
         } => {
             let had_ticket = read_ticket(&home).is_ok();
+            let console = (!no_console).then_some(ConsoleConfig {
+                addr: console,
+                served: if console_behind_tls {
+                    Served::BehindTls
+                } else {
+                    Served::Plain
+                },
+                utc_offset,
+            });
             let hub = Hub::start(HubConfig {
                 limits: HubLimits {
                     max_connections,
@@ -178,6 +291,7 @@ async fn run(cli: Cli) -> Result<()> {
                 quota_bytes: quota_mb,
                 ticket_expires: expires,
                 enroll_limits: EnrollLimits::per_minute(enroll_limit, enroll_limit_per_addr),
+                console,
                 ..HubConfig::new(
                     home.clone(),
                     NetConfig {
@@ -218,6 +332,12 @@ async fn run(cli: Cli) -> Result<()> {
                     expiry(&ticket)
                 );
             }
+            if let Some(addr) = hub.console_addr() {
+                println!("Staff console: http://{addr}/");
+                if staff::list(&home).map(|n| n.is_empty()).unwrap_or(true) {
+                    println!("No staff accounts yet: `hearth-hub staff add NAME` makes one.");
+                }
+            }
             wait_for_shutdown().await;
             eprintln!("Shutting down.");
             hub.shutdown().await
@@ -243,10 +363,14 @@ async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Staff { action } => run_staff(&home, action),
     }
 }
 
 fn main() -> ExitCode {
+    // Read while this is the only thread: the console shows times and reads forms in
+    // the machine's offset (the time crate refuses to read it once threads run).
+    let utc_offset = time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC);
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -265,7 +389,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, utc_offset)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("hearth-hub: {e:#}");

@@ -3,11 +3,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod console;
 mod hub;
 mod netns;
 mod pairing;
 mod sync;
 mod takeover;
+mod webdriver;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};

@@ -225,6 +225,25 @@ pub async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(
         .map_err(|e| SyncError::Network(e.to_string()))
 }
 
+/// Sends `req` on a fresh stream of `conn`, finishes its side, and reads the one
+/// answer (at most `max` bytes), or `None` when the peer closed without answering.
+/// Request-and-answer protocols (pairing, centers) share it.
+pub async fn exchange<Req: Serialize, Ans: DeserializeOwned>(
+    conn: &iroh::endpoint::Connection,
+    req: &Req,
+    max: usize,
+    what: &'static str,
+) -> Result<Option<Ans>, SyncError> {
+    let (mut send, mut recv) = conn
+        .open_bi()
+        .await
+        .map_err(|e| SyncError::Network(e.to_string()))?;
+    write_frame(&mut send, req).await?;
+    send.finish()
+        .map_err(|e| SyncError::Network(e.to_string()))?;
+    read_frame::<_, Ans>(&mut recv, max, what).await
+}
+
 /// Reads one message, or `None` at a clean end of stream. The length is checked
 /// before the body is allocated.
 pub async fn read_message<R: AsyncRead + Unpin>(r: &mut R) -> Result<Option<Message>, SyncError> {

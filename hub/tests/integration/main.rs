@@ -4,6 +4,8 @@
 //! or garbage frames — while it keeps serving everyone else.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod center;
+mod console;
 mod enrollment;
 mod limits;
 mod peers;

@@ -1,0 +1,159 @@
+//! The hub's side of `hearth/center/1`: a connection from an admitted device carries
+//! requests, one per stream, each read within a deadline and bounded before its body
+//! is allocated, answered from the center's store. A device may ask at most
+//! [`MAX_REQUESTS`] things per connection and propose at most [`PROPOSALS_PER_HOUR`]
+//! times an hour (counted in memory: who proposed is never written down).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hearth_core::center::wire::{MAX_REQUEST, Refusal};
+use hearth_core::center::{Answer, Request};
+use hearth_core::ids::DeviceId;
+use hearth_core::sync::message::{read_frame, write_frame};
+use iroh::endpoint::Connection;
+
+use super::{Asker, Center, CenterError};
+
+/// Requests one connection may carry.
+pub const MAX_REQUESTS: usize = 256;
+/// How long the hub waits for the next request, and for its answer to be read.
+pub const REQUEST_WITHIN: Duration = Duration::from_secs(10);
+/// Proposals one device may make in an hour.
+pub const PROPOSALS_PER_HOUR: usize = 5;
+
+/// Who proposed recently (device → times), in memory only.
+#[derive(Debug, Default)]
+pub struct ProposalLimiter(Mutex<HashMap<DeviceId, Vec<Instant>>>);
+
+impl ProposalLimiter {
+    fn admit(&self, device: DeviceId) -> bool {
+        let Ok(mut map) = self.0.lock() else {
+            return false;
+        };
+        let now = Instant::now();
+        map.retain(|_, times| {
+            times.retain(|t| now.duration_since(*t) < Duration::from_secs(3600));
+            !times.is_empty()
+        });
+        let times = map.entry(device).or_default();
+        if times.len() >= PROPOSALS_PER_HOUR {
+            return false;
+        }
+        times.push(now);
+        true
+    }
+}
+
+fn refused(e: CenterError) -> Answer {
+    Answer::Refused(match e {
+        CenterError::Invalid(v) => Refusal::Invalid(v.to_string()),
+        CenterError::Missing(what) => Refusal::Unknown(what.trim_start_matches("such ").to_owned()),
+        CenterError::Full(why) => Refusal::TooMany(why),
+        CenterError::Store(why) => Refusal::Unavailable(why),
+    })
+}
+
+/// Answers one request.
+pub fn answer(
+    center: &Center,
+    limiter: &ProposalLimiter,
+    peer: DeviceId,
+    req: Request,
+    now_ms: u64,
+) -> Answer {
+    let statuses = |r: Result<_, Refusal>| r.map_or_else(Answer::Refused, Answer::Statuses);
+    match req {
+        Request::Flyer { have } => {
+            if have >= center.version() && have != 0 {
+                Answer::Flyer(None)
+            } else {
+                Answer::Flyer(Some(center.flyer(now_ms)))
+            }
+        }
+        Request::SignUp {
+            tag,
+            id,
+            session,
+            nickname,
+            note,
+        } => statuses(center.sign_up(
+            Asker {
+                device: peer,
+                tag: &tag,
+            },
+            id,
+            session,
+            &nickname,
+            &note,
+            now_ms,
+        )),
+        Request::Withdraw { tag, id } => statuses(center.withdraw(
+            Asker {
+                device: peer,
+                tag: &tag,
+            },
+            id,
+        )),
+        Request::Statuses { tag } => statuses(center.statuses(Asker {
+            device: peer,
+            tag: &tag,
+        })),
+        Request::Propose(draft) => {
+            if !limiter.admit(peer) {
+                return Answer::Refused(Refusal::TooMany(format!(
+                    "at most {PROPOSALS_PER_HOUR} proposals an hour from one device"
+                )));
+            }
+            center
+                .propose(&draft, now_ms)
+                .map_or_else(refused, Answer::Proposed)
+        }
+        Request::Interested { token, proposal } => center
+            .interested(proposal, token)
+            .map_or_else(refused, Answer::Interest),
+    }
+}
+
+/// Serves one connection until the device closes it, goes quiet, or has asked
+/// [`MAX_REQUESTS`] things.
+pub async fn serve(
+    conn: Connection,
+    center: Arc<Center>,
+    limiter: Arc<ProposalLimiter>,
+    now_ms: impl Fn() -> u64,
+) {
+    let peer = DeviceId::from(conn.remote_id());
+    for _ in 0..MAX_REQUESTS {
+        let next = tokio::time::timeout(REQUEST_WITHIN, conn.accept_bi()).await;
+        let Ok(Ok((mut send, mut recv))) = next else {
+            break;
+        };
+        let req = tokio::time::timeout(
+            REQUEST_WITHIN,
+            read_frame::<_, Request>(&mut recv, MAX_REQUEST, "center request"),
+        )
+        .await;
+        let answer_to = match req {
+            Ok(Ok(Some(req))) => {
+                let (center, limiter, now) = (center.clone(), limiter.clone(), now_ms());
+                // The store's write is an fsync: off the async workers.
+                match tokio::task::spawn_blocking(move || answer(&center, &limiter, peer, req, now))
+                    .await
+                {
+                    Ok(a) => a,
+                    Err(_) => Answer::Refused(Refusal::Unavailable("internal error".into())),
+                }
+            }
+            Ok(Ok(None)) => break,
+            Ok(Err(e)) => Answer::Refused(Refusal::Invalid(e.to_string())),
+            Err(_) => break,
+        };
+        let sent = tokio::time::timeout(REQUEST_WITHIN, write_frame(&mut send, &answer_to)).await;
+        if !matches!(sent, Ok(Ok(()))) || send.finish().is_err() {
+            break;
+        }
+    }
+    conn.close(0u32.into(), b"done");
+}
