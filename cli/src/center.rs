@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use hearth_core::center::{
     Flyer, NewSignUp, ProposalDraft, ProposalId, SessionId, SignUp, SignUpStatus,
 };
@@ -28,7 +28,7 @@ pub(crate) fn run(vault: Arc<Vault>, net: &NetConfig, command: CenterCommand) ->
     match command {
         CenterCommand::Programs { json } => {
             let note = refresh(&rt, &vault, net);
-            let flyers = flyers(&vault)?;
+            let flyers = vault.flyers()?;
             show(
                 json,
                 serde_json::to_value(&flyers)?,
@@ -38,7 +38,7 @@ pub(crate) fn run(vault: Arc<Vault>, net: &NetConfig, command: CenterCommand) ->
         }
         CenterCommand::Resources { json } => {
             let note = refresh(&rt, &vault, net);
-            let flyers = flyers(&vault)?;
+            let flyers = vault.flyers()?;
             let all: Vec<_> = flyers.iter().flat_map(|f| f.resources.clone()).collect();
             show(
                 json,
@@ -49,7 +49,7 @@ pub(crate) fn run(vault: Arc<Vault>, net: &NetConfig, command: CenterCommand) ->
         }
         CenterCommand::Proposals { json } => {
             let note = refresh(&rt, &vault, net);
-            let flyers = flyers(&vault)?;
+            let flyers = vault.flyers()?;
             let all: Vec<_> = flyers.iter().flat_map(|f| f.proposals.clone()).collect();
             show(
                 json,
@@ -66,7 +66,7 @@ pub(crate) fn run(vault: Arc<Vault>, net: &NetConfig, command: CenterCommand) ->
         } => {
             let session: SessionId = session.parse()?;
             let offline = refresh(&rt, &vault, net);
-            let hub = hub_listing(&vault, session)?;
+            let hub = vault.center_listing(session)?;
             let nickname = match nickname {
                 Some(n) => n,
                 None => last_nickname(&vault, &hub)?.ok_or_else(|| {
@@ -211,35 +211,6 @@ fn print_note(note: Option<String>) {
     if let Some(why) = note {
         println!("(Offline: showing what this device last received from the center. {why})");
     }
-}
-
-fn flyers(vault: &Vault) -> Result<Vec<Flyer>> {
-    let mut out = Vec::new();
-    for peer in vault.peers()?.into_iter().filter(|p| p.hub) {
-        if let Some(f) = vault.flyer(&DeviceId::from(peer.addr.id))? {
-            out.push(f);
-        }
-    }
-    Ok(out)
-}
-
-/// The center whose flyer lists `session`.
-fn hub_listing(vault: &Vault, session: SessionId) -> Result<DeviceId> {
-    let flyers = flyers(vault)?;
-    if flyers.is_empty() {
-        bail!(
-            "this device has no programs from a center yet: enroll (`hearth enroll TICKET`) and sync first"
-        );
-    }
-    flyers
-        .iter()
-        .find(|f| f.session(session).is_some())
-        .map(|f| f.hub)
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "no session {session} in your center's programs (see `hearth programs`)"
-            )
-        })
 }
 
 fn last_nickname(vault: &Vault, hub: &DeviceId) -> Result<Option<String>> {

@@ -137,6 +137,9 @@ pub enum VaultError {
     /// This device may not do that.
     #[error("not allowed: {0}")]
     Denied(String),
+    /// What was asked for is not there (a sign-up, a session, a center).
+    #[error("{0}")]
+    NotFound(String),
     /// A file operation failed.
     #[error("file: {0}")]
     Io(String),

@@ -86,6 +86,10 @@ enum Command {
         /// The console is reached through a TLS proxy: its cookies go over HTTPS only.
         #[arg(long)]
         console_behind_tls: bool,
+        /// Days a sign-up is kept after its session ends (its counts stay as numbers).
+        #[arg(long, value_name = "DAYS", default_value_t = hearth_hub::center::DEFAULT_RETENTION_DAYS,
+              value_parser = clap::value_parser!(u32).range(1..=3650))]
+        retention_days: u32,
     },
     /// The staff console's accounts (works while the hub is serving).
     Staff {
@@ -271,6 +275,7 @@ async fn run(cli: Cli, utc_offset: time::UtcOffset) -> Result<()> {
             console,
             no_console,
             console_behind_tls,
+            retention_days,
         } => {
             let had_ticket = read_ticket(&home).is_ok();
             let console = (!no_console).then_some(ConsoleConfig {
@@ -292,6 +297,7 @@ async fn run(cli: Cli, utc_offset: time::UtcOffset) -> Result<()> {
                 ticket_expires: expires,
                 enroll_limits: EnrollLimits::per_minute(enroll_limit, enroll_limit_per_addr),
                 console,
+                retention_days,
                 ..HubConfig::new(
                     home.clone(),
                     NetConfig {

@@ -64,6 +64,20 @@ final class AppModel: ObservableObject {
     /// Something kind to say (saved, enrolled, joined); a view shows it and clears it.
     @Published var notice: String?
 
+    /// The center as this device last received it: programs with their upcoming
+    /// sessions, resources, proposals (nil until loaded). Reads offline.
+    @Published private(set) var centerView: CenterView?
+    /// Every sign-up of the member's, soonest first, with its reminder.
+    @Published private(set) var signUps: [SignUpRecord] = []
+    /// The last try to reach the center failed: Groups shows what this device holds, and says so.
+    @Published private(set) var centerOffline = false
+    /// What the last sync with the center did, in one line (the library's words).
+    @Published private(set) var centerSyncLine: String?
+    /// Sign-ups the center turned down at the last sync, a sentence each.
+    @Published private(set) var centerRefusals: [String] = []
+    /// The reminder picker's choices (the library's).
+    let reminderOptions: [ReminderChoice] = reminderChoices()
+
     /// Whether the member turned live sync on (remembered on this device only).
     @Published var liveSyncWanted: Bool {
         didSet { UserDefaults.standard.set(liveSyncWanted, forKey: Self.liveSyncKey) }
@@ -223,6 +237,7 @@ final class AppModel: ObservableObject {
                 devices = try await h.devices()
                 backup = try await h.backupState()
                 thisDeviceRemoved = try await h.isRemoved()
+                try await loadCenter(h)
             } catch {
                 self.error = plainWords(error)
             }
@@ -447,6 +462,118 @@ final class AppModel: ObservableObject {
             if liveSyncWanted { await setOnline(true) }
         } else if online {
             await setOnline(false)
+        }
+    }
+
+    // MARK: Groups at the center
+
+    /// The device's offset from UTC now, in minutes east (the library words reminders in it).
+    private var utcOffsetMinutes: Int32 { Int32(TimeZone.current.secondsFromGMT() / 60) }
+
+    /// Reads the center's programs and the member's sign-ups, and keeps the local
+    /// reminders in step with the sign-ups.
+    private func loadCenter(_ h: Hearth) async throws {
+        centerView = try await h.center()
+        signUps = try await h.signups(utcOffsetMinutes: utcOffsetMinutes)
+        await Reminders.sync(signUps)
+    }
+
+    /// The member's sign-ups whose session has not ended.
+    var upcomingSignUps: [SignUpRecord] { signUps.filter { !$0.ended } }
+
+    /// Runs a center action; refusals read in the center's own words. Reloads the
+    /// center and the sign-ups afterwards, whatever happened.
+    @discardableResult
+    private func atCenter(_ body: (Hearth) async throws -> Void) async -> Bool {
+        guard let h = hearth else { return false }
+        busy = true
+        defer { busy = false }
+        var ok = true
+        do {
+            try await body(h)
+            error = nil
+        } catch {
+            self.error = centerWords(error)
+            ok = false
+        }
+        try? await loadCenter(h)
+        return ok
+    }
+
+    /// Brings the center up to date. Out of reach, Groups keeps showing what this
+    /// device holds and says it is offline: not an error.
+    func syncCenter() async {
+        guard let h = hearth, centerView?.enrolled == true || hub != nil else { return }
+        busy = true
+        defer { busy = false }
+        do {
+            let report = try await h.syncCenter()
+            centerOffline = false
+            centerSyncLine = report.summary
+            centerRefusals = report.refused
+        } catch HearthError.Network {
+            centerOffline = true
+        } catch {
+            self.error = centerWords(error)
+        }
+        try? await loadCenter(h)
+    }
+
+    /// Signs up for a session; saved at once, sent if the center is in reach.
+    func signUp(sessionId: UInt32, nickname: String, note: String, remindMinutes: UInt16?) async -> Bool {
+        if remindMinutes != nil { await Reminders.askPermission() }
+        var made: SignUpRecord?
+        let ok = await atCenter { h in
+            made = try await h.signUp(
+                sessionId: sessionId,
+                nickname: nickname.trimmingCharacters(in: .whitespacesAndNewlines),
+                note: note.trimmingCharacters(in: .whitespacesAndNewlines),
+                remindMinutes: remindMinutes,
+                utcOffsetMinutes: utcOffsetMinutes
+            )
+        }
+        if ok, let s = made {
+            if case .pending = s.status {
+                notice = "Saved your sign-up for \(s.title). It reaches the center the next time this phone can; the center decides then."
+            } else {
+                notice = "Signed up for \(s.title) as \(s.nickname): \(s.statusWords)."
+            }
+        }
+        return ok
+    }
+
+    /// Withdraws a sign-up; the notice says whether the center has heard yet.
+    func withdraw(signUpId: String) async {
+        var done: SignUpRecord?
+        let ok = await atCenter { h in
+            done = try await h.withdraw(signupId: signUpId, utcOffsetMinutes: utcOffsetMinutes)
+        }
+        if ok, let s = done {
+            notice = s.withdrawing
+                ? "Your withdrawal from \(s.title) is saved. It reaches the center the next time this phone can."
+                : "Withdrawn from \(s.title). Its reminder is off."
+        }
+    }
+
+    /// Proposes an activity (the center never learns who).
+    func propose(title: String, when: String, note: String) async -> Bool {
+        let ok = await atCenter { h in
+            _ = try await h.propose(
+                title: title.trimmingCharacters(in: .whitespacesAndNewlines),
+                when: when.trimmingCharacters(in: .whitespacesAndNewlines),
+                note: note.trimmingCharacters(in: .whitespacesAndNewlines)
+            )
+        }
+        if ok { notice = "Proposed. Others can show interest; the center sees how many, never who." }
+        return ok
+    }
+
+    /// Counts the member as interested in a proposal (once, whichever device).
+    func interested(proposalId: UInt32) async {
+        let ok = await atCenter { h in _ = try await h.interested(proposalId: proposalId) }
+        if ok {
+            let words = centerView?.proposals.first { $0.id == proposalId }?.interestedWords
+            notice = words.map { "Counted: \($0)." } ?? "Counted."
         }
     }
 }

@@ -2,8 +2,8 @@ import HearthKit
 import SwiftUI
 
 /// Center: enroll by scanning the code at the desk (the center then keeps an
-/// encrypted copy it cannot read), sync now, live sync on the center's Wi-Fi, and
-/// what sync is doing.
+/// encrypted copy it cannot read), sync now, live sync on the center's Wi-Fi, what
+/// sync is doing, and the way to the center's groups (`GroupsView`).
 struct CenterView: View {
     @EnvironmentObject private var model: AppModel
     @State private var scanning = false
@@ -19,6 +19,17 @@ struct CenterView: View {
             if let hub = model.hub {
                 Section("You're enrolled") {
                     Text("The center's hub (\(hub.shortId)) keeps an encrypted copy of your journal. It can't read it.")
+                }
+                Section("Groups and resources") {
+                    NavigationLink {
+                        GroupsView()
+                    } label: {
+                        VStack(alignment: .leading, spacing: 4) {
+                            Text("See what's on")
+                            Text("What's on at your center, your sign-ups, members' ideas, and where else to get help.")
+                                .font(.caption).foregroundStyle(.secondary)
+                        }
+                    }
                 }
             } else {
                 Section("Enroll at your center") {

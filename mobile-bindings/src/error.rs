@@ -71,7 +71,7 @@ impl From<VaultError> for HearthError {
         use hearth_core::vault::BackupError;
         let message = e.to_string();
         match e {
-            VaultError::NoVault(_) => HearthError::NotFound { message },
+            VaultError::NoVault(_) | VaultError::NotFound(_) => HearthError::NotFound { message },
             VaultError::Doc(DocError::NoCheckIn(_) | DocError::NoItem(..)) => {
                 HearthError::NotFound { message }
             }
@@ -131,6 +131,46 @@ impl From<hearth_core::pairing::TicketError> for HearthError {
     }
 }
 
+/// The most characters of a center's words shown in one error.
+const MAX_CENTER_WORDS: usize = 300;
+
+/// `text` as one line (line breaks and runs of spaces folded), at most
+/// [`MAX_CENTER_WORDS`] characters: what a center says reaches the member as one
+/// clear line whatever the hub sent.
+pub(crate) fn one_line(text: &str) -> String {
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() <= MAX_CENTER_WORDS {
+        return line;
+    }
+    let mut cut: String = line.chars().take(MAX_CENTER_WORDS - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// A vault error from a center call: the vault's own refusals ("the center lists no
+/// session 4", "you are already signed up for session 4 (…)") without the general
+/// "not allowed:" before them.
+pub(crate) fn center_vault(e: VaultError) -> HearthError {
+    match e {
+        VaultError::Denied(why) => HearthError::Denied {
+            message: one_line(&why),
+        },
+        other => other.into(),
+    }
+}
+
+/// A network error from a center call: a refusal from the center reads as the
+/// center's one line (`Denied`); the rest as for sync.
+pub(crate) fn center_net(e: NetError) -> HearthError {
+    match e {
+        NetError::Vault(v) => center_vault(v),
+        NetError::Refused(why) => HearthError::Denied {
+            message: one_line(&why),
+        },
+        other => other.into(),
+    }
+}
+
 /// The line a member reads when the hub's quota refused the journal.
 fn e_message(used_bytes: u64, limit_bytes: u64) -> String {
     Refusal::QuotaExceeded {
@@ -165,5 +205,29 @@ mod tests {
             }
             other => panic!("expected QuotaExceeded, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_centers_refusal_reads_as_one_clear_line() {
+        let err = center_net(NetError::Refused(
+            "the center has no proposal\nwith that   number".into(),
+        ));
+        match err {
+            HearthError::Denied { message } => {
+                assert_eq!(message, "the center has no proposal with that number");
+            }
+            other => panic!("expected Denied, got {other:?}"),
+        }
+        let long = one_line(&"word ".repeat(200));
+        assert_eq!(long.chars().count(), MAX_CENTER_WORDS);
+        assert!(long.ends_with('…'));
+        let vault = center_vault(VaultError::Denied("the center lists no session 9".into()));
+        assert!(matches!(
+            center_vault(VaultError::NotFound(
+                "your center lists no session 9".into()
+            )),
+            HearthError::NotFound { .. }
+        ));
+        assert_eq!(vault.to_string(), "the center lists no session 9");
     }
 }

@@ -5,19 +5,23 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hearth_core::device::{self, JoinRequest, Live};
+use hearth_core::center::{NewSignUp, ProposalDraft, ProposalId, SessionId, SignUp};
+use hearth_core::device::{self, CenterReport, JoinRequest, Live};
 use hearth_core::identity::{self, KeyStoreError, Seed};
 use hearth_core::ids::{DeviceId, IdError};
 use hearth_core::pairing::Ticket;
 use hearth_core::sync::net::{LocalDiscovery, NetConfig, SyncEvent};
 use hearth_core::vault::{Location, Origin, Vault, VaultEvent};
+use hearth_core::wire::now_ms;
 use tokio::sync::{broadcast, mpsc};
 
-use crate::records::{checkin_id, section};
+use crate::error::{center_net, center_vault, one_line};
+use crate::records::{checkin_id, reminder_choices as choices, section};
 use crate::runtime::{blocking, handle, spawn};
 use crate::{
-    BackupStatus, ChangeOrigin, CheckIn, CheckInPatch, DeviceInfo, HearthError, Invite, NewCheckIn,
-    Plan, PlanSection, RemovalResult, Supporter, SyncReport, SyncStatus,
+    BackupStatus, CenterSyncReport, CenterView, ChangeOrigin, CheckIn, CheckInPatch, DeviceInfo,
+    HearthError, Invite, NewCheckIn, Plan, PlanSection, ReminderChoice, RemovalResult,
+    SignUpRecord, Supporter, SyncReport, SyncStatus,
 };
 
 /// Where the app keeps the device's 32-byte seed: Android Keystore-wrapped storage,
@@ -211,6 +215,41 @@ pub async fn restore_hearth(
     })
     .await?;
     Ok(Hearth::wrap(vault, net))
+}
+
+/// The choices the sign-up form offers for a reminder (on the member's device only),
+/// the default among them.
+#[uniffi::export]
+pub fn reminder_choices() -> Vec<ReminderChoice> {
+    choices()
+}
+
+/// Said when a center call is made on a device not enrolled at a center.
+const NOT_ENROLLED: &str =
+    "this device is not enrolled at a center: scan the code at the center's desk first";
+
+/// Fails with `NotFound` unless this device is enrolled at a center.
+fn enrolled(vault: &Vault) -> Result<(), HearthError> {
+    if vault.centers()?.is_empty() {
+        return Err(HearthError::NotFound {
+            message: NOT_ENROLLED.into(),
+        });
+    }
+    Ok(())
+}
+
+/// A sign-up as it stands in the journal now (or as given, if it is not there).
+fn as_it_stands(
+    vault: &Vault,
+    signup: SignUp,
+    utc_offset_minutes: i32,
+) -> Result<SignUpRecord, HearthError> {
+    let now = vault
+        .signups()?
+        .into_iter()
+        .find(|s| s.id == signup.id)
+        .unwrap_or(signup);
+    Ok(SignUpRecord::new(&now, now_ms(), utc_offset_minutes))
 }
 
 /// Stops a subscription when dropped (or when `cancel` is called).
@@ -465,6 +504,151 @@ impl Hearth {
         blocking(move || Ok(v.export_json()?.to_string())).await
     }
 
+    /// The center as this device last received it (reads offline): programs with
+    /// their sessions that have not ended, the resource directory, members' proposals.
+    /// Empty, with `empty_words` saying why, before enrolling or the first sync.
+    pub async fn center(&self) -> Result<CenterView, HearthError> {
+        let v = self.vault.clone();
+        blocking(move || {
+            let hubs = v.centers()?;
+            let flyers = v.flyers().map_err(center_vault)?;
+            let signups = v.signups()?;
+            Ok(CenterView::new(
+                !hubs.is_empty(),
+                &flyers,
+                &signups,
+                now_ms(),
+            ))
+        })
+        .await
+    }
+
+    /// Brings the center up to date: its programs, then the sign-ups and withdrawals
+    /// not yet sent (from any of the member's devices), then every sign-up's status.
+    /// `NotFound` before enrolling; `Network` when the center cannot be reached (the
+    /// app then shows what `center` holds, saying it is offline).
+    pub async fn sync_center(&self) -> Result<CenterSyncReport, HearthError> {
+        let v = self.vault.clone();
+        blocking(move || enrolled(&v)).await?;
+        let reports = self.send_to_centers().await?;
+        let v = self.vault.clone();
+        blocking(move || Ok(CenterSyncReport::new(&reports, &v.signups()?))).await
+    }
+
+    /// Signs up for a session under `nickname` (the name this center knows the member
+    /// by), with a `note` to staff and a reminder `remind_minutes` before it (on this
+    /// device only). Saved at once, then sent to the center if it can be reached: the
+    /// record says where it stands (`Pending` until the center has it). A center that
+    /// turns it down answers `Denied` with its reason in one line.
+    /// `utc_offset_minutes` (east of UTC) is the device's, for the reminder's words.
+    pub async fn sign_up(
+        &self,
+        session_id: u32,
+        nickname: String,
+        note: String,
+        remind_minutes: Option<u16>,
+        utc_offset_minutes: i32,
+    ) -> Result<SignUpRecord, HearthError> {
+        let v = self.vault.clone();
+        let made = blocking(move || {
+            let session = SessionId(session_id);
+            enrolled(&v)?;
+            let hub = v.center_listing(session).map_err(center_vault)?;
+            let new = NewSignUp {
+                nickname,
+                note,
+                remind_minutes,
+            };
+            v.sign_up(hub, session, &new, now_ms())
+                .map_err(center_vault)
+        })
+        .await?;
+        // Offline is fine: the sign-up waits in the journal for the next sync.
+        if let Ok(reports) = self.send_to_centers().await
+            && let Some((_, why)) = reports
+                .iter()
+                .flat_map(|r| &r.refused)
+                .find(|(id, _)| *id == made.id)
+        {
+            return Err(HearthError::Denied {
+                message: one_line(&format!(
+                    "the center turned down your sign-up for {}: {why}",
+                    made.title
+                )),
+            });
+        }
+        let v = self.vault.clone();
+        blocking(move || as_it_stands(&v, made, utc_offset_minutes)).await
+    }
+
+    /// Every sign-up of the member's, at every center, soonest first, with each one's
+    /// reminder (`remind_at_ms`, `reminder_text` in the device's `utc_offset_minutes`
+    /// east of UTC): the app keeps its local notifications in step with these.
+    pub async fn signups(&self, utc_offset_minutes: i32) -> Result<Vec<SignUpRecord>, HearthError> {
+        let v = self.vault.clone();
+        blocking(move || {
+            let now = now_ms();
+            Ok(v.signups()?
+                .iter()
+                .map(|s| SignUpRecord::new(s, now, utc_offset_minutes))
+                .collect())
+        })
+        .await
+    }
+
+    /// Withdraws a sign-up (its id, or a unique start of it). Saved at once, then sent
+    /// to the center if it can be reached; the record says whether it has heard
+    /// (`withdrawing` until it has). Its reminder is off from now on.
+    pub async fn withdraw(
+        &self,
+        signup_id: String,
+        utc_offset_minutes: i32,
+    ) -> Result<SignUpRecord, HearthError> {
+        let v = self.vault.clone();
+        let withdrawn = blocking(move || v.withdraw(&signup_id).map_err(center_vault)).await?;
+        // Offline is fine: the withdrawal waits in the journal for the next sync.
+        let _ = self.send_to_centers().await;
+        let v = self.vault.clone();
+        blocking(move || as_it_stands(&v, withdrawn, utc_offset_minutes)).await
+    }
+
+    /// Proposes an activity to the center (the center does not learn who proposed
+    /// it); returns its number. Others see it, and show interest, after their next
+    /// sync.
+    pub async fn propose(
+        &self,
+        title: String,
+        when: String,
+        note: String,
+    ) -> Result<u32, HearthError> {
+        let v = self.vault.clone();
+        blocking(move || enrolled(&v)).await?;
+        let (v, n) = (self.vault.clone(), self.net.clone());
+        let draft = ProposalDraft { title, when, note };
+        spawn(async move {
+            device::propose(&v, &n, draft)
+                .await
+                .map(|p| p.0)
+                .map_err(center_net)
+        })
+        .await
+    }
+
+    /// Shows the member's interest in a proposal (counted once, whichever of their
+    /// devices they use; the center never learns who); returns how many members are
+    /// interested now.
+    pub async fn interested(&self, proposal_id: u32) -> Result<u32, HearthError> {
+        let v = self.vault.clone();
+        blocking(move || enrolled(&v)).await?;
+        let (v, n) = (self.vault.clone(), self.net.clone());
+        spawn(async move {
+            device::interested(&v, &n, ProposalId(proposal_id))
+                .await
+                .map_err(center_net)
+        })
+        .await
+    }
+
     /// Delivers the current state at once, then every change and sync status, until
     /// the returned handle is dropped or cancelled.
     pub fn subscribe(
@@ -500,6 +684,12 @@ impl Hearth {
 }
 
 impl Hearth {
+    /// Sends what waits for the centers and brings their programs and statuses back.
+    async fn send_to_centers(&self) -> Result<Vec<CenterReport>, HearthError> {
+        let (v, n) = (self.vault.clone(), self.net.clone());
+        spawn(async move { device::sync_centers(&v, &n).await.map_err(center_net) }).await
+    }
+
     async fn start_live(&self, invite: Option<Duration>) -> Result<Option<Invite>, HearthError> {
         let mut live = self.live.lock().await;
         if let Some(old) = live.take() {

@@ -14,6 +14,6 @@ mod runtime;
 pub use error::HearthError;
 pub use hearth::{
     Hearth, HearthListener, KeyStore, Subscription, create_hearth, hearth_exists, join_hearth,
-    min_passphrase_chars, open_hearth, pairing_code, restore_hearth,
+    min_passphrase_chars, open_hearth, pairing_code, reminder_choices, restore_hearth,
 };
 pub use records::*;

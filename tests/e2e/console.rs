@@ -163,7 +163,7 @@ fn a_coordinators_week_in_the_browser_from_login_to_the_funder_report() {
     c.shot("01-login");
     browser.fill("#name", "coordinator");
     browser.fill("#password", PASSWORD);
-    browser.click("#login button[type=submit]");
+    browser.submit("#login button[type=submit]");
     assert!(
         !browser.url().ends_with("/login"),
         "login failed: {}",
@@ -177,7 +177,7 @@ fn a_coordinators_week_in_the_browser_from_login_to_the_funder_report() {
     browser.fill("#description", "An hour together. No appointment needed.");
     browser.fill("#facilitator", "Dee (peer coach)");
     browser.fill("#place", "Room 2");
-    browser.click("form.program button[type=submit]");
+    browser.submit("form.program button[type=submit]");
     let program_url = browser.url();
     assert!(
         program_url.contains("/programs/"),
@@ -189,7 +189,7 @@ fn a_coordinators_week_in_the_browser_from_login_to_the_funder_report() {
     c.set("ends", "16:00");
     c.set("capacity", "2");
     c.set("weeks", "1");
-    browser.click("form.session button[type=submit]");
+    browser.submit("form.session button[type=submit]");
     c.shot("02-program");
 
     // Three members sign up from their terminals.
@@ -231,7 +231,7 @@ fn a_coordinators_week_in_the_browser_from_login_to_the_funder_report() {
 
     // Attendance, then the roster's CSV.
     let bo = signup_id(&members[1]);
-    browser.click(&format!("#signup-{bo} button.attended"));
+    browser.submit(&format!("#signup-{bo} button.attended"));
     c.open(&format!("/sessions/{session}"));
     assert_eq!(browser.count("tr.signup[data-attended=true]"), 1);
     c.shot("04-attendance");
@@ -264,7 +264,7 @@ fn a_coordinators_week_in_the_browser_from_login_to_the_funder_report() {
         browser.text()
     );
     c.shot("05-proposals");
-    browser.click("form[action$='/adopt'] button[type=submit]");
+    browser.submit("form[action$='/adopt'] button[type=submit]");
     members[2].ok(&["sync"]);
     let programs = members[2].ok(&["programs"]);
     assert!(programs.contains("Saturday walk"), "{programs}");
@@ -278,7 +278,7 @@ fn a_coordinators_week_in_the_browser_from_login_to_the_funder_report() {
     browser.fill("#description", "Groceries, no questions asked");
     browser.fill("#hours", "Mon-Fri 9-5");
     browser.fill("#contact", "12 Elm St");
-    browser.click("form.resource button[type=submit]");
+    browser.submit("form.resource button[type=submit]");
     members[1].ok(&["sync"]);
 
     // The funder page, suppressed.

@@ -21,7 +21,14 @@ fn serve_under_a_service_manager_never_prints_the_ticket() {
     let mut hub = Command::new(bin("hearth-hub"))
         .arg("--home")
         .arg(&home)
-        .args(["serve", "--bind", "127.0.0.1:0", "--local-discovery", "off"])
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--local-discovery",
+            "off",
+            "--no-console",
+        ])
         .env("HEARTH_LOG", "trace")
         .stdout(Stdio::from(file.try_clone().unwrap()))
         .stderr(Stdio::from(file))

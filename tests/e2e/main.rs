@@ -230,6 +230,10 @@ pub fn start_hub_with(
     if !options.contains(&"--local-discovery") {
         cmd.args(["--local-discovery", "off"]);
     }
+    // Hubs of tests running at once must not race for the console's default port.
+    if !options.contains(&"--console") {
+        cmd.arg("--no-console");
+    }
     let hub = Running::spawn(cmd);
     hub.wait_for("the hub to listen", Duration::from_secs(30), |l| {
         l.contains("listening")

@@ -55,7 +55,7 @@ fn call(port: u16, method: &str, path: &str, body: Option<&Value>) -> Result<Val
     let mut raw = Vec::new();
     let mut buf = [0u8; 8192];
     let head_end = loop {
-        let n = stream.read(&mut buf).map_err(|e| e.to_string())?;
+        let n = read_some(&mut stream, &mut buf)?;
         if n == 0 {
             return Err("the driver closed without answering".into());
         }
@@ -80,7 +80,7 @@ fn call(port: u16, method: &str, path: &str, body: Option<&Value>) -> Result<Val
         if done {
             break;
         }
-        let n = stream.read(&mut buf).map_err(|e| e.to_string())?;
+        let n = read_some(&mut stream, &mut buf)?;
         if n == 0 {
             break;
         }
@@ -94,6 +94,16 @@ fn call(port: u16, method: &str, path: &str, body: Option<&Value>) -> Result<Val
         return Err(value.to_string());
     }
     Ok(value)
+}
+
+/// One read, retried when a signal interrupts it.
+fn read_some(stream: &mut TcpStream, buf: &mut [u8]) -> Result<usize, String> {
+    loop {
+        match stream.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other.map_err(|e| e.to_string()),
+        }
+    }
 }
 
 fn dechunk(mut s: &str) -> String {
@@ -218,6 +228,33 @@ impl Browser {
     pub fn click(&self, css: &str) {
         let e = self.find(css);
         self.call("POST", &format!("/element/{e}/click"), Some(json!({})));
+    }
+
+    /// Clicks a button that submits a form and waits until the page it leads to has
+    /// loaded (a click may return before the server has answered).
+    pub fn submit(&self, css: &str) {
+        self.script("window.__hearthBefore = true; return true;", json!([]));
+        self.click(css);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let done = call(
+                self.port,
+                "POST",
+                &format!("/session/{}/execute/sync", self.session),
+                Some(&json!({
+                    "script": "return window.__hearthBefore === undefined && document.readyState === 'complete';",
+                    "args": []
+                })),
+            );
+            if done == Ok(Value::Bool(true)) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the page after {css} never loaded"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Runs a script in the page (an `async` body may `await`; its `return` is the

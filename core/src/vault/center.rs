@@ -5,7 +5,9 @@
 //! programs and the resource directory read offline). The network side is
 //! `device::center`.
 
-use crate::center::{Flyer, MemberSecret, NewSignUp, SignUp, SignUpId, SignUpStatus, SignedFlyer};
+use crate::center::{
+    Flyer, MemberSecret, NewSignUp, SessionId, SignUp, SignUpId, SignUpStatus, SignedFlyer,
+};
 use crate::ids::DeviceId;
 use crate::store::Batch;
 
@@ -24,6 +26,45 @@ impl Vault {
         })
     }
 
+    /// The hubs of the centers this device is enrolled at.
+    pub fn centers(&self) -> Result<Vec<DeviceId>, VaultError> {
+        Ok(self
+            .peers()?
+            .into_iter()
+            .filter(|p| p.hub)
+            .map(|p| DeviceId::from(p.addr.id))
+            .collect())
+    }
+
+    /// The flyer of every center this device is enrolled at that has sent one.
+    pub fn flyers(&self) -> Result<Vec<Flyer>, VaultError> {
+        let mut out = Vec::new();
+        for hub in self.centers()? {
+            out.extend(self.flyer(&hub)?);
+        }
+        Ok(out)
+    }
+
+    /// The center whose flyer lists `session`.
+    pub fn center_listing(&self, session: SessionId) -> Result<DeviceId, VaultError> {
+        if self.centers()?.is_empty() {
+            return Err(VaultError::NotFound(
+                "this device is not enrolled at a center yet".into(),
+            ));
+        }
+        let flyers = self.flyers()?;
+        if flyers.is_empty() {
+            return Err(VaultError::NotFound(
+                "this device has no programs from its center yet: sync first".into(),
+            ));
+        }
+        flyers
+            .iter()
+            .find(|f| f.session(session).is_some())
+            .map(|f| f.hub)
+            .ok_or_else(|| VaultError::NotFound(format!("your center lists no session {session}")))
+    }
+
     /// Every sign-up of the member, at every center, soonest first.
     pub fn signups(&self) -> Result<Vec<SignUp>, VaultError> {
         self.read(|j| j.doc().signups())
@@ -34,19 +75,19 @@ impl Vault {
     pub fn sign_up(
         &self,
         hub: DeviceId,
-        session: crate::center::SessionId,
+        session: SessionId,
         new: &NewSignUp,
         now_ms: u64,
     ) -> Result<SignUp, VaultError> {
         new.validate()?;
         let flyer = self.flyer(&hub)?.ok_or_else(|| {
-            VaultError::Denied(
+            VaultError::NotFound(
                 "this device has no programs from that center yet: sync first".into(),
             )
         })?;
-        let s = flyer
-            .session(session)
-            .ok_or_else(|| VaultError::Denied(format!("the center lists no session {session}")))?;
+        let s = flyer.session(session).ok_or_else(|| {
+            VaultError::NotFound(format!("your center lists no session {session}"))
+        })?;
         if s.cancelled {
             return Err(VaultError::Denied(format!(
                 "session {session} is cancelled"
@@ -99,7 +140,7 @@ impl Vault {
             .collect();
         let signup = match matches.as_slice() {
             [one] => one.clone(),
-            [] => return Err(VaultError::Denied(format!("no sign-up {id_or_prefix}"))),
+            [] => return Err(VaultError::NotFound(format!("no sign-up {id_or_prefix}"))),
             _ => {
                 return Err(VaultError::Denied(format!(
                     "{id_or_prefix} matches {} sign-ups: give more of the id",

@@ -1,15 +1,16 @@
 //! The hub's side of `hearth/center/1`: a connection from an admitted device carries
 //! requests, one per stream, each read within a deadline and bounded before its body
 //! is allocated, answered from the center's store. A device may ask at most
-//! [`MAX_REQUESTS`] things per connection and propose at most [`PROPOSALS_PER_HOUR`]
-//! times an hour (counted in memory: who proposed is never written down).
+//! [`MAX_REQUESTS`] things per connection, propose at most [`PROPOSALS_PER_HOUR`]
+//! times an hour, and count one interest token per proposal (both counted in memory:
+//! who proposed or showed interest is never written down).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hearth_core::center::wire::{MAX_REQUEST, Refusal};
-use hearth_core::center::{Answer, Request};
+use hearth_core::center::{Answer, ProposalId, Request};
 use hearth_core::ids::DeviceId;
 use hearth_core::sync::message::{read_frame, write_frame};
 use iroh::endpoint::Connection;
@@ -23,13 +24,44 @@ pub const REQUEST_WITHIN: Duration = Duration::from_secs(10);
 /// Proposals one device may make in an hour.
 pub const PROPOSALS_PER_HOUR: usize = 5;
 
-/// Who proposed recently (device → times), in memory only.
+/// How many (device, proposal) pairs the interest limiter remembers before it
+/// forgets the oldest half.
+const INTEREST_MEMORY: usize = 100_000;
+
+/// The token a device counted for a proposal, and when.
+type Counted = ([u8; 32], Instant);
+
+/// What a device may still do, in memory only (never written: who proposed or showed
+/// interest is not kept): when it proposed in the last hour, and which interest token
+/// it sent for which proposal (a device counts once per proposal; another token from
+/// the same device would be a stranger inflating the count).
 #[derive(Debug, Default)]
-pub struct ProposalLimiter(Mutex<HashMap<DeviceId, Vec<Instant>>>);
+pub struct ProposalLimiter {
+    proposed: Mutex<HashMap<DeviceId, Vec<Instant>>>,
+    interest: Mutex<HashMap<(DeviceId, ProposalId), Counted>>,
+}
 
 impl ProposalLimiter {
+    /// Whether `device` may count `token` for `proposal`.
+    fn admit_interest(&self, device: DeviceId, proposal: ProposalId, token: [u8; 32]) -> bool {
+        let Ok(mut map) = self.interest.lock() else {
+            return false;
+        };
+        if let Some((known, _)) = map.get(&(device, proposal)) {
+            return *known == token;
+        }
+        if map.len() >= INTEREST_MEMORY {
+            let mut times: Vec<Instant> = map.values().map(|(_, t)| *t).collect();
+            times.sort();
+            let cut = times[times.len() / 2];
+            map.retain(|_, (_, t)| *t > cut);
+        }
+        map.insert((device, proposal), (token, Instant::now()));
+        true
+    }
+
     fn admit(&self, device: DeviceId) -> bool {
-        let Ok(mut map) = self.0.lock() else {
+        let Ok(mut map) = self.proposed.lock() else {
             return false;
         };
         let now = Instant::now();
@@ -110,9 +142,16 @@ pub fn answer(
                 .propose(&draft, now_ms)
                 .map_or_else(refused, Answer::Proposed)
         }
-        Request::Interested { token, proposal } => center
-            .interested(proposal, token)
-            .map_or_else(refused, Answer::Interest),
+        Request::Interested { token, proposal } => {
+            if !limiter.admit_interest(peer, proposal, token) {
+                return Answer::Refused(Refusal::TooMany(
+                    "this device has already shown interest for another member".into(),
+                ));
+            }
+            center
+                .interested(proposal, token)
+                .map_or_else(refused, Answer::Interest)
+        }
     }
 }
 
@@ -156,4 +195,25 @@ pub async fn serve(
         }
     }
     conn.close(0u32.into(), b"done");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_device_counts_one_token_per_proposal_and_proposes_five_times_an_hour() {
+        let l = ProposalLimiter::default();
+        let (d, p) = (DeviceId([1; 32]), ProposalId(3));
+        assert!(l.admit_interest(d, p, [7; 32]));
+        // The same token again (the member tapping twice) is fine; another is not.
+        assert!(l.admit_interest(d, p, [7; 32]));
+        assert!(!l.admit_interest(d, p, [8; 32]));
+        assert!(l.admit_interest(d, ProposalId(4), [8; 32]));
+        assert!(l.admit_interest(DeviceId([2; 32]), p, [8; 32]));
+        for _ in 0..PROPOSALS_PER_HOUR {
+            assert!(l.admit(d));
+        }
+        assert!(!l.admit(d));
+    }
 }

@@ -20,16 +20,22 @@ use crate::{Device, WAIT, add_device, enrolled_member, net, sync};
 
 const HOUR: u64 = 3_600_000;
 
-/// A hub whose enrollment limits let a test's members all enroll at once.
+/// A hub that lets a test's members all enroll and dial at once.
 async fn start_hub() -> (Hub, tempfile::TempDir) {
     let home = tempfile::tempdir().unwrap();
     let hub = Hub::start(open_config(home.path())).await.unwrap();
     (hub, home)
 }
 
+/// Every member here dials from 127.0.0.1 (phones on the Wi-Fi each have an address
+/// of their own): the per-address limits on enrollments and handshakes are opened.
 fn open_config(home: &std::path::Path) -> hearth_hub::HubConfig {
     hearth_hub::HubConfig {
         enroll_limits: hearth_hub::EnrollLimits::per_minute(u32::MAX, u32::MAX),
+        limits: hearth_hub::HubLimits {
+            handshakes: (10_000, 10_000),
+            ..hearth_hub::HubLimits::default()
+        },
         ..hearth_hub::HubConfig::new(home.to_owned(), net())
     }
 }
@@ -189,6 +195,40 @@ async fn a_sign_up_made_offline_is_decided_when_it_reaches_the_hub() {
     assert_eq!(status(&m), SignUpStatus::Confirmed);
 }
 
+/// A device that already counted its member's interest sends a token of its own
+/// making (what a stranger inflating the count would do).
+async fn device_sends_another_token(
+    d: &Device,
+    hub: &Hub,
+    proposal: hearth_core::center::ProposalId,
+) -> Result<u32, String> {
+    let ep =
+        hearth_core::sync::net::bind_endpoint(&d.vault.endpoint_key().unwrap(), &net(), Vec::new())
+            .await
+            .unwrap();
+    let conn = ep
+        .connect(hub.ticket().addr.clone(), hearth_core::center::CENTER_ALPN)
+        .await
+        .unwrap();
+    let answer: hearth_core::center::Answer = hearth_core::sync::message::exchange(
+        &conn,
+        &hearth_core::center::Request::Interested {
+            token: [0x5a; 32],
+            proposal,
+        },
+        hearth_core::center::wire::MAX_ANSWER,
+        "answer",
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    ep.close().await;
+    match answer {
+        hearth_core::center::Answer::Interest(n) => Ok(n),
+        other => Err(format!("{other:?}")),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interest_counts_each_member_once_and_a_resource_reads_offline() {
     let (hub, _home) = start_hub().await;
@@ -225,9 +265,28 @@ async fn interest_counts_each_member_once_and_a_resource_reads_offline() {
             .unwrap(),
         4
     );
-    center_sync(&proposer).await;
+    // No file of the center names who showed interest: none of the interested devices' ids, nor
+    // their members' pseudonyms there.
+    let file = std::fs::read(_home.path().join(hearth_hub::center::CENTER_FILE)).unwrap();
+    for d in others.iter().chain([&d2]) {
+        let id = d.vault.device_id().unwrap();
+        let pseudonym = d.vault.center_secret().unwrap().tag(&hub.id()).pseudonym();
+        for needle in [&id.0[..], &pseudonym.0[..], id.to_string().as_bytes()] {
+            assert!(!file.windows(needle.len()).any(|w| w == needle));
+        }
+    }
+    // Every device, the proposer's and the interested members', reads four.
+    for d in others.iter().chain([&proposer, &d2]) {
+        center_sync(d).await;
+        let flyer = d.vault.flyer(&hub.id()).unwrap().unwrap();
+        assert_eq!(flyer.proposals[0].interested, 4);
+    }
+    assert_eq!(hub.center().proposals()[0].interested, 4);
     let flyer = proposer.vault.flyer(&hub.id()).unwrap().unwrap();
-    assert_eq!(flyer.proposals[0].interested, 4);
+    // A stranger's device cannot add other members' interest.
+    let forged = device_sends_another_token(&others[0], &hub, proposal).await;
+    assert!(forged.is_err(), "{forged:?}");
+    assert_eq!(hub.center().proposals()[0].interested, 4);
     // No file of the hub names who (the tokens are per proposal; device ids of the
     // interested are nowhere).
     hub.center().adopt(proposal, ProgramKind::Other).unwrap();

@@ -130,11 +130,30 @@ public func plainWords(_ error: Error) -> String {
     case .QuotaExceeded:
         return "The center's hub has no more room for your journal, so nothing new reached it. Everything is still saved on this phone. Please ask the center's staff."
     case let .Invalid(message):
-        let t = message.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard let first = t.first else { return "That doesn't look right. Please check it and try again." }
-        let s = first.uppercased() + t.dropFirst()
-        return s.hasSuffix(".") || s.hasSuffix("!") || s.hasSuffix("?") ? s : s + "."
+        return sentence(message)
     }
+}
+
+/// Like `plainWords`, except that a refusal (`Denied`) or something missing
+/// (`NotFound`) shows the library's own words: at the center they are meant for the
+/// member ("the center has no proposal with that number"). The same as the Android
+/// app's `UiError.atCenter`.
+public func centerWords(_ error: Error) -> String {
+    guard let e = error as? HearthError else { return plainWords(error) }
+    switch e {
+    case let .Denied(message), let .NotFound(message):
+        return sentence(message)
+    default:
+        return plainWords(error)
+    }
+}
+
+/// `text` as a sentence: a capital first, a full stop last.
+func sentence(_ text: String) -> String {
+    let t = text.trimmingCharacters(in: .whitespacesAndNewlines)
+    guard let first = t.first else { return "That doesn't look right. Please check it and try again." }
+    let s = first.uppercased() + t.dropFirst()
+    return s.hasSuffix(".") || s.hasSuffix("!") || s.hasSuffix("?") ? s : s + "."
 }
 
 public extension PlanSection {

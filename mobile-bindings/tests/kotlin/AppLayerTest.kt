@@ -1,7 +1,8 @@
 // The Android app's plain-Kotlin layer (android/app/src/main/java/org/hearth/app/core:
 // HearthSession, HearthRepository and the screen models) on the JVM against the real
-// library, two sessions pairing over loopback. Compiled in by run.sh only when that
-// folder exists; BindingsTest.kt finds `AppLayerTests` by name.
+// library, two sessions pairing over loopback, and the Groups model against a real
+// hub. Compiled in by run.sh only when that folder exists; BindingsTest.kt finds
+// `AppLayerTests` by name.
 
 package org.hearth.tests
 
@@ -16,6 +17,9 @@ import kotlinx.coroutines.withTimeout
 import org.hearth.app.core.CenterModel
 import org.hearth.app.core.DevicesModel
 import org.hearth.app.core.DevicesNotice
+import org.hearth.app.core.GroupsModel
+import org.hearth.app.core.ProposalForm
+import org.hearth.app.core.Reminder
 import org.hearth.app.core.HearthSession
 import org.hearth.app.core.JournalModel
 import org.hearth.app.core.PlanModel
@@ -25,6 +29,7 @@ import org.hearth.app.core.UiError
 import org.hearth.ffi.DeviceKind
 import org.hearth.ffi.DeviceState
 import org.hearth.ffi.PlanSection
+import org.hearth.ffi.SignUpStatus
 import org.hearth.ffi.SyncStatus
 
 object AppLayerTests : TestGroup {
@@ -32,6 +37,7 @@ object AppLayerTests : TestGroup {
         Test("app layer: session, Today, Journal and Plan models", ::appLayer),
         Test("app layer: pairing in two steps, backup advice and removal (Devices model)", ::appLayerDevices),
         Test("app layer: a device turned away is told so", ::appLayerTurnedAway),
+        Test("app layer: groups, sign-up with its reminder, withdraw, proposals, offline (Groups model)", ::appLayerGroups),
     )
 }
 
@@ -192,6 +198,106 @@ suspend fun appLayerTurnedAway() {
         check(state.invite == null && state.joinRequest == null) { "the invite is closed: $state" }
         assertEq(1, state.devices.size, "still one device")
         sessionA.close()
+    } finally {
+        scope.cancel()
+    }
+}
+
+suspend fun appLayerGroups() {
+    val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
+    val home = tempDir()
+    try {
+        HubProcess(hubBinary(), home).use { hub ->
+            val staff = hub.staff()
+            val program = staff.addProgram("Tuesday peer support", place = "Room 2")
+            val (starts, startsMs) = sessionStart()
+            staff.addSession(program, starts, capacity = 2)
+            staff.addResource("Legal aid clinic", "legal")
+
+            // The device's clock is UTC here: the reminder's words say 15:00.
+            val session = HearthSession(File(home, "a").path, MemoryKeyStore(), scope, bind = BIND, utcOffset = { 0 })
+            session.open()
+            check(session.create("Sam").isOk) { "create: ${session.state.value}" }
+            val repo = session.repository ?: throw AssertionFailed("not ready")
+            val groups = GroupsModel(repo, scope)
+
+            // Before enrolling there is nothing to bring up to date, and the library says why.
+            check(!groups.refresh()) { "nothing to refresh" }
+            val before = withTimeout(10_000) { groups.state.first { it.loaded } }
+            check(!before.enrolled && before.emptyWords != null && before.error == null) { "$before" }
+            check(before.reminderChoices.any { it.isDefault }) { "the library's reminder choices" }
+
+            check(repo.enroll(hub.ticket).isOk) { "enroll" }
+            check(groups.refresh()) { "refresh: ${groups.state.value.error}" }
+            val shown = groups.state.value
+            check(shown.enrolled && !shown.offline && shown.syncLine != null) { "$shown" }
+            val p = shown.programs.single()
+            assertEq("Tuesday peer support" to "Room 2", p.title to p.facts, "program")
+            assertEq(listOf("Legal aid clinic"), shown.resources.map { it.name }, "resources")
+            val sessionId = p.sessions.single().id
+
+            // The sign-up dialog: the default reminder is chosen; a blank nickname is
+            // refused in the library's words and the dialog stays open.
+            groups.openSignUp(sessionId)
+            val form = groups.state.value.signUpForm ?: throw AssertionFailed("no dialog")
+            assertEq(60.toUShort(), form.reminder?.minutes, "default reminder")
+            assertEq("2 of 2 places left", form.placesWords, "places in the dialog")
+            groups.setNickname("   ")
+            check(groups.submitSignUp() == null) { "a blank nickname is refused" }
+            val blank = groups.state.value
+            assertEq(UiError.Kind.INVALID, blank.error?.kind, "blank nickname")
+            check(blank.signUpForm != null) { "the dialog stays open" }
+            println("      (the member would read: \"${blank.error?.message}\")")
+
+            groups.setNickname(" Sky ")
+            groups.setNote("first time")
+            groups.setReminder(blank.reminderChoices.first { it.minutes == 15.toUShort() })
+            val mine = groups.submitSignUp() ?: throw AssertionFailed("sign-up: ${groups.state.value.error}")
+            val signedUp = groups.state.value
+            assertEq(SignUpStatus.Confirmed, mine.status, "status")
+            check(signedUp.signUpForm == null) { "the dialog closes" }
+            assertEq("Signed up for Tuesday peer support as Sky: confirmed.", signedUp.notice, "notice")
+            assertEq(listOf(mine.id), signedUp.signUps.map { it.id }, "the member's sign-ups")
+            assertEq(mine.id, signedUp.programs.single().sessions.single().mySignup, "the session knows it")
+            // The reminder to schedule: when, and words that give nothing away.
+            assertEq(
+                listOf(Reminder(mine.id, startsMs - 15 * 60_000, "Hearth: something you signed up for starts at 15:00")),
+                repo.reminders.value,
+                "reminders",
+            )
+
+            // Withdrawing turns the reminder off.
+            check(groups.withdraw(mine.id)) { "withdraw: ${groups.state.value.error}" }
+            assertEq("Withdrawn from Tuesday peer support. Its reminder is off.", groups.state.value.notice, "notice")
+            assertEq(emptyList<Reminder>(), repo.reminders.value, "no reminders")
+            assertEq(SignUpStatus.Withdrawn, groups.state.value.signUp(mine.id)?.status, "withdrawn")
+
+            // Proposals and interest.
+            groups.openProposal()
+            groups.setProposal(ProposalForm("Saturday walks", "Saturday mornings", ""))
+            val number = groups.submitProposal() ?: throw AssertionFailed("propose: ${groups.state.value.error}")
+            assertEq(listOf("Saturday walks"), groups.state.value.proposals.map { it.title }, "proposals")
+            assertEq(1u, groups.interested(number), "interested")
+            assertEq("Counted: 1 member is interested.", groups.state.value.notice, "interest notice")
+            assertEq(1u, groups.interested(number), "counted once")
+            check(groups.interested(9999u) == null) { "no such proposal" }
+            val refused = groups.state.value.error ?: throw AssertionFailed("no error shown")
+            assertEq(UiError.Kind.DENIED to "The center has no proposal with that number.", refused.kind to refused.message, "refusal")
+
+            // Out of reach: the screen keeps what it has, says it is offline, and a
+            // sign-up is saved to be sent later (its reminder set all the same).
+            hub.close()
+            check(!groups.refresh()) { "the hub is down" }
+            val offline = groups.state.value
+            check(offline.offline && offline.error == null && offline.programs.isNotEmpty()) { "$offline" }
+            groups.openSignUp(sessionId)
+            assertEq("Sky", groups.state.value.signUpForm?.nickname, "the nickname last used")
+            val saved = groups.submitSignUp() ?: throw AssertionFailed("offline sign-up: ${groups.state.value.error}")
+            assertEq(SignUpStatus.Pending, saved.status, "pending")
+            check(groups.state.value.notice?.startsWith("Saved your sign-up") == true) { "${groups.state.value.notice}" }
+            assertEq(listOf(startsMs - 60 * 60_000), repo.reminders.value?.map { it.atMs }, "reminder while pending")
+            session.close()
+        }
     } finally {
         scope.cancel()
     }

@@ -1,7 +1,8 @@
 // The generated Kotlin bindings on the JVM (JNA), driving the real library: suspend
 // calls, a key store written in Kotlin, the listener, the plan, typed exceptions, the
 // device list and backup state as enums, pairing in two steps (and turning a stranger
-// away), and two devices syncing through a real `hearth-hub` on loopback. Run by
+// away), two devices syncing through a real `hearth-hub` on loopback, and the center's
+// groups (programs published through the hub's staff console over HTTP). Run by
 // mobile-bindings/tests/run.sh (`cargo xtask test-bindings`); prints
 // "Kotlin: N passed, M failed" and exits non-zero on any failure.
 //
@@ -12,7 +13,17 @@
 package org.hearth.tests
 
 import java.io.File
+import java.net.URI
+import java.net.URLEncoder
+import java.net.http.HttpClient
+import java.net.http.HttpRequest
+import java.net.http.HttpResponse
 import java.nio.file.Files
+import java.time.Duration
+import java.time.LocalDate
+import java.time.LocalDateTime
+import java.time.ZoneOffset
+import java.time.format.DateTimeFormatter
 import java.util.concurrent.TimeUnit
 import kotlin.system.exitProcess
 import kotlinx.coroutines.async
@@ -34,6 +45,11 @@ import org.hearth.ffi.HearthListener
 import org.hearth.ffi.KeyStore
 import org.hearth.ffi.NewCheckIn
 import org.hearth.ffi.PlanSection
+import org.hearth.ffi.ProgramKind
+import org.hearth.ffi.ResourceKind
+import org.hearth.ffi.SessionAvailability
+import org.hearth.ffi.SignUpRecord
+import org.hearth.ffi.SignUpStatus
 import org.hearth.ffi.Supporter
 import org.hearth.ffi.SyncStatus
 import org.hearth.ffi.createHearth
@@ -41,6 +57,7 @@ import org.hearth.ffi.hearthExists
 import org.hearth.ffi.joinHearth
 import org.hearth.ffi.openHearth
 import org.hearth.ffi.pairingCode
+import org.hearth.ffi.reminderChoices
 
 const val BIND = "127.0.0.1:0"
 
@@ -150,35 +167,165 @@ fun checkin(mood: Int = 4, note: String = "walked to the meeting") = NewCheckIn(
 fun tempDir(): File = Files.createTempDirectory("hearth-kt").toFile()
 
 /**
- * A `hearth-hub` serving on 127.0.0.1 (any port). Its output is not a terminal, so it
- * never shows the ticket: its first stdout line says it listens, and `hearth-hub
- * ticket` shows the ticket (as the staff would get it).
+ * A `hearth-hub` serving on 127.0.0.1 (any port), its staff console on another
+ * loopback port (never the default one, which another hub may hold), its clock for the
+ * console's forms in UTC. Its output is not a terminal, so it never shows the ticket:
+ * its first stdout line says it listens, and `hearth-hub ticket` shows the ticket (as
+ * the staff would get it); a later line names the console's address.
  */
-class HubProcess(binary: String, home: File) : AutoCloseable {
-    private val process: Process = ProcessBuilder(binary, "--home", File(home, "hub").path, "serve", "--bind", BIND)
+class HubProcess(private val binary: String, home: File) : AutoCloseable {
+    private val hubHome = File(home, "hub")
+    private val process: Process = ProcessBuilder(
+        binary, "--home", hubHome.path, "serve", "--bind", BIND,
+        "--local-discovery", "off", "--console", BIND,
+    )
         .redirectError(File(home, "hub.log"))
         .redirectInput(ProcessBuilder.Redirect.from(File("/dev/null")))
-        .also { it.environment().putIfAbsent("HEARTH_LOG", "warn") }
+        .also {
+            it.environment().putIfAbsent("HEARTH_LOG", "warn")
+            it.environment()["TZ"] = "UTC"
+        }
         .start()
-    val ticket: String = process.inputStream.bufferedReader().readLine()
-        ?.takeIf { it.contains("listening") }
-        ?.let {
-            val shown = ProcessBuilder(binary, "--home", File(home, "hub").path, "ticket")
+    private val output = process.inputStream.bufferedReader()
+
+    /** The console's address (host:port), if the hub named it. */
+    val console: String?
+
+    val ticket: String
+
+    init {
+        val listening = output.readLine()?.contains("listening") == true
+        console = if (listening) {
+            generateSequence { output.readLine() }.take(4)
+                .firstNotNullOfOrNull { Regex("""Staff console: http://([0-9.]+:[0-9]+)/""").find(it)?.groupValues?.get(1) }
+        } else {
+            null
+        }
+        ticket = listening.takeIf { it }?.let {
+            val shown = ProcessBuilder(binary, "--home", hubHome.path, "ticket")
                 .redirectError(ProcessBuilder.Redirect.DISCARD)
                 .start()
             val text = shown.inputStream.bufferedReader().readText().trim()
             shown.waitFor()
             text.takeIf { t -> t.startsWith("hearth") }
-        }
-        ?: run {
+        } ?: run {
             close()
             throw IllegalStateException("the hub did not start or show its ticket; see ${File(home, "hub.log")}")
         }
+    }
+
+    /** A member of staff signed in to the console (the account is made first). */
+    fun staff(): StaffConsole {
+        val addr = console ?: throw IllegalStateException("the hub shows no staff console")
+        val add = ProcessBuilder(binary, "--home", hubHome.path, "staff", "add", "sam")
+            .redirectErrorStream(true)
+            .also { it.environment()["HEARTH_STAFF_PASSWORD"] = STAFF_PASSWORD }
+            .start()
+        val said = add.inputStream.bufferedReader().readText()
+        check(add.waitFor() == 0) { "staff add: $said" }
+        return StaffConsole("http://$addr", "sam", STAFF_PASSWORD)
+    }
 
     override fun close() {
         process.destroy()
         if (!process.waitFor(10, TimeUnit.SECONDS)) process.destroyForcibly().waitFor()
     }
+}
+
+const val STAFF_PASSWORD = "correct horse battery staple"
+
+/**
+ * The hub's staff console as a browser uses it (cookies, each form's CSRF token, a
+ * redirect after every POST): to publish programs, sessions and partners the way
+ * staff do.
+ */
+class StaffConsole(private val base: String, name: String, password: String) {
+    private val http = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NEVER).build()
+    private val cookies = linkedMapOf<String, String>()
+
+    /** A response: its status, where it redirects, its body. */
+    class Reply(val status: Int, val location: String?, val body: String)
+
+    init {
+        val page = get("/login")
+        val r = post("/login", mapOf("name" to name, "password" to password, "csrf" to csrf(page)))
+        check(r.status == 303 && r.location == "/") { "staff sign-in failed (${r.status})" }
+    }
+
+    private fun request(path: String, form: Map<String, String>?): Reply {
+        val b = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(20))
+        if (cookies.isNotEmpty()) b.header("Cookie", cookies.entries.joinToString("; ") { "${it.key}=${it.value}" })
+        if (form == null) {
+            b.GET()
+        } else {
+            val body = form.entries.joinToString("&") {
+                URLEncoder.encode(it.key, Charsets.UTF_8) + "=" + URLEncoder.encode(it.value, Charsets.UTF_8)
+            }
+            b.header("Content-Type", "application/x-www-form-urlencoded").POST(HttpRequest.BodyPublishers.ofString(body))
+        }
+        val res = http.send(b.build(), HttpResponse.BodyHandlers.ofString())
+        for (cookie in res.headers().allValues("set-cookie")) {
+            val (key, rest) = cookie.split("=", limit = 2).let { it[0] to it.getOrElse(1) { "" } }
+            cookies[key] = rest.substringBefore(";")
+        }
+        return Reply(res.statusCode(), res.headers().firstValue("location").orElse(null), res.body())
+    }
+
+    private fun get(path: String): String = request(path, null).also {
+        check(it.status == 200) { "GET $path: ${it.status}" }
+    }.body
+
+    private fun post(path: String, form: Map<String, String>) = request(path, form)
+
+    private fun csrf(page: String): String =
+        Regex("""name="csrf" value="([^"]+)"""").find(page)?.groupValues?.get(1) ?: throw AssertionFailed("no form token")
+
+    /** Posts a form of [page] (with its token); returns where the console went next. */
+    private fun submit(page: String, path: String, fields: Map<String, String>): String {
+        val r = post(path, fields + ("csrf" to csrf(get(page))))
+        check(r.status == 303) { "POST $path: ${r.status}: ${r.body.take(2000)}" }
+        return r.location.orEmpty()
+    }
+
+    /** Publishes a program; returns its number. */
+    fun addProgram(title: String, kind: String = "support-group", facilitator: String = "", place: String = ""): Int {
+        val where = submit(
+            "/programs", "/programs",
+            mapOf(
+                "title" to title, "kind" to kind, "description" to "", "facilitator" to facilitator,
+                "place" to place, "accessibility" to "",
+            ),
+        )
+        return Regex("""/programs/(\d+)""").find(where)?.groupValues?.get(1)?.toInt()
+            ?: throw AssertionFailed("no program number in $where")
+    }
+
+    /** Adds one session of an hour, starting at [starts] (UTC, the hub's clock here). */
+    fun addSession(program: Int, starts: LocalDateTime, capacity: Int = 10) {
+        submit(
+            "/programs/$program", "/programs/$program/sessions",
+            mapOf(
+                "starts" to starts.format(DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm")),
+                "ends" to starts.plusHours(1).format(DateTimeFormatter.ofPattern("HH:mm")),
+                "capacity" to capacity.toString(),
+                "weeks" to "1",
+            ),
+        )
+    }
+
+    /** Adds a partner to the resource directory. */
+    fun addResource(name: String, kind: String, contact: String = "") {
+        submit(
+            "/resources", "/resources",
+            mapOf("name" to name, "kind" to kind, "description" to "", "hours" to "", "contact" to contact),
+        )
+    }
+}
+
+/** A day after tomorrow at 15:00 UTC, as the console's form and in ms. */
+fun sessionStart(): Pair<LocalDateTime, Long> {
+    val at = LocalDate.now(ZoneOffset.UTC).plusDays(2).atTime(15, 0)
+    return at to at.toInstant(ZoneOffset.UTC).toEpochMilli()
 }
 
 fun hubBinary(): String = System.getenv("HEARTH_HUB")
@@ -405,6 +552,56 @@ suspend fun strangerTurnedAway() {
     }
 }
 
+suspend fun groupsBeforeEnrolling() = create(File(tempDir(), "a")).use { h ->
+    val view = h.center()
+    check(!view.enrolled && view.programs.isEmpty() && view.resources.isEmpty() && view.proposals.isEmpty()) { "$view" }
+    check(view.emptyWords?.contains("not enrolled") == true) { "empty words: ${view.emptyWords}" }
+    assertEq(emptyList<SignUpRecord>(), h.signups(0), "sign-ups")
+    val sync = assertThrows<HearthException.NotFound> { h.syncCenter() }
+    check("not enrolled at a center" in sync.reason) { sync.reason }
+    val signUp = assertThrows<HearthException.NotFound> { h.signUp(4u, "Sky", "", 60.toUShort(), 0) }
+    check("not enrolled at a center" in signUp.reason && '\n' !in signUp.reason) { signUp.reason }
+    assertThrows<HearthException.NotFound> { h.propose("Saturday walks", "", "") }
+    assertThrows<HearthException.NotFound> { h.interested(1u) }
+    val choices = reminderChoices()
+    assertEq(listOf(60.toUShort()), choices.filter { it.isDefault }.map { it.minutes }, "the default reminder")
+    assertEq(null, choices.first().minutes, "no reminder first")
+}
+
+suspend fun groupsThroughARealHub() {
+    val home = tempDir()
+    HubProcess(hubBinary(), home).use { hub ->
+        val staff = hub.staff()
+        val program = staff.addProgram("Tuesday peer support", facilitator = "Jo")
+        val (starts, startsMs) = sessionStart()
+        staff.addSession(program, starts, capacity = 3)
+        staff.addResource("Food bank", "food", contact = "12 High St")
+        create(File(home, "a")).use { a ->
+            a.enroll(hub.ticket)
+            val report = a.syncCenter()
+            check(report.updated && report.refused.isEmpty()) { "$report" }
+            val view = a.center()
+            val p = view.programs.single()
+            assertEq(ProgramKind.SUPPORT_GROUP to "with Jo", p.kind to p.facts, "program")
+            val s = p.sessions.single()
+            assertEq(startsMs.toULong(), s.startsMs, "session start")
+            assertEq(SessionAvailability.PLACES_LEFT to "3 of 3 places left", s.availability to s.placesWords, "places")
+            assertEq(ResourceKind.FOOD to "Food", view.resources.single().kind to view.resources.single().kindLabel, "resource")
+
+            val mine = a.signUp(s.id, "Sky", "", 30.toUShort(), 0)
+            assertEq(SignUpStatus.Confirmed, mine.status, "status")
+            assertEq((startsMs - 30 * 60_000).toULong(), mine.remindAtMs, "reminder time")
+            assertEq("Hearth: something you signed up for starts at 15:00", mine.reminderText, "reminder words")
+            val unknown = assertThrows<HearthException.NotFound> { a.signUp(9999u, "Sky", "", null, 0) }
+            assertEq("your center lists no session 9999", unknown.reason, "unknown session")
+            val gone = a.withdraw(mine.id, 0)
+            assertEq(SignUpStatus.Withdrawn to null, gone.status to gone.remindAtMs, "withdrawn")
+            val refused = assertThrows<HearthException.Denied> { a.interested(9999u) }
+            assertEq("the center has no proposal with that number", refused.reason, "a center's refusal")
+        }
+    }
+}
+
 val bindingTests = listOf(
     Test("create with a Kotlin key store (suspend)", ::createWithKotlinKeyStore),
     Test("check-ins round trip", ::checkinsRoundTrip),
@@ -415,6 +612,8 @@ val bindingTests = listOf(
     Test("backup state through a removal (enums)", ::backupStateThroughARemoval),
     Test("pairing in two steps, then removing the device", ::pairingInTwoStepsThenRemoval),
     Test("a stranger turned away cannot join", ::strangerTurnedAway),
+    Test("groups before enrolling: empty, typed errors", ::groupsBeforeEnrolling),
+    Test("groups through a real hub: browse, sign up, reminder, withdraw", ::groupsThroughARealHub),
 )
 
 /** The app layer's tests, when AppLayerTest.kt was compiled in. */

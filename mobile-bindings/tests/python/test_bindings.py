@@ -1,9 +1,12 @@
 """The generated Python bindings driving the real library: a vault created with a key
 store written in Python, check-ins, the listener, the plan, typed errors, the device
 list and backup state as enums, pairing in two steps (and turning a stranger away),
-and two devices syncing through a real hub on loopback."""
+two devices syncing through a real hub on loopback, and the Groups screen's calls
+against that hub with programs its staff published through the console: browse, sign
+up, the wait-list, withdraw, the reminder, proposals and interest, resources."""
 
 import asyncio
+import datetime
 import queue
 import threading
 
@@ -351,3 +354,192 @@ def test_a_stranger_turned_away_cannot_join(tmp_path):
         await a.go_offline()
 
     run(scenario(), timeout=120)
+
+
+# ---- The center's groups ----------------------------------------------------------
+
+UNKNOWN_ULID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+
+
+def test_reminder_choices_come_from_the_library():
+    choices = hm.reminder_choices()
+    assert choices[0].minutes is None and choices[0].label == "No reminder"
+    assert [c.minutes for c in choices if c.is_default] == [60]
+    assert all(c.label for c in choices)
+
+
+def test_groups_before_enrolling_are_empty_and_calls_say_why(tmp_path):
+    h = create(tmp_path / "a")
+    view = run(h.center())
+    assert not view.enrolled
+    assert (view.programs, view.resources, view.proposals) == ([], [], [])
+    assert view.received_ms is None and view.last_nickname is None
+    assert "not enrolled" in view.empty_words
+    assert run(h.signups(0)) == []
+    with pytest.raises(hm.HearthError.NotFound) as sync:
+        run(h.sync_center())
+    assert "not enrolled at a center" in sync.value.message
+    with pytest.raises(hm.HearthError.NotFound) as signup:
+        run(h.sign_up(4, "Sky", "", 60, 0))
+    assert "not enrolled at a center" in signup.value.message
+    assert "\n" not in signup.value.message
+    with pytest.raises(hm.HearthError.NotFound):
+        run(h.propose("Saturday walks", "", ""))
+    with pytest.raises(hm.HearthError.NotFound):
+        run(h.interested(1))
+    with pytest.raises(hm.HearthError.NotFound) as withdraw:
+        run(h.withdraw(UNKNOWN_ULID, 0))
+    assert UNKNOWN_ULID in withdraw.value.message
+    # Nothing was written.
+    assert run(h.signups(0)) == []
+
+
+def member(path, hub):
+    """A member's device enrolled at `hub`, its center synced once."""
+    h = create(path)
+    run(h.enroll(hub.ticket))
+    return h
+
+
+def test_groups_round_trip_through_a_real_hub(tmp_path, hub):
+    staff = hub.staff()
+    program = staff.add_program(
+        "Tuesday peer support", facilitator="Jo", place="Room 2", description="Tea and talk."
+    )
+    tomorrow = datetime.datetime.now(datetime.timezone.utc).date() + datetime.timedelta(days=2)
+    starts = datetime.datetime.combine(tomorrow, datetime.time(15, 0))
+    staff.add_session(program, starts, capacity=1)
+    staff.add_resource("Legal aid clinic", "legal", "Free advice", "Mon-Fri 9-5", "12 High St")
+
+    a = member(tmp_path / "a", hub)
+    before = run(a.center())
+    assert before.enrolled and before.programs == [] and "sync" in before.empty_words
+
+    report = run(a.sync_center())
+    assert (report.centers, report.updated, report.sent, report.refused) == (1, True, 0, [])
+    assert report.summary
+    view = run(a.center())
+    assert view.empty_words is None and view.received_ms is not None
+    [p] = view.programs
+    assert (p.title, p.kind, p.kind_label) == (
+        "Tuesday peer support",
+        hm.ProgramKind.SUPPORT_GROUP,
+        "Support group",
+    )
+    assert p.facts == "with Jo · Room 2" and p.description == "Tea and talk."
+    [session] = p.sessions
+    assert session.starts_ms == int(starts.replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
+    assert (session.capacity, session.places_left, session.availability) == (
+        1,
+        1,
+        hm.SessionAvailability.PLACES_LEFT,
+    )
+    assert session.places_words == "1 of 1 place left"
+    assert session.can_sign_up and session.my_signup is None
+    [resource] = view.resources
+    assert (resource.name, resource.kind, resource.kind_label, resource.contact) == (
+        "Legal aid clinic",
+        hm.ResourceKind.LEGAL,
+        "Legal help",
+        "12 High St",
+    )
+
+    # The form's own checks come from the library, before anything is saved.
+    with pytest.raises(hm.HearthError.Invalid) as bad:
+        run(a.sign_up(session.id, "  ", "", None, 0))
+    assert "nickname" in bad.value.message
+    with pytest.raises(hm.HearthError.NotFound) as unknown:
+        run(a.sign_up(9999, "Sky", "", None, 0))
+    assert unknown.value.message == "your center lists no session 9999"
+
+    # Signing up reaches the center at once: a place is held.
+    mine = run(a.sign_up(session.id, "Sky", "first time", 30, 0))
+    assert (mine.status, mine.status_words) == (hm.SignUpStatus.CONFIRMED(), "confirmed")
+    assert (mine.session_id, mine.title, mine.nickname, mine.note) == (
+        session.id,
+        "Tuesday peer support",
+        "Sky",
+        "first time",
+    )
+    assert mine.can_withdraw and not mine.withdrawing and not mine.ended
+    assert mine.remind_at_ms == session.starts_ms - 30 * 60_000
+    # The reminder's words say only when, in the offset the app passes.
+    assert mine.reminder_text == "Hearth: something you signed up for starts at 15:00"
+    assert run(a.signups(-90))[0].reminder_text.endswith("starts at 13:30")
+    with pytest.raises(hm.HearthError.Denied) as twice:
+        run(a.sign_up(session.id, "Sky", "", None, 0))
+    assert twice.value.message.startswith("you are already signed up for session")
+
+    run(a.sync_center())
+    view = run(a.center())
+    [session] = view.programs[0].sessions
+    assert session.my_signup == mine.id and not session.can_sign_up
+    assert session.availability == hm.SessionAvailability.WAIT_LIST
+    assert view.last_nickname == "Sky"
+
+    # Another member: the one place is taken, so the wait-list.
+    b = member(tmp_path / "b", hub)
+    run(b.sync_center())
+    theirs = run(b.sign_up(session.id, "River", "", None, 0))
+    assert theirs.status == hm.SignUpStatus.WAITLISTED(position=1)
+    assert theirs.status_words == "wait-listed (number 1)"
+    assert theirs.remind_at_ms is None and theirs.reminder_text is None
+
+    # A withdraws: the center hears at once, the reminder is off, B moves up.
+    gone = run(a.withdraw(mine.id, 0))
+    assert (gone.status, gone.status_words) == (hm.SignUpStatus.WITHDRAWN(), "withdrawn")
+    assert not gone.can_withdraw and gone.remind_at_ms is None and gone.reminder_text is None
+    run(b.sync_center())
+    assert [s.status for s in run(b.signups(0))] == [hm.SignUpStatus.CONFIRMED()]
+
+    # Proposals: counted once per member, whichever way they ask; never who.
+    number = run(a.propose("Saturday walks", "Saturday mornings", "Meet at the door"))
+    assert run(b.interested(number)) == 1
+    assert run(a.interested(number)) == 2
+    assert run(a.interested(number)) == 2
+    # B's copy has the count as of B's own interest until B syncs again.
+    assert [p.interested for p in run(b.center()).proposals] == [1]
+    run(b.sync_center())
+    [proposal] = run(b.center()).proposals
+    assert (proposal.id, proposal.title, proposal.when, proposal.interested) == (
+        number,
+        "Saturday walks",
+        "Saturday mornings",
+        2,
+    )
+    assert proposal.interested_words == "2 members are interested" and not proposal.adopted
+    with pytest.raises(hm.HearthError.Denied) as refused:
+        run(a.interested(9999))
+    assert refused.value.message == "the center has no proposal with that number"
+    with pytest.raises(hm.HearthError.Invalid):
+        run(a.propose("", "", ""))
+
+
+def test_a_sign_up_made_offline_waits_and_is_sent_at_the_next_sync(tmp_path, hub):
+    staff = hub.staff()
+    program = staff.add_program("Art club", kind="art")
+    starts = datetime.datetime.combine(
+        datetime.datetime.now(datetime.timezone.utc).date() + datetime.timedelta(days=3),
+        datetime.time(10, 0),
+    )
+    staff.add_session(program, starts, capacity=5)
+    a = member(tmp_path / "a", hub)
+    run(a.sync_center())
+    [session] = run(a.center()).programs[0].sessions
+    hub.stop()
+
+    # The programs read offline; the sign-up is saved and waits.
+    assert run(a.center()).programs[0].kind == hm.ProgramKind.ART
+    with pytest.raises(hm.HearthError.Network):
+        run(a.sync_center(), timeout=90)
+    saved = run(a.sign_up(session.id, "Sky", "", 15, 60), timeout=90)
+    assert (saved.status, saved.status_words) == (
+        hm.SignUpStatus.PENDING(),
+        "waiting to reach the center",
+    )
+    # Pending still expects to go: the reminder is set, in the device's offset.
+    assert saved.remind_at_ms == session.starts_ms - 15 * 60_000
+    assert saved.reminder_text == "Hearth: something you signed up for starts at 11:00"
+    withdrawing = run(a.withdraw(saved.id[:10], 0), timeout=90)
+    assert withdrawing.withdrawing and withdrawing.status_words == "withdrawing (not yet sent)"
+    assert withdrawing.remind_at_ms is None

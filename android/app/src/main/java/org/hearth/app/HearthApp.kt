@@ -16,8 +16,10 @@ import org.hearth.app.core.HearthSession
 
 /**
  * The process: opens the member's journal (or leaves the welcome screen to create,
- * join or restore one), holds the multicast lock while online, and goes offline when
- * the app is in the background. There is no analytics, crash reporter or logger.
+ * join or restore one), holds the multicast lock while online, goes offline when the
+ * app is in the background, and keeps sign-up reminders scheduled as the journal's
+ * sign-ups change (on this device or another). There is no analytics, crash reporter
+ * or logger.
  */
 class HearthApp : Application() {
     /** Lives as long as the process. */
@@ -29,6 +31,7 @@ class HearthApp : Application() {
 
     private lateinit var lan: LanDiscovery
     private var lanJob: Job? = null
+    private var remindersJob: Job? = null
 
     override fun onCreate() {
         super.onCreate()
@@ -43,13 +46,20 @@ class HearthApp : Application() {
         )
         appScope.launch { session.open() }
 
-        // The multicast lock follows "online" for whichever journal is open.
+        // The multicast lock follows "online", and the alarms the sign-ups' reminders,
+        // for whichever journal is open.
         appScope.launch {
             session.state.collect { state ->
                 lanJob?.cancel()
                 lanJob = null
+                remindersJob?.cancel()
+                remindersJob = null
                 if (state is HearthSession.State.Ready) {
                     lanJob = lan.follow(state.repository.online, appScope)
+                    remindersJob = appScope.launch {
+                        // Null until the journal is read: never cancel everything before then.
+                        state.repository.reminders.collect { r -> if (r != null) ReminderAlarms.sync(this@HearthApp, r) }
+                    }
                     if (liveSyncWanted && onScreen()) state.repository.goOnline()
                 }
             }

@@ -14,6 +14,8 @@ import kotlinx.coroutines.launch
 import kotlinx.coroutines.sync.Mutex
 import kotlinx.coroutines.sync.withLock
 import org.hearth.ffi.BackupStatus
+import org.hearth.ffi.CenterSyncReport
+import org.hearth.ffi.CenterView
 import org.hearth.ffi.ChangeOrigin
 import org.hearth.ffi.CheckIn
 import org.hearth.ffi.CheckInPatch
@@ -27,10 +29,17 @@ import org.hearth.ffi.NewCheckIn
 import org.hearth.ffi.Plan
 import org.hearth.ffi.PlanSection
 import org.hearth.ffi.RemovalResult
+import org.hearth.ffi.SignUpRecord
 import org.hearth.ffi.Subscription
 import org.hearth.ffi.Supporter
 import org.hearth.ffi.SyncReport
 import org.hearth.ffi.SyncStatus
+
+/**
+ * A local notification the app keeps scheduled for a sign-up: at [atMs], saying
+ * [text] (the library's words, which give nothing away on a lock screen).
+ */
+data class Reminder(val signUpId: String, val atMs: Long, val text: String)
 
 /** One sync status as it arrived, for the Center screen's "recent activity". */
 data class SyncNote(val atMs: Long, val status: SyncStatus)
@@ -51,6 +60,8 @@ data class JoinRequest(
  *
  * Plain Kotlin (no Android): the JVM tests drive it against the real library.
  * Call [start] once, and [close] when done (it does not close [hearth]).
+ * [utcOffset] is the device's offset from UTC now, in minutes east (the library
+ * words sign-up reminders in it).
  *
  * Every mutating action refreshes what it changed before it returns, so a caller
  * sees its own change in the flows as soon as the action completes; the listener
@@ -60,6 +71,7 @@ class HearthRepository(
     private val hearth: HearthInterface,
     private val scope: CoroutineScope,
     private val clock: () -> Long = System::currentTimeMillis,
+    private val utcOffset: () -> Int = { utcOffsetMinutes() },
 ) {
     private val _checkIns = MutableStateFlow<List<CheckIn>>(emptyList())
     private val _plan = MutableStateFlow<Plan?>(null)
@@ -74,6 +86,9 @@ class HearthRepository(
     private val _activity = MutableStateFlow<List<SyncNote>>(emptyList())
     private val _lastSync = MutableStateFlow<LastSync?>(null)
     private val _errors = MutableSharedFlow<UiError>(extraBufferCapacity = 8)
+    private val _center = MutableStateFlow<CenterView?>(null)
+    private val _signUps = MutableStateFlow<List<SignUpRecord>>(emptyList())
+    private val _reminders = MutableStateFlow<List<Reminder>?>(null)
 
     /** Every check-in, newest first. */
     val checkIns: StateFlow<List<CheckIn>> = _checkIns.asStateFlow()
@@ -116,6 +131,22 @@ class HearthRepository(
 
     /** Errors from background refreshes (actions return theirs). */
     val errors: SharedFlow<UiError> = _errors.asSharedFlow()
+
+    /**
+     * The center as this device last received it: programs with their upcoming
+     * sessions, resources, proposals (`null` until first loaded). Reads offline.
+     */
+    val center: StateFlow<CenterView?> = _center.asStateFlow()
+
+    /** Every sign-up of the member's, soonest first, with its reminder. */
+    val signUps: StateFlow<List<SignUpRecord>> = _signUps.asStateFlow()
+
+    /**
+     * The reminders to keep scheduled as local notifications (`null` until first
+     * loaded, so a scheduler never cancels everything before the journal is read).
+     * On this device only: no e-mail, no phone number, no push server.
+     */
+    val reminders: StateFlow<List<Reminder>?> = _reminders.asStateFlow()
 
     /** The outcome of a "sync now". */
     data class LastSync(val atMs: Long, val report: SyncReport)
@@ -191,11 +222,22 @@ class HearthRepository(
                 _devices.value = hearth.devices()
                 _backup.value = hearth.backupState()
                 _removed.value = hearth.isRemoved()
+                loadCenter()
             }
         }
         _loaded.value = true
         result.errorOrNull()?.let { _errors.tryEmit(it) }
     }
+
+    /** Reads the center's programs and the member's sign-ups (call with [refreshLock] held). */
+    private suspend fun loadCenter() {
+        _center.value = hearth.center()
+        val signUps = hearth.signups(utcOffset())
+        _signUps.value = signUps
+        _reminders.value = remindersOf(signUps)
+    }
+
+    private suspend fun refreshCenter() = refreshLock.withLock { loadCenter() }
 
     private suspend fun refreshCheckIns() = refreshLock.withLock { _checkIns.value = hearth.checkins() }
 
@@ -307,6 +349,41 @@ class HearthRepository(
         _online.value = false
     }
 
+    // ---- The center's groups ---------------------------------------------------------
+
+    /**
+     * Brings the center up to date (its programs, the sign-ups and withdrawals waiting
+     * to be sent, their statuses). Fails with `NETWORK` when the center can't be
+     * reached ([center] still holds what arrived last) and `NOT_FOUND` before enrolling.
+     */
+    suspend fun syncCenter(): Outcome<CenterSyncReport> = afterwards(attemptAtCenter { hearth.syncCenter() })
+
+    /**
+     * Signs up for a session under [nickname], with a [note] to staff and a reminder
+     * [remindMinutes] before it. Saved at once and sent if the center is in reach; a
+     * center that turns it down fails with its reason.
+     */
+    suspend fun signUp(sessionId: UInt, nickname: String, note: String, remindMinutes: UShort?): Outcome<SignUpRecord> =
+        afterwards(attemptAtCenter { hearth.signUp(sessionId, nickname.trim(), note.trim(), remindMinutes, utcOffset()) })
+
+    /** Withdraws a sign-up: saved at once, sent if the center is in reach. */
+    suspend fun withdraw(signUpId: String): Outcome<SignUpRecord> =
+        afterwards(attemptAtCenter { hearth.withdraw(signUpId, utcOffset()) })
+
+    /** Proposes an activity (the center doesn't learn who); returns its number. */
+    suspend fun propose(title: String, whenText: String, note: String): Outcome<UInt> =
+        afterwards(attemptAtCenter { hearth.propose(title.trim(), whenText.trim(), note.trim()) })
+
+    /** Shows interest in a proposal (once, whichever device); returns how many are interested. */
+    suspend fun interested(proposalId: UInt): Outcome<UInt> =
+        afterwards(attemptAtCenter { hearth.interested(proposalId) })
+
+    /** Reloads the center and the sign-ups after a center action, whatever its outcome. */
+    private suspend fun <T> afterwards(outcome: Outcome<T>): Outcome<T> {
+        attempt { refreshCenter() }.errorOrNull()?.let { _errors.tryEmit(it) }
+        return outcome
+    }
+
     // ---- Backups --------------------------------------------------------------------
 
     /**
@@ -348,5 +425,12 @@ class HearthRepository(
 
     companion object {
         private const val MAX_ACTIVITY = 20
+
+        /** The reminders [signUps] ask for (the library leaves out those no longer due). */
+        fun remindersOf(signUps: List<SignUpRecord>): List<Reminder> = signUps.mapNotNull { s ->
+            val at = s.remindAtMs ?: return@mapNotNull null
+            val text = s.reminderText ?: return@mapNotNull null
+            Reminder(s.id, at.toLong(), text)
+        }
     }
 }

@@ -24,6 +24,7 @@ import org.hearth.ffi.restoreHearth
  * [forgetSeed], if given, is called before a journal is created, joined or restored
  * on a device that has none: a seed left over from an earlier install (the iOS
  * Keychain outlives the app) must not become the new device's identity.
+ * [utcOffset] is the device's offset from UTC now, in minutes east (for reminders).
  */
 class HearthSession(
     private val dataDir: String,
@@ -32,6 +33,7 @@ class HearthSession(
     private val bind: String? = null,
     private val clock: () -> Long = System::currentTimeMillis,
     private val forgetSeed: (() -> Unit)? = null,
+    private val utcOffset: () -> Int = { utcOffsetMinutes() },
 ) {
     /** Where the session is. */
     sealed interface State {
@@ -147,7 +149,7 @@ class HearthSession(
 
     private fun ready(opened: Hearth) {
         hearth = opened
-        val repo = HearthRepository(opened, scope, clock)
+        val repo = HearthRepository(opened, scope, clock, utcOffset)
         // Without the listener the screens still work; load once so they show something.
         if (!repo.start().isOk) scope.launch { repo.refreshAll() }
         _state.value = State.Ready(repo)

@@ -12,3 +12,7 @@ fun dayOf(epochMs: Long, zone: ZoneId): LocalDate = Instant.ofEpochMilli(epochMs
 
 /** The wall-clock time of [epochMs] in [zone]. */
 fun timeOf(epochMs: Long, zone: ZoneId): LocalTime = Instant.ofEpochMilli(epochMs).atZone(zone).toLocalTime()
+
+/** The offset of [zone] from UTC at [epochMs], in minutes east. */
+fun utcOffsetMinutes(zone: ZoneId = ZoneId.systemDefault(), epochMs: Long = System.currentTimeMillis()): Int =
+    zone.rules.getOffset(Instant.ofEpochMilli(epochMs)).totalSeconds / 60

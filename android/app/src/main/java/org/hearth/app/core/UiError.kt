@@ -89,6 +89,18 @@ data class UiError(val kind: Kind, val message: String, val detail: String? = nu
             )
         }
 
+        /**
+         * Like [from], except that a refusal ([HearthException.Denied]) or something
+         * missing ([HearthException.NotFound]) shows the library's own words: at the
+         * center they are meant for the member ("the center has no proposal with that
+         * number", "you are already signed up for session 4").
+         */
+        fun atCenter(error: Throwable): UiError = when (error) {
+            is HearthException.Denied -> UiError(Kind.DENIED, sentence(error.reason), error.reason)
+            is HearthException.NotFound -> UiError(Kind.NOT_FOUND, sentence(error.reason), error.reason)
+            else -> from(error)
+        }
+
         /** A message typed by the app itself (a blank field, a missing choice). */
         fun invalid(message: String): UiError = UiError(Kind.INVALID, message)
 
@@ -117,6 +129,15 @@ sealed interface Outcome<out T> {
 
     /** The error, or `null` when it worked. */
     fun errorOrNull(): UiError? = (this as? Failed)?.error
+}
+
+/** Like [attempt], with the center's words for refusals ([UiError.atCenter]). */
+suspend fun <T> attemptAtCenter(block: suspend () -> T): Outcome<T> = try {
+    Outcome.Ok(block())
+} catch (e: CancellationException) {
+    throw e
+} catch (e: Exception) {
+    Outcome.Failed(UiError.atCenter(e))
 }
 
 /**

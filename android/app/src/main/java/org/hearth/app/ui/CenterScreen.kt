@@ -38,11 +38,11 @@ import org.hearth.app.core.timeOf
 
 /**
  * Center: enroll by scanning the code at the desk (the center then keeps an
- * encrypted copy it cannot read), sync now, live sync on the center's Wi-Fi, and
- * what sync is doing.
+ * encrypted copy it cannot read), sync now, live sync on the center's Wi-Fi, what
+ * sync is doing, and the way to the center's groups ([onOpenGroups]).
  */
 @Composable
-fun CenterScreen(vm: CenterViewModel) {
+fun CenterScreen(vm: CenterViewModel, onOpenGroups: () -> Unit) {
     val state by vm.model.state.collectAsStateWithLifecycle()
     var scanning by rememberSaveable { mutableStateOf(false) }
     var typed by rememberSaveable { mutableStateOf("") }
@@ -91,6 +91,17 @@ fun CenterScreen(vm: CenterViewModel) {
                             stringResource(R.string.center_enrolled_text, state.hub?.shortId.orEmpty()),
                             style = MaterialTheme.typography.bodyMedium,
                         )
+                    }
+                }
+            }
+            item {
+                Card(modifier = Modifier.fillMaxWidth()) {
+                    Column(modifier = Modifier.padding(16.dp), verticalArrangement = Arrangement.spacedBy(8.dp)) {
+                        Text(stringResource(R.string.center_groups_title), style = MaterialTheme.typography.titleMedium)
+                        Text(stringResource(R.string.center_groups_text), style = MaterialTheme.typography.bodyMedium)
+                        Button(onClick = onOpenGroups, modifier = Modifier.fillMaxWidth()) {
+                            Text(stringResource(R.string.center_groups_open))
+                        }
                     }
                 }
             }

@@ -51,14 +51,17 @@ import org.hearth.app.R
 import org.hearth.app.core.HearthRepository
 import org.hearth.app.core.HearthSession
 
-/** The five screens of the bottom bar. */
-enum class Tab(val route: String, @StringRes val label: Int, val icon: ImageVector) {
+/** The five screens of the bottom bar; [more] are the routes reached from one (shown under it). */
+enum class Tab(val route: String, @StringRes val label: Int, val icon: ImageVector, val more: Set<String> = emptySet()) {
     TODAY("today", R.string.tab_today, Icons.Filled.Face),
     JOURNAL("journal", R.string.tab_journal, Icons.Filled.DateRange),
     PLAN("plan", R.string.tab_plan, Icons.AutoMirrored.Filled.List),
     DEVICES("devices", R.string.tab_devices, Icons.Filled.Phone),
-    CENTER("center", R.string.tab_center, Icons.Filled.Home),
+    CENTER("center", R.string.tab_center, Icons.Filled.Home, more = setOf(GROUPS_ROUTE)),
 }
+
+/** Groups at the center: opened from the Center screen. */
+const val GROUPS_ROUTE = "groups"
 
 /** A ViewModel made by [create], scoped to the current screen. */
 @Composable
@@ -113,7 +116,7 @@ private fun MainScaffold(app: HearthApp, repository: HearthRepository) {
             NavigationBar {
                 Tab.entries.forEach { tab ->
                     NavigationBarItem(
-                        selected = current == tab.route,
+                        selected = current == tab.route || current in tab.more,
                         onClick = {
                             nav.navigate(tab.route) {
                                 popUpTo(nav.graph.findStartDestination().id) { saveState = true }
@@ -148,7 +151,11 @@ private fun MainScaffold(app: HearthApp, repository: HearthRepository) {
             composable(Tab.CENTER.route) {
                 CenterScreen(
                     hearthViewModel { CenterViewModel(repository) { on -> app.liveSyncWanted = on } },
+                    onOpenGroups = { nav.navigate(GROUPS_ROUTE) { launchSingleTop = true } },
                 )
+            }
+            composable(GROUPS_ROUTE) {
+                GroupsScreen(hearthViewModel { GroupsViewModel(repository) })
             }
         }
     }

@@ -9,6 +9,7 @@ import kotlinx.coroutines.launch
 import kotlinx.coroutines.withContext
 import org.hearth.app.core.CenterModel
 import org.hearth.app.core.DevicesModel
+import org.hearth.app.core.GroupsModel
 import org.hearth.app.core.HearthRepository
 import org.hearth.app.core.HearthSession
 import org.hearth.app.core.JournalModel
@@ -63,6 +64,14 @@ class CenterViewModel(
     /** Turns live sync on or off, and remembers the choice for next time. */
     fun setLiveSync(on: Boolean) = act {
         if (setOnline(on)) rememberLiveSync(on)
+    }
+}
+
+/** Groups at the center; brings them up to date when the screen opens. */
+class GroupsViewModel(repository: HearthRepository) :
+    ModelViewModel<GroupsModel>({ GroupsModel(repository, it) }) {
+    init {
+        act { refresh() }
     }
 }
 
