@@ -218,11 +218,13 @@ impl ProtocolHandler for CenterHandler {
             }
         };
         let offset = shared.clock_offset_ms;
+        let blind = shared.blind.clone();
         center::serve::serve(
             conn,
             shared.center.clone(),
             shared.proposals.clone(),
             move || offset_now(offset),
+            move |peer| blind.admits(peer),
         )
         .await;
         Ok(())

@@ -155,13 +155,15 @@ pub fn answer(
     }
 }
 
-/// Serves one connection until the device closes it, goes quiet, or has asked
-/// [`MAX_REQUESTS`] things.
+/// Serves one connection until the device closes it, goes quiet, has asked
+/// [`MAX_REQUESTS`] things, or is no longer `admitted` (asked before every answer: a
+/// device removed while its connection is open gets no further answer).
 pub async fn serve(
     conn: Connection,
     center: Arc<Center>,
     limiter: Arc<ProposalLimiter>,
     now_ms: impl Fn() -> u64,
+    admitted: impl Fn(&DeviceId) -> bool,
 ) {
     let peer = DeviceId::from(conn.remote_id());
     for _ in 0..MAX_REQUESTS {
@@ -174,6 +176,10 @@ pub async fn serve(
             read_frame::<_, Request>(&mut recv, MAX_REQUEST, "center request"),
         )
         .await;
+        if !admitted(&peer) {
+            conn.close(1u32.into(), b"no longer admitted");
+            return;
+        }
         let answer_to = match req {
             Ok(Ok(Some(req))) => {
                 let (center, limiter, now) = (center.clone(), limiter.clone(), now_ms());

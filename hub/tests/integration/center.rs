@@ -313,6 +313,51 @@ async fn interest_counts_each_member_once_and_a_resource_reads_offline() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_removed_while_its_center_connection_is_open_gets_no_further_answer() {
+    let (hub, _home) = start_hub().await;
+    let owner = enrolled_member("Ana", &hub).await;
+    let lost = add_device(&owner.vault, Role::Owner);
+    sync(&owner.vault).await;
+    sync(&lost.vault).await;
+    let ep = hearth_core::sync::net::bind_endpoint(
+        &lost.vault.endpoint_key().unwrap(),
+        &net(),
+        Vec::new(),
+    )
+    .await
+    .unwrap();
+    let conn = ep
+        .connect(hub.ticket().addr.clone(), hearth_core::center::CENTER_ALPN)
+        .await
+        .unwrap();
+    let ask = |conn: iroh::endpoint::Connection| async move {
+        hearth_core::sync::message::exchange::<_, hearth_core::center::Answer>(
+            &conn,
+            &hearth_core::center::Request::Flyer { have: 0 },
+            hearth_core::center::wire::MAX_ANSWER,
+            "answer",
+        )
+        .await
+    };
+    assert!(matches!(
+        ask(conn.clone()).await,
+        Ok(Some(hearth_core::center::Answer::Flyer(Some(_))))
+    ));
+    owner
+        .vault
+        .remove_device(lost.vault.device_id().unwrap())
+        .unwrap();
+    sync(&owner.vault).await;
+    // The same connection, still open: the next request gets no answer.
+    let after = ask(conn).await;
+    assert!(
+        !matches!(after, Ok(Some(hearth_core::center::Answer::Flyer(_)))),
+        "{after:?}"
+    );
+    ep.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_removed_device_is_turned_away_from_the_center() {
     let (hub, _home) = start_hub().await;
     let session = program(&hub, 3);
