@@ -24,7 +24,7 @@ pub const STREAM_WINDOW: u32 = 1 << 20;
 /// Bytes a peer may send on all streams of one connection before this side has read
 /// them.
 pub const CONNECTION_WINDOW: u32 = 2 << 20;
-/// A pairing connection carries one small request: its window is this.
+/// A pairing or center connection carries small requests: its window is this.
 pub const PAIR_WINDOW: u32 = 64 << 10;
 /// A connection that hears nothing (not even QUIC's keep-alives) for this long is gone.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -75,8 +75,9 @@ pub fn transport() -> QuicTransportConfig {
         .build()
 }
 
-/// Narrows a pairing connection: one stream, a small window.
-pub fn narrow_for_pairing(conn: &iroh::endpoint::Connection) {
+/// Narrows a connection that carries small requests (pairing, a center's
+/// `hearth/center/1`): one stream at a time, a small window.
+pub fn narrow_for_requests(conn: &iroh::endpoint::Connection) {
     conn.set_max_concurrent_bi_streams(VarInt::from_u32(1));
     conn.set_receive_window(VarInt::from_u32(PAIR_WINDOW));
 }

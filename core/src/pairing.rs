@@ -218,7 +218,7 @@ where
     Fut: std::future::Future<Output = PairResponse>,
 {
     let peer = DeviceId::from(conn.remote_id());
-    crate::limits::narrow_for_pairing(&conn);
+    crate::limits::narrow_for_requests(&conn);
     let (mut send, mut recv) = tokio::time::timeout(REQUEST_TIMEOUT, conn.accept_bi())
         .await
         .map_err(|_| SyncError::Network("no pairing request in time".into()))?

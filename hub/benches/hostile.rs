@@ -3,9 +3,9 @@
 //! devices each) keep syncing live check-ins through it, first alone, then while
 //! strangers attack it all at once:
 //!
-//! (a) an unauthenticated peer holds 20 connections on each ALPN, opening 100 streams
-//!     on each and writing 1 MiB into every one, never finishing (and reconnecting
-//!     whenever the hub closes it);
+//! (a) an unauthenticated peer holds 20 connections on each ALPN (sync, pairing and
+//!     center), opening 100 streams on each and writing 1 MiB into every one, never
+//!     finishing (and reconnecting whenever the hub closes it);
 //! (b) an enrolled stranger repeats maximal frames of junk access records for a doc it
 //!     does not belong to, and hellos listing 100,000 doc ids;
 //! (c) a member's device that never reads while 8 MiB bundles are pushed to its doc;
@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use hearth_core::access::Role;
 use hearth_core::bundle::{Bundle, BundleHeader, BundleKind, FORMAT_V2};
+use hearth_core::center::CENTER_ALPN;
 use hearth_core::device::{self, Live};
 use hearth_core::envelope::Envelope;
 use hearth_core::identity::{DeviceKeys, MemoryKeyStore, Seed};
@@ -131,7 +132,7 @@ async fn live_rounds(
 /// (a) Unauthenticated: connections that open streams and write into them forever.
 async fn attack_unauthenticated(ticket: Ticket, stop: Arc<AtomicBool>, opened: Arc<AtomicUsize>) {
     let mut tasks = Vec::new();
-    for alpn in [SYNC_ALPN, PAIR_ALPN] {
+    for alpn in [SYNC_ALPN, PAIR_ALPN, CENTER_ALPN] {
         for _ in 0..20 {
             let (ticket, stop, opened) = (ticket.clone(), stop.clone(), opened.clone());
             tasks.push(tokio::spawn(async move {

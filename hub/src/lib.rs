@@ -203,6 +203,7 @@ impl ProtocolHandler for CenterHandler {
     async fn accept(&self, conn: Connection) -> Result<(), AcceptError> {
         let shared = self.0.clone();
         let peer = DeviceId::from(conn.remote_id());
+        hearth_core::limits::narrow_for_requests(&conn);
         // The same admission as sync: enrolled or named by a stored doc, and not
         // removed from a doc it joined (a removed phone keeps the member's center
         // secret, and is turned away here).
