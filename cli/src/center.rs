@@ -245,18 +245,9 @@ fn programs_text(flyers: &[Flyer], offset: UtcOffset, now: u64) -> String {
             if !d.description.is_empty() {
                 let _ = writeln!(out, "  {}", d.description.replace('\n', "\n  "));
             }
-            let mut facts = Vec::new();
-            if !d.facilitator.is_empty() {
-                facts.push(format!("with {}", d.facilitator));
-            }
-            if !d.place.is_empty() {
-                facts.push(d.place.clone());
-            }
-            if !d.accessibility.is_empty() {
-                facts.push(format!("access: {}", d.accessibility));
-            }
+            let facts = d.facts();
             if !facts.is_empty() {
-                let _ = writeln!(out, "  {}", facts.join(" · "));
+                let _ = writeln!(out, "  {facts}");
             }
             let sessions: Vec<_> = f
                 .sessions
@@ -267,13 +258,7 @@ fn programs_text(flyers: &[Flyer], offset: UtcOffset, now: u64) -> String {
                 out.push_str("  no sessions coming up\n");
             }
             for s in sessions {
-                let places = if s.cancelled {
-                    "cancelled".to_owned()
-                } else if s.places_left() > 0 {
-                    format!("{} of {} places left", s.places_left(), s.capacity)
-                } else {
-                    format!("full, {} on the wait-list", s.waiting)
-                };
+                let places = s.places_words();
                 let _ = writeln!(
                     out,
                     "  session {:<4} {}  {places}",

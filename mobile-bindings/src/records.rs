@@ -819,43 +819,14 @@ impl SignUpRecord {
 }
 
 fn places_words(s: &center::Session) -> (SessionAvailability, String) {
-    if s.cancelled {
-        (SessionAvailability::Cancelled, "cancelled".to_owned())
+    let availability = if s.cancelled {
+        SessionAvailability::Cancelled
     } else if s.places_left() > 0 {
-        (
-            SessionAvailability::PlacesLeft,
-            format!(
-                "{} of {} place{} left",
-                s.places_left(),
-                s.capacity,
-                if s.capacity == 1 { "" } else { "s" }
-            ),
-        )
-    } else if s.waiting == 0 {
-        (
-            SessionAvailability::WaitList,
-            "full: a sign-up goes on the wait-list".to_owned(),
-        )
+        SessionAvailability::PlacesLeft
     } else {
-        (
-            SessionAvailability::WaitList,
-            format!("full, {} on the wait-list", s.waiting),
-        )
-    }
-}
-
-fn program_facts(d: &center::ProgramDraft) -> String {
-    let mut facts = Vec::new();
-    if !d.facilitator.is_empty() {
-        facts.push(format!("with {}", d.facilitator));
-    }
-    if !d.place.is_empty() {
-        facts.push(d.place.clone());
-    }
-    if !d.accessibility.is_empty() {
-        facts.push(format!("access: {}", d.accessibility.replace('\n', " ")));
-    }
-    facts.join(" · ")
+        SessionAvailability::WaitList
+    };
+    (availability, s.places_words())
 }
 
 fn interested_words(n: u32) -> String {
@@ -920,7 +891,7 @@ impl CenterView {
                     facilitator: d.facilitator.clone(),
                     place: d.place.clone(),
                     accessibility: d.accessibility.clone(),
-                    facts: program_facts(d),
+                    facts: d.facts(),
                     sessions,
                 });
             }

@@ -223,6 +223,22 @@ pub struct ProgramDraft {
 }
 
 impl ProgramDraft {
+    /// Who, where and access in one line ("with Dee · Room 2 · access: step-free"),
+    /// empty when none is given.
+    pub fn facts(&self) -> String {
+        let mut facts = Vec::new();
+        if !self.facilitator.is_empty() {
+            facts.push(format!("with {}", self.facilitator));
+        }
+        if !self.place.is_empty() {
+            facts.push(self.place.clone());
+        }
+        if !self.accessibility.is_empty() {
+            facts.push(format!("access: {}", self.accessibility.replace('\n', " ")));
+        }
+        facts.join(" · ")
+    }
+
     /// Checks every field's bounds.
     pub fn validate(&self) -> Result<(), ValidationError> {
         check_line("title", &self.title, limits::TITLE)?;
@@ -267,6 +283,25 @@ impl Session {
     /// Places still free.
     pub fn places_left(&self) -> u16 {
         self.capacity.saturating_sub(self.taken)
+    }
+
+    /// Its places in words: "cancelled", "2 of 5 places left", "full, 3 on the
+    /// wait-list".
+    pub fn places_words(&self) -> String {
+        if self.cancelled {
+            "cancelled".to_owned()
+        } else if self.places_left() > 0 {
+            format!(
+                "{} of {} place{} left",
+                self.places_left(),
+                self.capacity,
+                if self.capacity == 1 { "" } else { "s" }
+            )
+        } else if self.waiting == 0 {
+            "full: a sign-up goes on the wait-list".to_owned()
+        } else {
+            format!("full, {} on the wait-list", self.waiting)
+        }
     }
 }
 
