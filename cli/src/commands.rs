@@ -93,6 +93,13 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         }
         Command::Sync { watch: false } => {
             let vault = Arc::new(home.open()?);
+            // A consent whose date has passed ends here, before anything moves.
+            for ended in vault.expire_consents(hearth_core::wire::now_ms())? {
+                println!(
+                    "Sharing with {} ended: its date has passed.",
+                    ended.consent.recipient_name
+                );
+            }
             let summary = runtime()?.block_on(device::sync_once(&vault, &net, None))?;
             println!(
                 "In sync with {} peer(s){}.",
@@ -183,7 +190,7 @@ async fn invite(vault: Arc<Vault>, net: &NetConfig, wait: u64, yes: bool) -> Res
             request.device.short(),
             request.code
         );
-        let confirmed = yes || ask("Does it show that code? Add it to your journal? [y/N] ").await;
+        let confirmed = yes || ask("Does it show that code? Add it to your journal?").await;
         if !confirmed {
             request.confirm(false);
             eprintln!("Not added. The invite is closed: make a new one for your device.");
@@ -216,15 +223,19 @@ async fn invite(vault: Arc<Vault>, net: &NetConfig, wait: u64, yes: bool) -> Res
 
 /// Asks a yes/no question on the terminal (standard input); anything but yes is no.
 async fn ask(question: &str) -> bool {
-    eprint!("{question}");
+    let question = question.to_owned();
+    tokio::task::spawn_blocking(move || confirm(&question))
+        .await
+        .unwrap_or(false)
+}
+
+/// [`ask`] from synchronous code.
+pub(crate) fn confirm(question: &str) -> bool {
+    eprint!("{question} [y/N] ");
     let _ = std::io::stderr().flush();
-    tokio::task::spawn_blocking(|| {
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line).is_ok()
-            && matches!(line.trim().to_lowercase().as_str(), "y" | "yes")
-    })
-    .await
-    .unwrap_or(false)
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).is_ok()
+        && matches!(line.trim().to_lowercase().as_str(), "y" | "yes")
 }
 
 /// The commands that act on an open vault (also typed into `hearth sync --watch`).
@@ -280,6 +291,12 @@ pub(crate) fn vault_command(vault: &Vault, command: Command) -> Result<()> {
             Ok(())
         }
         Command::Plan { command } => plan(vault, command),
+        Command::Coach { command } => crate::coach::run(vault, command),
+        Command::Share { command } => crate::coach::share(vault, command),
+        Command::Consents { json } => crate::coach::consents(vault, json),
+        Command::Revoke { id } => crate::coach::revoke(vault, &id),
+        Command::Shared { command, json } => crate::coach::shared(vault, command, json),
+        Command::Comment { id, text } => crate::coach::comment(vault, &id, &text),
         Command::Export { out, json } => export(vault, &out, json),
         Command::Status => {
             println!("device:   {}", vault.device_id()?);
@@ -394,6 +411,17 @@ fn plan(vault: &Vault, command: PlanCommand) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&plan)?);
             } else {
                 print!("{}", render::plan(&plan));
+                let comments = vault.coach_comments()?;
+                if !comments.is_empty() {
+                    println!("\nComments from your coaches");
+                    for (coach, c) in comments {
+                        println!(
+                            "  {coach}, {}: {}",
+                            hearth_core::share::consent::day_words(c.at_ms),
+                            c.text
+                        );
+                    }
+                }
             }
         }
         PlanCommand::Set { section, text } => {

@@ -3,6 +3,7 @@
 //! non-zero exit, and a failed command changes nothing.
 
 mod center;
+mod coach;
 mod commands;
 mod render;
 mod watch;
@@ -118,6 +119,42 @@ enum Command {
     },
     /// Fold the journal's bundles into one snapshot and reclaim space.
     Compact,
+    /// For recovery coaches: your contact card, and checking one.
+    Coach {
+        #[command(subcommand)]
+        command: coach::CoachCommand,
+    },
+    /// Share chosen sections of your plan with a coach.
+    Share {
+        #[command(subcommand)]
+        command: coach::ShareCommand,
+    },
+    /// What you have shared with coaches: each consent, where it stands, its history.
+    Consents {
+        /// Print JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// End a consent now: the coach gets nothing you write from now on.
+    Revoke {
+        /// The consent's id (or its start), from `hearth consents`.
+        id: String,
+    },
+    /// For coaches: the plans members shared with you.
+    Shared {
+        #[command(subcommand)]
+        command: Option<coach::SharedCommand>,
+        /// Print JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// For coaches: leave a comment on a plan shared with you.
+    Comment {
+        /// The share's id (or its start), from `hearth shared`.
+        id: String,
+        /// What you want to say.
+        text: String,
+    },
     #[command(flatten)]
     Center(CenterCommand),
 }

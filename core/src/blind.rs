@@ -399,8 +399,11 @@ impl Replica for BlindStore {
         Ok(())
     }
 
-    fn may_take(&self, _doc: &DocId, peer: &DeviceId) -> bool {
-        self.admits(peer)
+    /// A new doc from any admitted device; a doc stored here only from a device its log
+    /// lets hold it (any other is declined, rather than asked for and then refused:
+    /// a coach removed from a share keeps syncing everything else).
+    fn may_take(&self, doc: &DocId, peer: &DeviceId) -> bool {
+        self.admits(peer) && (self.doc(doc).is_none() || self.named(doc, peer))
     }
 
     fn item_ids(&self, doc: &DocId) -> Result<(Vec<ItemId>, usize), SyncError> {

@@ -25,6 +25,10 @@ impl Domain {
     pub const CONSENT: Domain = Domain("hearth/consent/v1\0");
     /// A center's flyer, signed by its hub.
     pub const FLYER: Domain = Domain("hearth/flyer/v1\0");
+    /// A coach's contact card, signed by one of the coach's devices.
+    pub const COACH_CARD: Domain = Domain("hearth/coach-card/v1\0");
+    /// The end of a consent (revoked, or expired), signed by a member's device.
+    pub const CONSENT_END: Domain = Domain("hearth/consent-end/v1\0");
 }
 
 /// An encryption, decryption or signature check failed.

@@ -17,7 +17,9 @@
 //!                     profile:  { name: str },
 //!                     plan:     { <section>: { text: Text, items: [str] }..., supporters: [{name, role, contact}] },
 //!                     checkins: { <ulid>: CHECKIN }   (check-ins of journals made before shards),
-//!                     consents: { <ulid>: { record: str (JSON), revoked_at?: timestamp } },
+//!                     consents: { <ulid>: { record: str (JSON of the signed grant),
+//!                                           ends: { <device>: str (JSON of a signed end) },
+//!                                           revoked_at?: timestamp (never written since ends) } },
 //!                     center:   { secret: bytes, signups: { <ulid>: SIGNUP } } }  (see `center`)
 //! parts 1, 2:  ROOT { schema: "hearth.journal.checkins/1", checkins: { <ulid>: CHECKIN } }
 //! CHECKIN:     { mood: int, craving?: int, energy?: int, sleep?: f64,
@@ -40,6 +42,9 @@
 //! loading skips (its content is the vault's: see [`with_note`]).
 
 mod center;
+mod share;
+
+pub use share::{Comment, MAX_COMMENT_CHARS, SHARE_SCHEMA, ShareDoc, SharedPlan};
 
 use std::collections::BTreeMap;
 
@@ -79,12 +84,73 @@ pub enum DocError {
     /// No item at this position.
     #[error("section {0} has no item {1}")]
     NoItem(PlanSection, usize),
+    /// A coach's change to a share does more than add a comment of theirs.
+    #[error("a coach may only add comments: {0}")]
+    NotAComment(&'static str),
 }
 
 impl From<automerge::AutomergeError> for DocError {
     fn from(e: automerge::AutomergeError) -> Self {
         DocError::Automerge(Box::new(e))
     }
+}
+
+/// What the vault needs of a kind of document to keep it: an empty one to load
+/// bundles into, loading a snapshot, merging changes, saving, checking its schema.
+/// The journal and the share document are the kinds.
+pub trait Model: Sized + Send + Sync {
+    /// An empty document to load bundles into, editing as `actor`.
+    fn empty(actor: ActorId) -> Self;
+    /// Loads a whole saved document (a snapshot's plaintext).
+    fn load(bytes: &[u8], actor: ActorId) -> Result<Self, DocError>;
+    /// Applies changes or a saved document (idempotent).
+    fn apply(&mut self, bytes: &[u8]) -> Result<(), DocError>;
+    /// Whether `other` holds every change this document holds.
+    fn is_covered_by(&mut self, other: &mut Self) -> bool;
+    /// Checks the schema string (call once bundles are loaded).
+    fn check_schema(&self) -> Result<(), DocError>;
+    /// The whole document, compacted.
+    fn save(&mut self) -> Vec<u8>;
+    /// Checks, before anything of it applies, a change by `author` whose role lets it
+    /// add comments only ([`crate::access::Role::Commenter`]). A kind that takes no
+    /// comments refuses every such change.
+    fn check_comment(
+        &mut self,
+        _author: &crate::ids::DeviceId,
+        _plain: &[u8],
+    ) -> Result<(), DocError> {
+        Err(DocError::NotAComment("this document takes no comments"))
+    }
+}
+
+impl Model for JournalDoc {
+    fn empty(actor: ActorId) -> Self {
+        JournalDoc::empty(actor)
+    }
+    fn load(bytes: &[u8], actor: ActorId) -> Result<Self, DocError> {
+        JournalDoc::load(bytes, actor)
+    }
+    fn apply(&mut self, bytes: &[u8]) -> Result<(), DocError> {
+        JournalDoc::apply(self, bytes)
+    }
+    fn is_covered_by(&mut self, other: &mut Self) -> bool {
+        JournalDoc::is_covered_by(self, other)
+    }
+    fn check_schema(&self) -> Result<(), DocError> {
+        JournalDoc::check_schema(self)
+    }
+    fn save(&mut self) -> Vec<u8> {
+        JournalDoc::save(self)
+    }
+}
+
+/// Whether `mine` holds no change `theirs` lacks (and waits for nothing).
+fn covered(mine: &mut AutoCommit, theirs: &mut AutoCommit) -> bool {
+    mine.get_missing_deps(&[]).is_empty()
+        && mine
+            .get_heads()
+            .iter()
+            .all(|h| theirs.get_change_meta_by_hash(h).is_some())
 }
 
 /// The schema string at the root of every check-in shard.
@@ -267,13 +333,7 @@ impl JournalDoc {
         self.parts
             .iter_mut()
             .zip(other.parts.iter_mut())
-            .all(|(mine, theirs)| {
-                mine.get_missing_deps(&[]).is_empty()
-                    && mine
-                        .get_heads()
-                        .iter()
-                        .all(|h| theirs.get_change_meta_by_hash(h).is_some())
-            })
+            .all(|(mine, theirs)| covered(mine, theirs))
     }
 
     /// Checks the schema strings (call once bundles are loaded).
@@ -509,9 +569,54 @@ impl JournalDoc {
         let bytes = self.change(|d| {
             let m = d.put_object(&consents, consent.id.as_str(), ObjType::Map)?;
             d.put(&m, "record", json)?;
+            d.put_object(&m, "ends", ObjType::Map)?;
             Ok(())
         })?;
         bytes.ok_or(DocError::Missing("change"))
+    }
+
+    /// Records the signed end of a consent in the ledger, under the signing device
+    /// (two devices ending it at once both keep theirs).
+    pub fn record_consent_end(
+        &mut self,
+        end: &crate::share::ConsentEnd,
+    ) -> Result<Vec<u8>, DocError> {
+        let consents = self.obj(&ROOT, "consents")?;
+        let entry = match self.parts[0].get(&consents, end.consent.as_str())? {
+            Some((Value::Object(_), id)) => id,
+            _ => return Err(DocError::Missing("consent")),
+        };
+        let json = serde_json::to_string(end).map_err(|_| DocError::Missing("end JSON"))?;
+        let by = end.by.to_string();
+        let bytes = self.change(|d| {
+            let ends = match d.get(&entry, "ends")? {
+                Some((Value::Object(_), id)) => id,
+                _ => d.put_object(&entry, "ends", ObjType::Map)?,
+            };
+            d.put(&ends, by.as_str(), json)?;
+            Ok(())
+        })?;
+        bytes.ok_or(DocError::Missing("change"))
+    }
+
+    /// The signed ends recorded for a consent (unreadable ones left out).
+    pub fn consent_ends(&self, id: &str) -> Vec<crate::share::ConsentEnd> {
+        let Ok(consents) = self.obj(&ROOT, "consents") else {
+            return Vec::new();
+        };
+        let Ok(Some((Value::Object(_), entry))) = self.parts[0].get(&consents, id) else {
+            return Vec::new();
+        };
+        let Ok(Some((Value::Object(_), ends))) = self.parts[0].get(&entry, "ends") else {
+            return Vec::new();
+        };
+        self.parts[0]
+            .map_range(&ends, ..)
+            .filter_map(|item| {
+                let json = str_of(self.parts[0].get(&ends, item.key.as_ref()).ok()?)?;
+                serde_json::from_str(&json).ok()
+            })
+            .collect()
     }
 
     /// The member's chosen name, if they gave one.

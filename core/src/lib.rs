@@ -20,6 +20,7 @@ pub mod limits;
 pub mod model;
 pub mod pairing;
 mod par;
+pub mod share;
 pub mod store;
 pub mod sync;
 pub mod vault;

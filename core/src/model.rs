@@ -8,6 +8,7 @@ mod plan;
 
 pub(crate) use checkin::normalize_tags;
 pub use checkin::{CheckIn, CheckInId, CheckInPatch, NewCheckIn};
+pub(crate) use consent::sig_hex;
 pub use consent::{Consent, ConsentExpiry};
 pub use plan::{PlanSection, RecoveryPlan, Section, Supporter};
 pub(crate) use plan::{check_item, check_section_text};

@@ -96,13 +96,7 @@ impl Ticket {
 
     /// The ticket as a QR code drawn with Unicode half blocks.
     pub fn qr(&self) -> String {
-        qrcode::QrCode::new(self.to_string().to_uppercase().as_bytes())
-            .map(|code| {
-                code.render::<qrcode::render::unicode::Dense1x2>()
-                    .quiet_zone(true)
-                    .build()
-            })
-            .unwrap_or_default()
+        crate::wire::qr(&self.to_string())
     }
 
     /// Whether `secret` is this ticket's and it has not expired.
@@ -115,26 +109,14 @@ impl Ticket {
 impl fmt::Display for Ticket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let bytes = crate::wire::to_postcard(self);
-        write!(
-            f,
-            "{TICKET_PREFIX}{}",
-            data_encoding::BASE32_NOPAD.encode(&bytes).to_lowercase()
-        )
+        f.write_str(&crate::wire::to_text(TICKET_PREFIX, &bytes))
     }
 }
 
 impl FromStr for Ticket {
     type Err = TicketError;
     fn from_str(s: &str) -> Result<Self, TicketError> {
-        let s = s.trim();
-        let body = s
-            .get(..TICKET_PREFIX.len())
-            .filter(|p| p.eq_ignore_ascii_case(TICKET_PREFIX))
-            .and_then(|_| s.get(TICKET_PREFIX.len()..))
-            .ok_or_else(|| TicketError("it does not start with \"hearth\"".into()))?;
-        let bytes = data_encoding::BASE32_NOPAD
-            .decode(body.to_uppercase().as_bytes())
-            .map_err(|e| TicketError(format!("bad encoding ({e})")))?;
+        let bytes = crate::wire::from_text(TICKET_PREFIX, s).map_err(TicketError)?;
         let (ticket, rest) = postcard::take_from_bytes::<Ticket>(&bytes)
             .map_err(|e| TicketError(format!("bad contents ({e})")))?;
         if !rest.is_empty() {

@@ -9,9 +9,10 @@ mod center;
 mod journal;
 mod keys;
 mod replica;
+mod share;
 mod withheld;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, RwLock};
 
@@ -21,13 +22,13 @@ use tokio::sync::broadcast;
 use crate::access::{AclError, Role};
 use crate::bundle::BundleError;
 use crate::crypto::{self, CryptoError};
-use crate::doc::{DocError, JournalDoc};
+use crate::doc::{DocError, JournalDoc, Model, ShareDoc};
 use crate::envelope::EnvelopeError;
 use crate::identity::{DeviceKeys, KeyStore, KeyStoreError, Seed};
 use crate::ids::{DeviceId, DocId};
 pub use crate::item::SyncItem;
 use crate::model::{
-    CheckIn, CheckInId, CheckInPatch, Consent, NewCheckIn, PlanSection, RecoveryPlan, Supporter,
+    CheckIn, CheckInId, CheckInPatch, NewCheckIn, PlanSection, RecoveryPlan, Supporter,
     ValidationError,
 };
 use crate::pairing::PeerAddr;
@@ -37,6 +38,7 @@ use crate::wire;
 
 pub use backup::{BACKUP_FORMAT, BackupError, MIN_PASSPHRASE_CHARS};
 use journal::{Journal, Source};
+pub use share::{ShareCode, SharedWithMe};
 pub use withheld::{CLOCK_MARGIN_MS, Gap, Rollback};
 
 /// The store file inside a vault directory.
@@ -116,6 +118,9 @@ pub enum VaultError {
     /// Encryption failed.
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+    /// A coach's card does not check.
+    #[error(transparent)]
+    Card(#[from] crate::share::CardError),
     /// A bundle failed.
     #[error(transparent)]
     Bundle(#[from] BundleError),
@@ -298,6 +303,8 @@ struct Inner {
     store: Store,
     device: DeviceKeys,
     journal: Journal,
+    /// The share documents this device holds (see `vault/share`).
+    shares: BTreeMap<DocId, Journal<ShareDoc>>,
 }
 
 /// A member's vault on one device.
@@ -315,29 +322,59 @@ pub struct Vault {
     hubs: withheld::HubWatch,
 }
 
-/// The journal's id and the devices its ACL lets hold it, as of the last change.
+/// The journal's id, and for it and every share the devices its access log lets
+/// hold it, as of the last change.
 #[derive(Debug, PartialEq)]
 struct Holders {
-    doc: DocId,
-    devices: BTreeSet<DeviceId>,
+    journal: DocId,
+    docs: BTreeMap<DocId, BTreeSet<DeviceId>>,
+}
+
+/// The devices a doc's access log lets hold it.
+fn holders_of<D: Model>(j: &Journal<D>) -> BTreeSet<DeviceId> {
+    let state = j.state();
+    state
+        .members()
+        .map(|m| m.device)
+        .filter(|d| state.may_hold(d))
+        .collect()
+}
+
+/// Who may hold each doc: a share this device learned of from the ledger but holds
+/// nothing of yet is asked of whoever may hold the journal (the member's devices and
+/// hubs), so its first sync can bring it.
+fn all_holders(inner: &Inner) -> Vec<(DocId, BTreeSet<DeviceId>)> {
+    let journal = holders_of(&inner.journal);
+    let mut out = Vec::with_capacity(1 + inner.shares.len());
+    for (id, share) in &inner.shares {
+        let holders = if share.state().has_genesis() {
+            holders_of(share)
+        } else {
+            journal.clone()
+        };
+        out.push((*id, holders));
+    }
+    out.push((inner.journal.id(), journal));
+    out
 }
 
 impl Holders {
-    fn of(journal: &Journal) -> Self {
-        let state = journal.state();
+    fn of(inner: &Inner) -> Self {
         Holders {
-            doc: journal.id(),
-            devices: state
-                .members()
-                .map(|m| m.device)
-                .filter(|d| state.may_hold(d))
-                .collect(),
+            journal: inner.journal.id(),
+            docs: all_holders(inner).into_iter().collect(),
         }
+    }
+
+    /// Whether `device` may hold `doc` (the journal or a share).
+    fn holds(&self, doc: &DocId, device: &DeviceId) -> bool {
+        self.docs.get(doc).is_some_and(|d| d.contains(device))
     }
 }
 
-/// The vault's lock; on release it updates [`Holders`] from the journal, so whatever
-/// changed the ACL (an edit, a sync, a failed write that reloaded) is seen.
+/// The vault's lock; on release it updates [`Holders`] from every document, so
+/// whatever changed an access log (an edit, a sync, a failed write that reloaded) is
+/// seen.
 struct Locked<'a> {
     guard: MutexGuard<'a, Inner>,
     holders: &'a RwLock<Holders>,
@@ -359,15 +396,32 @@ impl std::ops::DerefMut for Locked<'_> {
 
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
-        refresh(self.holders, self.access, &self.guard.journal);
+        for (id, now) in all_holders(&self.guard) {
+            update(self.holders, self.access, id, now);
+        }
     }
 }
 
-fn refresh(holders: &RwLock<Holders>, access: &tokio::sync::watch::Sender<u64>, journal: &Journal) {
-    let now = Holders::of(journal);
-    let stale = holders.read().map_or(true, |h| *h != now);
+/// Updates who may hold `j` when it changed, and tells open connections.
+fn refresh<D: Model>(
+    holders: &RwLock<Holders>,
+    access: &tokio::sync::watch::Sender<u64>,
+    j: &Journal<D>,
+) {
+    update(holders, access, j.id(), holders_of(j));
+}
+
+fn update(
+    holders: &RwLock<Holders>,
+    access: &tokio::sync::watch::Sender<u64>,
+    id: DocId,
+    now: BTreeSet<DeviceId>,
+) {
+    let stale = holders
+        .read()
+        .map_or(true, |h| h.docs.get(&id) != Some(&now));
     if stale && let Ok(mut h) = holders.write() {
-        *h = now;
+        h.docs.insert(id, now);
         access.send_modify(|n| *n += 1);
     }
 }
@@ -446,7 +500,7 @@ impl Vault {
             .put_meta(META_JOURNAL, journal.id().as_bytes().to_vec())
             .put_meta(META_ACTOR, actor.to_bytes().to_vec());
         store.commit(batch, true)?;
-        Ok(Self::assemble(location, store, device, journal))
+        Self::assemble(location, store, device, journal)
     }
 
     /// Opens the vault: reads, verifies and decrypts the journal's bundles.
@@ -466,7 +520,7 @@ impl Vault {
             .ok_or_else(|| VaultError::Damaged("the device key is missing".into()))?;
         let device = DeviceKeys::derive(&seed)?;
         let journal = Journal::load(&store, &device, doc, actor)?;
-        Ok(Self::assemble(location, store, device, journal))
+        Self::assemble(location, store, device, journal)
     }
 
     /// Joins a vault another of the member's devices created: `items` are what that
@@ -491,25 +545,33 @@ impl Vault {
             .put_meta(META_JOURNAL, journal.as_bytes().to_vec())
             .put_meta(META_ACTOR, actor.to_bytes().to_vec());
         store.commit(batch, true)?;
-        Ok(Self::assemble(location, store, device, j))
+        Self::assemble(location, store, device, j)
     }
 
-    fn assemble(location: Location, store: Store, device: DeviceKeys, journal: Journal) -> Self {
+    fn assemble(
+        location: Location,
+        store: Store,
+        device: DeviceKeys,
+        journal: Journal,
+    ) -> Result<Self, VaultError> {
         let (events, _) = broadcast::channel(256);
         let (outgoing, _) = broadcast::channel(1024);
-        Vault {
-            holders: RwLock::new(Holders::of(&journal)),
+        let shares = share::load_all(&store, &device, &journal)?;
+        let inner = Inner {
+            store,
+            device,
+            journal,
+            shares,
+        };
+        Ok(Vault {
+            holders: RwLock::new(Holders::of(&inner)),
             access: tokio::sync::watch::Sender::new(0),
-            inner: Mutex::new(Inner {
-                store,
-                device,
-                journal,
-            }),
+            inner: Mutex::new(inner),
             events,
             outgoing,
             location,
             hubs: withheld::HubWatch::default(),
-        }
+        })
     }
 
     fn lock(&self) -> Result<Locked<'_>, VaultError> {
@@ -527,7 +589,30 @@ impl Vault {
     /// The journal, if `device` may hold it; never waits for an edit in progress.
     fn held_by(&self, device: &DeviceId) -> Option<DocId> {
         let h = self.holders.read().ok()?;
-        h.devices.contains(device).then_some(h.doc)
+        h.holds(&h.journal, device).then_some(h.journal)
+    }
+
+    /// Every doc `device` may hold here (the journal first), never waiting for an
+    /// edit in progress.
+    fn docs_held_by(&self, device: &DeviceId) -> Vec<DocId> {
+        let Ok(h) = self.holders.read() else {
+            return Vec::new();
+        };
+        let journal = h.holds(&h.journal, device).then_some(h.journal);
+        journal
+            .into_iter()
+            .chain(
+                h.docs
+                    .iter()
+                    .filter(|(id, d)| **id != h.journal && d.contains(device))
+                    .map(|(id, _)| *id),
+            )
+            .collect()
+    }
+
+    /// Whether `device` may hold `doc` here.
+    fn holds(&self, doc: &DocId, device: &DeviceId) -> bool {
+        self.holders.read().is_ok_and(|h| h.holds(doc, device))
     }
 
     fn read<T>(&self, f: impl FnOnce(&Journal) -> T) -> Result<T, VaultError> {
@@ -541,12 +626,12 @@ impl Vault {
 
     /// Hands new local items to connected peers (before the local fsync completes, so
     /// peers see an edit while it is being made durable here).
-    fn send_out(&self, journal: &Journal, batch: &Batch) {
+    fn send_out<D: Model>(&self, j: &Journal<D>, batch: &Batch) {
         // A removal's items must not be pushed to the device it removes.
-        refresh(&self.holders, &self.access, journal);
+        refresh(&self.holders, &self.access, j);
         if self.outgoing.receiver_count() > 0 {
             let _ = self.outgoing.send(Outgoing {
-                doc: journal.id(),
+                doc: j.id(),
                 items: batch.items(),
             });
         }
@@ -616,11 +701,6 @@ impl Vault {
         self.read(|j| j.doc().checkin(id))
     }
 
-    /// The consent ledger.
-    pub fn consents(&self) -> Result<Vec<Consent>, VaultError> {
-        self.read(|j| j.doc().consents())
-    }
-
     /// Every identity the journal's access log names: the member's devices, backup
     /// keys, hubs; current ones first.
     pub fn devices(&self) -> Result<Vec<DeviceInfo>, VaultError> {
@@ -635,7 +715,9 @@ impl Vault {
                 kind: match m.role {
                     Role::Store => DeviceKind::Hub,
                     Role::Recovery => DeviceKind::BackupKey,
-                    Role::Owner | Role::Writer | Role::Reader => DeviceKind::Device,
+                    Role::Owner | Role::Writer | Role::Reader | Role::Commenter => {
+                        DeviceKind::Device
+                    }
                 },
                 role: m.role,
                 state: match &m.removed {
@@ -874,22 +956,26 @@ impl Vault {
 
     /// Replaces a plan section's text.
     pub fn set_plan_text(&self, section: PlanSection, text: &str) -> Result<(), VaultError> {
-        self.edit(|doc| Ok((doc.set_section_text(section, text)?, ())))
+        self.edit(|doc| Ok((doc.set_section_text(section, text)?, ())))?;
+        self.project_shares()
     }
 
     /// Adds an item to a plan section.
     pub fn add_plan_item(&self, section: PlanSection, item: &str) -> Result<(), VaultError> {
-        self.edit(|doc| Ok((Some(doc.add_section_item(section, item)?), ())))
+        self.edit(|doc| Ok((Some(doc.add_section_item(section, item)?), ())))?;
+        self.project_shares()
     }
 
     /// Removes an item (0-based) from a plan section.
     pub fn remove_plan_item(&self, section: PlanSection, index: usize) -> Result<(), VaultError> {
-        self.edit(|doc| Ok((Some(doc.remove_section_item(section, index)?), ())))
+        self.edit(|doc| Ok((Some(doc.remove_section_item(section, index)?), ())))?;
+        self.project_shares()
     }
 
     /// Adds a supporter to the crisis plan.
     pub fn add_supporter(&self, supporter: &Supporter) -> Result<(), VaultError> {
-        self.edit(|doc| Ok((Some(doc.add_supporter(supporter)?), ())))
+        self.edit(|doc| Ok((Some(doc.add_supporter(supporter)?), ())))?;
+        self.project_shares()
     }
 
     /// Sets the name the member chooses to be called by.
@@ -955,6 +1041,7 @@ impl Vault {
             store,
             device,
             journal,
+            ..
         } = &mut *guard;
         let mut batch = Batch::new();
         // Part may have been written already (a snapshot, while it loaded).
@@ -976,13 +1063,35 @@ impl Vault {
             store,
             device,
             journal,
+            ..
         } = &mut *guard;
+        self.commit_received(store, device, journal, batch)?;
+        if guard.journal.rekey_due(&guard.device)
+            && let Err(e) = self.write_locked(&mut guard, |j, d, b| j.rotate(d, b))
+        {
+            tracing::warn!("could not open a new epoch after concurrent removals: {e}");
+        }
+        // Shares another of the member's devices made are in the ledger now.
+        share::adopt_from_ledger(&mut guard)?;
+        Ok(())
+    }
+
+    /// Makes items received for one doc durable, then makes the repairs an owner makes
+    /// on what came in (see ARCHITECTURE, "Repairs after concurrency"): keys a member
+    /// lacks.
+    fn commit_received<D: Model>(
+        &self,
+        store: &Store,
+        device: &DeviceKeys,
+        j: &mut Journal<D>,
+        batch: Batch,
+    ) -> Result<(), VaultError> {
         if !batch.is_empty() {
             // Items that came from peers: not pushed back out from here.
             write_journal(
                 store,
                 device,
-                journal,
+                j,
                 |_, _, b| {
                     *b = batch;
                     Ok(())
@@ -990,21 +1099,14 @@ impl Vault {
                 |_, _| {},
             )?;
         }
-        // Repairs an owner makes on what came in (see ARCHITECTURE, "Repairs after
-        // concurrency"): keys a member lacks, then a new epoch if the newest key leaked.
         if let Err(e) = write_journal(
             store,
             device,
-            journal,
+            j,
             |j, d, b| j.seal_missing_keys(store, d, b),
             |j, b| self.send_out(j, b),
         ) {
             tracing::warn!("could not seal keys to a device added during a removal: {e}");
-        }
-        if guard.journal.rekey_due(&guard.device)
-            && let Err(e) = self.write_locked(&mut guard, |j, d, b| j.rotate(d, b))
-        {
-            tracing::warn!("could not open a new epoch after concurrent removals: {e}");
         }
         Ok(())
     }
@@ -1119,6 +1221,7 @@ impl Vault {
             store,
             device,
             journal,
+            ..
         } = inner;
         write_journal(store, device, journal, change, |j, b| self.send_out(j, b))
     }
@@ -1152,12 +1255,12 @@ impl Vault {
 /// Makes a change to the journal in memory, hands its items to peers, and commits it
 /// durably. If the change or the commit fails, the journal is reloaded from the store,
 /// so memory never runs ahead of disk.
-fn write_journal<T>(
+fn write_journal<T, D: Model>(
     store: &Store,
     device: &DeviceKeys,
-    journal: &mut Journal,
-    change: impl FnOnce(&mut Journal, &DeviceKeys, &mut Batch) -> Result<T, VaultError>,
-    send_out: impl FnOnce(&Journal, &Batch),
+    journal: &mut Journal<D>,
+    change: impl FnOnce(&mut Journal<D>, &DeviceKeys, &mut Batch) -> Result<T, VaultError>,
+    send_out: impl FnOnce(&Journal<D>, &Batch),
 ) -> Result<T, VaultError> {
     let mut batch = Batch::new();
     or_reload(store, device, journal, |j| {
@@ -1172,11 +1275,11 @@ fn write_journal<T>(
 
 /// Runs `f` on the journal; if it fails, reloads the journal from the store before
 /// returning the error, so memory never runs ahead of disk.
-fn or_reload<T>(
+fn or_reload<T, D: Model>(
     store: &Store,
     device: &DeviceKeys,
-    journal: &mut Journal,
-    f: impl FnOnce(&mut Journal) -> Result<T, VaultError>,
+    journal: &mut Journal<D>,
+    f: impl FnOnce(&mut Journal<D>) -> Result<T, VaultError>,
 ) -> Result<T, VaultError> {
     let result = f(journal);
     if result.is_err() {

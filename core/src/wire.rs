@@ -131,6 +131,41 @@ pub(crate) fn from_postcard<T: Serialize + DeserializeOwned>(
     Ok(value)
 }
 
+/// `prefix`, then `bytes` in lower-case Base32 without padding: how tickets and cards
+/// are written, so they survive being typed, read aloud, or carried in a QR code in
+/// upper case.
+pub(crate) fn to_text(prefix: &str, bytes: &[u8]) -> String {
+    format!(
+        "{prefix}{}",
+        data_encoding::BASE32_NOPAD.encode(bytes).to_lowercase()
+    )
+}
+
+/// The bytes of text [`to_text`] wrote (in either case), or why it is not such text.
+pub(crate) fn from_text(prefix: &str, text: &str) -> Result<Vec<u8>, String> {
+    let text = text.trim();
+    let body = text
+        .get(..prefix.len())
+        .filter(|p| p.eq_ignore_ascii_case(prefix))
+        .and_then(|_| text.get(prefix.len()..))
+        .ok_or_else(|| format!("it does not start with {prefix:?}"))?;
+    data_encoding::BASE32_NOPAD
+        .decode(body.to_uppercase().as_bytes())
+        .map_err(|e| format!("bad encoding ({e})"))
+}
+
+/// `text` as a QR code drawn with Unicode half blocks (in upper case, which QR codes
+/// carry in their compact alphanumeric mode).
+pub(crate) fn qr(text: &str) -> String {
+    qrcode::QrCode::new(text.to_uppercase().as_bytes())
+        .map(|code| {
+            code.render::<qrcode::render::unicode::Dense1x2>()
+                .quiet_zone(true)
+                .build()
+        })
+        .unwrap_or_default()
+}
+
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()

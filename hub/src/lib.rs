@@ -495,6 +495,11 @@ impl Hub {
         Ok(self.shared.blind.stored_bundles(doc)?)
     }
 
+    /// The role a doc's access log gives a device here, if any (for tools and tests).
+    pub fn role_of(&self, doc: &DocId, device: &DeviceId) -> Option<hearth_core::access::Role> {
+        self.shared.blind.role_of(doc, device)
+    }
+
     /// The center's programs, rosters and counts (what the staff console works on).
     pub fn center(&self) -> Arc<center::Center> {
         self.shared.center.clone()

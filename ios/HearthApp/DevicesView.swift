@@ -152,6 +152,7 @@ private struct DeviceRowView: View {
         case .reader: return "Can read your journal"
         case .store: return "Keeps an encrypted copy it cannot read"
         case .recovery: return "Lets your backup file restore your journal on a new phone"
+        case .commenter: return "Can read what you shared and add comments"
         }
     }
 }

@@ -75,9 +75,10 @@ impl From<VaultError> for HearthError {
             VaultError::Doc(DocError::NoCheckIn(_) | DocError::NoItem(..)) => {
                 HearthError::NotFound { message }
             }
-            VaultError::AlreadyExists | VaultError::Invalid(_) | VaultError::Doc(_) => {
-                HearthError::Invalid { message }
-            }
+            VaultError::AlreadyExists
+            | VaultError::Invalid(_)
+            | VaultError::Doc(_)
+            | VaultError::Card(_) => HearthError::Invalid { message },
             VaultError::Backup(BackupError::Retired) => HearthError::Denied { message },
             VaultError::Backup(BackupError::WrongPassphrase) => HearthError::Crypto { message },
             VaultError::Backup(_) => HearthError::Invalid { message },

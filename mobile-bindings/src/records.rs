@@ -141,6 +141,8 @@ pub enum DeviceRole {
     Store,
     /// A backup's key: it can add the device the backup is restored on.
     Recovery,
+    /// Read, and add comments only (a coach a member shares plan sections with).
+    Commenter,
 }
 
 /// Whether an identity still has access.
@@ -424,6 +426,7 @@ impl From<Role> for DeviceRole {
             Role::Reader => DeviceRole::Reader,
             Role::Store => DeviceRole::Store,
             Role::Recovery => DeviceRole::Recovery,
+            Role::Commenter => DeviceRole::Commenter,
         }
     }
 }

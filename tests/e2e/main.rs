@@ -7,6 +7,7 @@ mod console;
 mod hub;
 mod netns;
 mod pairing;
+mod sharing;
 mod sync;
 mod takeover;
 mod webdriver;

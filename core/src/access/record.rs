@@ -36,32 +36,40 @@ pub enum Role {
     /// A backup's key: it can add the device a backup is restored on, and nothing else.
     /// It never syncs and never receives a document key.
     Recovery,
+    /// Read, and add comments only (a coach in a share). The hub takes its bundles as
+    /// it takes a writer's; every reader's device checks, before applying one, that it
+    /// adds nothing but new comments of its author's (`doc::Model::check_comment`).
+    Commenter,
 }
 
 impl Role {
     /// Whether this role receives the document's epoch keys.
     pub fn reads(self) -> bool {
-        matches!(self, Role::Owner | Role::Writer | Role::Reader)
+        matches!(
+            self,
+            Role::Owner | Role::Writer | Role::Reader | Role::Commenter
+        )
     }
 
     /// Whether this role's bundles are accepted.
     pub fn writes(self) -> bool {
-        matches!(self, Role::Owner | Role::Writer)
+        matches!(self, Role::Owner | Role::Writer | Role::Commenter)
     }
 
     /// Whether this role syncs the document (receives its items).
     pub fn holds(self) -> bool {
         matches!(
             self,
-            Role::Owner | Role::Writer | Role::Reader | Role::Store
+            Role::Owner | Role::Writer | Role::Reader | Role::Commenter | Role::Store
         )
     }
 
     /// Rank for joining concurrent grants of one device: the stronger role wins.
     pub(crate) fn rank(self) -> u8 {
         match self {
-            Role::Owner => 4,
-            Role::Writer => 3,
+            Role::Owner => 5,
+            Role::Writer => 4,
+            Role::Commenter => 3,
             Role::Reader => 2,
             Role::Store => 1,
             Role::Recovery => 0,

@@ -2,13 +2,13 @@
 //! elements a consent must name after 42 CFR Part 2 §2.31 — the member (by chosen
 //! name), who discloses, to whom (name and key fingerprint), exactly which sections,
 //! the purpose, the expiry (a date or an event), the statement that it can be revoked
-//! at any time and how, the signing device and the date. Sharing itself comes in a
-//! later release; the schema is fixed now so journals written today carry it.
+//! at any time and how, the signing device and the date. How a consent is signed,
+//! checked, ended and put in words is `share::consent`'s.
 
 use serde::{Deserialize, Serialize};
 
 use super::{PlanSection, ValidationError, check_line, check_text};
-use crate::ids::DeviceId;
+use crate::ids::{DeviceId, DocId};
 
 /// When a consent ends by itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,8 +31,15 @@ pub struct Consent {
     pub discloser: String,
     /// To whom: the coach's name as the member knows it.
     pub recipient_name: String,
-    /// To whom: the coach's device key.
+    /// To whom: the coach's key (the device that signed their card; its fingerprint is
+    /// what the member compared).
     pub recipient_device: DeviceId,
+    /// Every device of the coach's the share's keys are sealed to (from their card).
+    #[serde(default)]
+    pub recipient_devices: Vec<DeviceId>,
+    /// The share document the consent governs.
+    #[serde(default)]
+    pub share: Option<DocId>,
     /// Exactly which sections; never "everything".
     pub sections: Vec<PlanSection>,
     /// What for.
@@ -48,7 +55,9 @@ pub struct Consent {
     pub signature: [u8; 64],
     /// When it was granted, ms since the Unix epoch.
     pub granted_at_ms: u64,
-    /// When it was revoked, if it was.
+    /// When it was revoked, if it was (as the ledger read it: the signed end is what
+    /// counts, see `share::consent::ConsentEnd`).
+    #[serde(default)]
     pub revoked_at_ms: Option<u64>,
 }
 
@@ -70,7 +79,7 @@ impl Consent {
     }
 }
 
-mod sig_hex {
+pub(crate) mod sig_hex {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(sig: &[u8; 64], s: S) -> Result<S::Ok, S::Error> {
@@ -95,6 +104,8 @@ mod tests {
             discloser: "Sam".into(),
             recipient_name: "Coach Lee".into(),
             recipient_device: DeviceId([0; 32]),
+            recipient_devices: vec![DeviceId([0; 32])],
+            share: None,
             sections: vec![PlanSection::Crisis],
             purpose: "support in crisis".into(),
             expiry: ConsentExpiry::Event("end of program".into()),

@@ -109,6 +109,12 @@ pub trait Replica: Send + Sync + 'static {
         Ok(Vec::new())
     }
 
+    /// The peer declined `doc`, which this side offered it: it will not take it from
+    /// this side (a hub that no longer lets this device hold a share).
+    fn observe_declined(&self, _doc: &DocId, _peer: &DeviceId) -> Result<(), SyncError> {
+        Ok(())
+    }
+
     /// Told that `peer`'s summary of `doc` equals this side's: it holds exactly what
     /// this side offers.
     fn observe_in_sync(&self, _doc: &DocId, _peer: &DeviceId) -> Result<(), SyncError> {

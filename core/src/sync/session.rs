@@ -403,6 +403,7 @@ impl Session {
                         "decline for a document we did not offer alone",
                     ));
                 }
+                replica.observe_declined(&doc, &self.peer)?;
             }
             Message::Items { doc, items, last } => {
                 self.require_hello()?;

@@ -161,7 +161,7 @@ impl Vault {
         }
         let device = device_keys(keys)?;
         let actor = new_actor();
-        let mut j = Journal::empty(backup.journal, actor.clone());
+        let mut j: Journal = Journal::empty(backup.journal, actor.clone());
         let epoch_keys = backup
             .keys
             .iter()
@@ -197,6 +197,6 @@ impl Vault {
             .put_meta(META_JOURNAL, backup.journal.as_bytes().to_vec())
             .put_meta(META_ACTOR, actor.to_bytes().to_vec());
         store.commit(batch, true)?;
-        Ok(Self::assemble(location, store, device, j))
+        Self::assemble(location, store, device, j)
     }
 }

@@ -22,7 +22,7 @@ use crate::access::{
     AccessLog, AccessState, AclBody, AclRecord, Action, Chain, Mark, Removal, Role, bundle_allowed,
 };
 use crate::bundle::{Bundle, BundleHeader, BundleKind, FORMAT_V2};
-use crate::doc::{DocError, JournalDoc};
+use crate::doc::{DocError, JournalDoc, Model};
 use crate::envelope::{DocKey, Envelope};
 use crate::identity::{DeviceKeys, Seed};
 use crate::ids::{BundleId, DeviceId, DocId};
@@ -61,10 +61,10 @@ pub(super) enum Source {
     Received,
 }
 
-pub(super) struct Journal {
+pub(super) struct Journal<D: Model = JournalDoc> {
     id: DocId,
     actor: ActorId,
-    doc: JournalDoc,
+    doc: D,
     access: AccessLog,
     keys: EpochKeys,
     /// Stored bundles whose changes are in `doc`.
@@ -105,7 +105,7 @@ struct Ready {
     written: bool,
 }
 
-impl Journal {
+impl Journal<JournalDoc> {
     /// A new journal: genesis access record committing to epoch 0's key, the key's
     /// envelope for this device, and the skeleton document.
     pub(super) fn create(
@@ -114,9 +114,28 @@ impl Journal {
         name: Option<&str>,
         batch: &mut Batch,
     ) -> Result<Self, VaultError> {
+        Journal::create_with(
+            device,
+            actor.clone(),
+            |_| Ok(JournalDoc::create(actor, name)?),
+            batch,
+        )
+    }
+}
+
+impl<D: Model> Journal<D> {
+    /// A new document of any kind: genesis access record committing to epoch 0's
+    /// key, the key's envelope for this device, and the document `make` builds for
+    /// the new id, with its first change.
+    pub(super) fn create_with(
+        device: &DeviceKeys,
+        actor: ActorId,
+        make: impl FnOnce(DocId) -> Result<(D, Vec<u8>), VaultError>,
+        batch: &mut Batch,
+    ) -> Result<Self, VaultError> {
         let key = DocKey::generate()?;
         let (id, genesis) = AclRecord::genesis(device, key.commitment())?;
-        let (doc, genesis_change) = JournalDoc::create(actor.clone(), name)?;
+        let (doc, first_change) = make(id)?;
         let mut j = Journal::empty(id, actor);
         j.doc = doc;
         j.add_own_record(genesis, batch)?;
@@ -126,7 +145,7 @@ impl Journal {
         j.author(
             device,
             BundleKind::Changes,
-            &genesis_change,
+            &first_change,
             Vec::new(),
             batch,
         )?;
@@ -137,7 +156,7 @@ impl Journal {
     pub(super) fn empty(id: DocId, actor: ActorId) -> Self {
         Journal {
             id,
-            doc: JournalDoc::empty(actor.clone()),
+            doc: D::empty(actor.clone()),
             actor,
             access: AccessLog::new(id),
             keys: EpochKeys::default(),
@@ -245,11 +264,11 @@ impl Journal {
         self.actor.clone()
     }
 
-    pub(super) fn doc(&self) -> &JournalDoc {
+    pub(super) fn doc(&self) -> &D {
         &self.doc
     }
 
-    pub(super) fn doc_mut(&mut self) -> &mut JournalDoc {
+    pub(super) fn doc_mut(&mut self) -> &mut D {
         &mut self.doc
     }
 
@@ -536,26 +555,41 @@ impl Journal {
         target: DeviceId,
         batch: &mut Batch,
     ) -> Result<RemovalReport, VaultError> {
+        self.remove_devices(me, &[target], batch)
+    }
+
+    /// [`Journal::remove_device`] for several at once (a coach's devices, when a
+    /// consent ends): one new epoch without any of them.
+    pub(super) fn remove_devices(
+        &mut self,
+        me: &DeviceKeys,
+        targets: &[DeviceId],
+        batch: &mut Batch,
+    ) -> Result<RemovalReport, VaultError> {
         let state = self.state();
         if !state.is_owner(&me.id()) {
             return Err(VaultError::Denied("only an owner removes devices".into()));
         }
-        if target == me.id() {
+        if targets.contains(&me.id()) {
             return Err(VaultError::Denied(
                 "a device cannot remove itself; remove it from another device".into(),
             ));
         }
-        if !state.member(&target).is_some_and(|m| m.is_current()) {
-            return Err(VaultError::Denied(format!(
-                "{target:?} is not one of this journal's devices"
-            )));
+        for target in targets {
+            if !state.member(target).is_some_and(|m| m.is_current()) {
+                return Err(VaultError::Denied(format!(
+                    "{target:?} is not one of this journal's devices"
+                )));
+            }
         }
         let backups: Vec<DeviceId> = state
             .members()
-            .filter(|m| m.is_current() && m.role == Role::Recovery && m.device != target)
+            .filter(|m| m.is_current() && m.role == Role::Recovery && !targets.contains(&m.device))
             .map(|m| m.device)
             .collect();
-        let removed: Vec<Removal> = std::iter::once(target)
+        let removed: Vec<Removal> = targets
+            .iter()
+            .copied()
             .chain(backups.iter().copied())
             .map(|subject| Removal {
                 subject,
@@ -900,7 +934,7 @@ impl Journal {
                     let actor = this.actor.clone();
                     std::thread::scope(|s| {
                         let others = s.spawn(|| check_rest(1));
-                        let loaded = contained("a snapshot", || JournalDoc::load(plain, actor));
+                        let loaded = contained("a snapshot", || D::load(plain, actor));
                         match others.join() {
                             Ok(rest) => rest.map(|ready| (Some(loaded), ready)),
                             Err(_) => Err(VaultError::Damaged("checking bundles failed".into())),
@@ -1120,6 +1154,11 @@ impl Journal {
                 changes.push(r);
                 continue;
             }
+            if self.comments_only(&r.bundle.header().author) {
+                let e = DocError::NotAComment("a snapshot would replace the whole document");
+                self.drop_refused(&r, e.into(), batch, report);
+                continue;
+            }
             match self.adopt_snapshot(plain) {
                 Ok(()) => {
                     self.keep(&r.bundle, me, received && !r.written, batch);
@@ -1140,6 +1179,61 @@ impl Journal {
             }
             !covered
         });
+        let (comments, changes): (Vec<Ready>, Vec<Ready>) = changes
+            .into_iter()
+            .partition(|r| self.comments_only(&r.bundle.header().author));
+        self.apply_changes(me, changes, received, batch, report)?;
+        // A commenter's changes go one by one, each checked against the document as
+        // it stands with everything else applied (a comment's dependencies included).
+        for r in comments {
+            let author = r.bundle.header().author;
+            self.apply_one(r, me, received, batch, report, |doc, plain| {
+                doc.check_comment(&author, plain)?;
+                doc.apply(plain)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Applies one bundle's changes with `how`; a refusal drops the bundle, a panic
+    /// inside Automerge is an error.
+    fn apply_one(
+        &mut self,
+        r: Ready,
+        me: DeviceId,
+        received: bool,
+        batch: &mut Batch,
+        report: &mut IngestReport,
+        how: impl FnOnce(&mut D, &[u8]) -> Result<(), DocError>,
+    ) -> Result<(), VaultError> {
+        let plain = r.plain.as_deref().unwrap_or_default();
+        match contained("a change", || how(&mut self.doc, plain)) {
+            Ok(()) => {
+                self.keep(&r.bundle, me, received && !r.written, batch);
+                report.accepted += usize::from(r.new);
+            }
+            Err(e @ VaultError::Damaged(_)) => return Err(e),
+            Err(e) => self.drop_refused(&r, e, batch, report),
+        }
+        Ok(())
+    }
+
+    /// Whether `author` may only add comments here.
+    fn comments_only(&self, author: &DeviceId) -> bool {
+        self.state()
+            .member(author)
+            .is_some_and(|m| m.role == Role::Commenter)
+    }
+
+    /// Applies changes together, or one by one if Automerge refuses the lot.
+    fn apply_changes(
+        &mut self,
+        me: DeviceId,
+        changes: Vec<Ready>,
+        received: bool,
+        batch: &mut Batch,
+        report: &mut IngestReport,
+    ) -> Result<(), VaultError> {
         if changes.is_empty() {
             return Ok(());
         }
@@ -1157,15 +1251,9 @@ impl Journal {
             Err(e @ VaultError::Damaged(_)) => return Err(e),
             Err(_) => {
                 for r in changes {
-                    let plain = r.plain.as_deref().unwrap_or_default();
-                    match contained("a change", || self.doc.apply(plain)) {
-                        Ok(()) => {
-                            self.keep(&r.bundle, me, received && !r.written, batch);
-                            report.accepted += usize::from(r.new);
-                        }
-                        Err(e @ VaultError::Damaged(_)) => return Err(e),
-                        Err(e) => self.drop_refused(&r, e, batch, report),
-                    }
+                    self.apply_one(r, me, received, batch, report, |doc, plain| {
+                        doc.apply(plain)
+                    })?;
                 }
             }
         }
@@ -1178,7 +1266,7 @@ impl Journal {
     /// when it holds everything the journal holds, it simply becomes the document.
     fn adopt_snapshot(&mut self, plain: &[u8]) -> Result<(), VaultError> {
         let actor = self.actor.clone();
-        let mut loaded = contained("a snapshot", || JournalDoc::load(plain, actor))?;
+        let mut loaded = contained("a snapshot", || D::load(plain, actor))?;
         loaded.check_schema()?;
         if self.doc.is_covered_by(&mut loaded) {
             self.doc = loaded;

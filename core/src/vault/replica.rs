@@ -1,6 +1,7 @@
 //! The vault as one side of the sync protocol: it shares its journal with every
 //! device the journal's ACL names (its own other devices, and the hub as a store),
-//! and takes no doc it does not already hold.
+//! and each share it holds with every device that share's log names; it takes no doc
+//! it does not already hold.
 
 use std::collections::BTreeSet;
 
@@ -19,11 +20,11 @@ impl From<VaultError> for SyncError {
 
 impl Replica for Vault {
     fn docs_for(&self, peer: &DeviceId) -> Result<Vec<DocId>, SyncError> {
-        Ok(self.held_by(peer).into_iter().collect())
+        Ok(self.docs_held_by(peer))
     }
 
     fn may_hold(&self, doc: &DocId, peer: &DeviceId) -> bool {
-        self.held_by(peer) == Some(*doc)
+        self.holds(doc, peer)
     }
 
     fn may_take(&self, _doc: &DocId, _peer: &DeviceId) -> bool {
@@ -31,7 +32,7 @@ impl Replica for Vault {
     }
 
     fn may_connect(&self, peer: &DeviceId) -> bool {
-        self.held_by(peer).is_some()
+        !self.docs_held_by(peer).is_empty()
     }
 
     fn access_changes(&self) -> tokio::sync::watch::Receiver<u64> {
@@ -48,6 +49,18 @@ impl Replica for Vault {
             self.observe_hub_summary(peer, theirs.map_or(0, |s| s.acl_len));
         }
         Ok(())
+    }
+
+    fn observe_declined(&self, doc: &DocId, peer: &DeviceId) -> Result<(), SyncError> {
+        // A peer that holds the journal and declines it from this device no longer
+        // lets this device hold it: removed (or a backup restored from before a
+        // removal). That ends the sync as the refusal it is.
+        if self.held_by(peer) == Some(*doc) {
+            return Err(SyncError::Denied(format!(
+                "{peer:?} does not let this device hold document {doc}"
+            )));
+        }
+        Ok(self.share_declined(doc, peer)?)
     }
 
     fn observe_ids(&self, doc: &DocId, peer: &DeviceId, ids: &[ItemId]) -> Result<(), SyncError> {
@@ -78,20 +91,28 @@ impl Replica for Vault {
 
     fn item_ids(&self, doc: &DocId) -> Result<(Vec<ItemId>, usize), SyncError> {
         let guard = self.lock()?;
-        if *doc != guard.journal.id() {
-            return Ok((Vec::new(), 0));
+        if *doc == guard.journal.id() {
+            let (ids, acl) = guard.store.item_ids(doc).map_err(VaultError::from)?;
+            return Ok((guard.journal.offered(ids), acl));
         }
+        let Some(share) = guard.shares.get(doc) else {
+            return Ok((Vec::new(), 0));
+        };
         let (ids, acl) = guard.store.item_ids(doc).map_err(VaultError::from)?;
-        Ok((guard.journal.offered(ids), acl))
+        Ok((share.offered(ids), acl))
     }
 
     fn answer_skips(
         &self,
-        _doc: &DocId,
+        doc: &DocId,
         mut theirs: BTreeSet<ItemId>,
     ) -> Result<BTreeSet<ItemId>, SyncError> {
         let guard = self.lock()?;
-        theirs.extend(guard.journal.parked().iter().map(|b| ItemId(b.0)));
+        let parked = match guard.shares.get(doc) {
+            Some(share) => share.parked(),
+            None => guard.journal.parked(),
+        };
+        theirs.extend(parked.iter().map(|b| ItemId(b.0)));
         Ok(theirs)
     }
 
@@ -103,7 +124,7 @@ impl Replica for Vault {
         budget: usize,
     ) -> Result<(Vec<SyncItem>, Option<ItemsCursor>), SyncError> {
         let guard = self.lock()?;
-        if *doc != guard.journal.id() {
+        if *doc != guard.journal.id() && !guard.shares.contains_key(doc) {
             return Ok((Vec::new(), None));
         }
         Ok(guard
@@ -123,7 +144,11 @@ impl Replica for Vault {
                 "{peer:?} does not share document {doc}"
             )));
         }
-        let (report, batch) = self.check_items(items)?;
+        let (report, batch) = if self.is_share(doc) {
+            self.check_share_items(doc, items)?
+        } else {
+            self.check_items(items)?
+        };
         let mut checked = Checked::new(*doc, batch);
         checked.duplicates = report.duplicates;
         checked.rejected = report.rejected;
@@ -131,6 +156,9 @@ impl Replica for Vault {
     }
 
     fn commit(&self, checked: Checked) -> Result<(), SyncError> {
+        if self.is_share(&checked.doc) {
+            return Ok(self.commit_share_batch(&checked.doc, checked.batch)?);
+        }
         Ok(self.commit_batch(checked.batch)?)
     }
 }

@@ -12,6 +12,7 @@ mod peers;
 mod quota;
 mod refusals;
 mod removal;
+mod sharing;
 mod strangers;
 mod withholding;
 
@@ -76,6 +77,11 @@ pub struct Device {
 }
 
 impl Device {
+    /// The directory the device keeps its vault in.
+    pub fn home(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     fn location(dir: &TempDir) -> Location {
         Location::Dir(dir.path().join("vault"))
     }

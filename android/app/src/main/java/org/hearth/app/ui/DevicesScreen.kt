@@ -234,6 +234,7 @@ private fun DeviceItem(row: DeviceRow, onRemove: () -> Unit) {
                 DeviceRole.READER -> R.string.devices_role_reads
                 DeviceRole.STORE -> R.string.devices_role_store
                 DeviceRole.RECOVERY -> R.string.devices_role_recovery
+                DeviceRole.COMMENTER -> R.string.devices_role_comments
             },
         )
     } else {
