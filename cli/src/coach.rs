@@ -9,7 +9,7 @@ use anyhow::{Result, bail};
 use clap::Subcommand;
 use hearth_core::ids::DocId;
 use hearth_core::model::{ConsentExpiry, PlanSection};
-use hearth_core::share::consent::{day_words, sections_words};
+use hearth_core::share::consent::{day_words, end_of_day, sections_words};
 use hearth_core::share::{CoachCard, ConsentView};
 use hearth_core::vault::{ShareCode, SharedWithMe, Vault};
 
@@ -77,28 +77,6 @@ pub(crate) enum SharedCommand {
         #[arg(long)]
         json: bool,
     },
-}
-
-/// The day after `date` (YYYY-MM-DD) at 00:00 UTC, in ms: a consent "until 31 March"
-/// holds through that day.
-fn end_of_day(date: &str) -> Result<u64> {
-    let bad = || anyhow::anyhow!("--expires takes a date like 2027-03-31, not {date:?}");
-    let parts: Vec<&str> = date.trim().split('-').collect();
-    let [y, m, d] = parts.as_slice() else {
-        return Err(bad());
-    };
-    let (y, m, d): (i32, u8, u8) = (
-        y.parse().map_err(|_| bad())?,
-        m.parse().map_err(|_| bad())?,
-        d.parse().map_err(|_| bad())?,
-    );
-    let month = time::Month::try_from(m).map_err(|_| bad())?;
-    let day = time::Date::from_calendar_date(y, month, d).map_err(|_| bad())?;
-    let next = day
-        .next_day()
-        .ok_or_else(|| anyhow::anyhow!("--expires is too far in the future"))?;
-    let secs = next.midnight().assume_utc().unix_timestamp();
-    Ok(u64::try_from(secs).unwrap_or(0) * 1000)
 }
 
 fn consent_text(v: &ConsentView) -> String {

@@ -206,6 +206,57 @@ mod tests {
     }
 
     #[test]
+    fn an_owner_ends_a_devices_access_at_a_time_and_nobody_else_can() {
+        let (a, coach, writer) = (device(1), device(2), device(3));
+        let (mut book, g) = Book::new(&a);
+        let add_w = book.grant(&a, &[g], &writer, Role::Writer);
+        let add_c = book.grant(&a, &[add_w], &coach, Role::Commenter);
+        let until = |until_ms| Action::Until {
+            subject: coach.id(),
+            until_ms,
+        };
+        let later = book.add(&a, &[add_c], until(2_000));
+        // Neither a writer nor the coach may set one, on anyone.
+        let by_writer = book.add(&writer, &[later], until(1_000));
+        let by_coach = book.add(
+            &coach,
+            &[later],
+            Action::Until {
+                subject: writer.id(),
+                until_ms: 1,
+            },
+        );
+        let on_owner = book.add(
+            &coach,
+            &[later],
+            Action::Until {
+                subject: a.id(),
+                until_ms: 1,
+            },
+        );
+        let state = book.state();
+        assert!(state.is_valid(&later));
+        for forged in [by_coach, by_writer, on_owner] {
+            assert!(!state.is_valid(&forged));
+        }
+        assert!(state.may_hold_at(&writer.id(), u64::MAX));
+        assert_eq!(state.head_epoch(), 0, "no epoch is opened");
+        let c = state.member(&coach.id()).unwrap();
+        assert_eq!(c.until_ms, Some(2_000));
+        assert!(state.may_hold_at(&coach.id(), 1_999));
+        assert!(!state.may_hold_at(&coach.id(), 2_000));
+        assert!(state.may_hold(&coach.id()), "still a member until removed");
+        assert!(state.may_hold_at(&a.id(), u64::MAX));
+        // Of two concurrent ends, the earlier counts; a later one never extends it.
+        book.add(&a, &[add_c], until(1_500));
+        book.add(&a, &[later], until(5_000));
+        assert_eq!(
+            book.state().member(&coach.id()).unwrap().until_ms,
+            Some(1_500)
+        );
+    }
+
+    #[test]
     fn the_order_records_arrive_in_changes_nothing() {
         let (a, b, c, d) = (device(1), device(2), device(3), device(4));
         let (mut book, g) = Book::new(&a);

@@ -79,14 +79,28 @@ struct Index {
     holds: HashMap<DeviceId, BTreeSet<DocId>>,
     /// Device -> the docs that removed it.
     removed: HashMap<DeviceId, BTreeSet<DocId>>,
+    /// (Device, doc) -> when the device's access to the doc runs out (a coach's under
+    /// a dated consent): from then on the hub treats it as not named.
+    until: HashMap<(DeviceId, DocId), u64>,
 }
 
 impl Index {
+    /// Whether `device`'s access to `doc` ran out by `now` (an owner set a time).
+    fn ran_out(&self, device: &DeviceId, doc: &DocId, now: u64) -> bool {
+        self.until
+            .get(&(*device, *doc))
+            .is_some_and(|&until| now >= until)
+    }
+
     fn update(&mut self, doc: DocId, state: &AccessState) {
         for docs in self.holds.values_mut().chain(self.removed.values_mut()) {
             docs.remove(&doc);
         }
+        self.until.retain(|(_, d), _| *d != doc);
         for m in state.members() {
+            if let Some(until) = m.until_ms.filter(|_| m.is_current()) {
+                self.until.insert((m.device, doc), until);
+            }
             if state.may_hold(&m.device) {
                 self.holds.entry(m.device).or_default().insert(doc);
             } else if m.removed.is_some() {
@@ -108,6 +122,7 @@ pub struct BlindStore {
     /// Device -> the docs it joined here by its own act (listed them, pushed into them).
     joined: RwLock<HashMap<DeviceId, BTreeSet<DocId>>>,
     quota: u64,
+    clock_offset_ms: i64,
     access: tokio::sync::watch::Sender<u64>,
 }
 
@@ -231,8 +246,16 @@ impl BlindStore {
             enrolled: Mutex::new(enrolled),
             joined: RwLock::new(joined),
             quota: DEFAULT_QUOTA_BYTES,
+            clock_offset_ms: 0,
             access: tokio::sync::watch::Sender::new(0),
         })
+    }
+
+    /// The same store with its clock moved by `offset_ms`: when a device's access runs
+    /// out is judged by it (tests move time with it; 0 in service).
+    pub fn with_clock_offset(mut self, offset_ms: i64) -> Self {
+        self.clock_offset_ms = offset_ms;
+        self
     }
 
     /// The same store with a quota of `bytes` per doc (default [`DEFAULT_QUOTA_BYTES`]).
@@ -273,10 +296,18 @@ impl BlindStore {
     /// Whether the access log of `doc` lets `device` hold it (whether or not the
     /// device joined it here).
     fn named(&self, doc: &DocId, device: &DeviceId) -> bool {
+        let now = self.now();
         self.index
             .read()
-            .map(|i| i.holds.get(device).is_some_and(|d| d.contains(doc)))
+            .map(|i| {
+                i.holds.get(device).is_some_and(|d| d.contains(doc)) && !i.ran_out(device, doc, now)
+            })
             .unwrap_or(false)
+    }
+
+    /// The hub's clock (moved by [`BlindStore::with_clock_offset`] in tests).
+    fn now(&self) -> u64 {
+        crate::wire::now_ms().saturating_add_signed(self.clock_offset_ms)
     }
 
     fn doc(&self, doc: &DocId) -> Option<Arc<Mutex<BlindDoc>>> {
@@ -359,9 +390,11 @@ impl Replica for BlindStore {
             return Ok(Vec::new());
         };
         let mine = index.holds.get(&self.me);
+        let now = self.now();
         Ok(docs
             .iter()
             .filter(|d| joined.contains(d) && mine.is_some_and(|m| m.contains(d)))
+            .filter(|d| !index.ran_out(peer, d, now))
             .copied()
             .collect())
     }
@@ -554,7 +587,7 @@ impl Replica for BlindStore {
                 "document {doc} is not shared with this hub"
             )));
         }
-        if !state.may_hold(peer) {
+        if !state.may_hold_at(peer, self.now()) {
             return Err(SyncError::Denied(format!(
                 "{peer:?} may not hold document {doc}"
             )));

@@ -68,6 +68,9 @@ pub enum ValidationError {
         /// The limit.
         max: usize,
     },
+    /// A date that is not a real day written as YYYY-MM-DD.
+    #[error("{0:?} is not a date like 2027-03-31")]
+    BadDate(String),
 }
 
 /// Checks free text: at most `max` characters; control characters other than

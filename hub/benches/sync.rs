@@ -12,7 +12,13 @@
 //! 3. The same two workloads in automerge-repo (JavaScript: repo + websocket adapter +
 //!    a sync server on loopback, `bench/automerge-repo/bench.mjs`), run in this same
 //!    run when Node is installed, and the ratios.
-//! 4. The hub's resident memory with many members' 5,500-check-in journals stored
+//! 4. A coach: a member with a full plan shares two sections with a coach's device.
+//!    Live: the member edits a shared section and the hub carries it to the coach's
+//!    device, 50 rounds, from `set_plan_text` until the coach's device announces the
+//!    share changed (against section 1's check-in between a member's own devices).
+//!    First sync: from the coach's `sync_once` (after taking the share's code) until
+//!    its device shows the plan, median of 11 (against section 2's first sync).
+//! 5. The hub's resident memory with many members' 5,500-check-in journals stored
 //!    (`HEARTH_BENCH_MEMBERS`, default 1,000): the real `hearth-hub` binary started on
 //!    a store holding them, RSS read from /proc after start and after serving a sync.
 
@@ -27,10 +33,11 @@ use hearth_core::access::Role;
 use hearth_core::device::{self, Live};
 use hearth_core::doc::JournalDoc;
 use hearth_core::identity::MemoryKeyStore;
-use hearth_core::model::NewCheckIn;
+use hearth_core::ids::DocId;
+use hearth_core::model::{ConsentExpiry, NewCheckIn, PlanSection};
 use hearth_core::pairing::PeerAddr;
 use hearth_core::sync::net::NetConfig;
-use hearth_core::vault::{Location, Origin, SyncItem, Vault, VaultEvent};
+use hearth_core::vault::{Location, Origin, ShareCode, SyncItem, Vault, VaultEvent};
 use hearth_hub::{EnrollLimits, Hub, HubConfig};
 use rand::Rng;
 
@@ -103,8 +110,12 @@ struct Member {
 }
 
 fn member(dir: &Path, name: &str) -> Member {
+    named(dir, name, None)
+}
+
+fn named(dir: &Path, name: &str, chosen: Option<&str>) -> Member {
     let keys = Arc::new(MemoryKeyStore::new());
-    let vault = Vault::create(Location::Dir(dir.join(name)), &*keys, None).unwrap();
+    let vault = Vault::create(Location::Dir(dir.join(name)), &*keys, chosen).unwrap();
     Member {
         vault: Arc::new(vault),
         _keys: keys,
@@ -230,22 +241,7 @@ async fn live_latency(dir: &Path, hub: &Hub, rounds: usize) -> Vec<f64> {
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     // B's announcements, stamped where they happen.
-    let mut events = b.vault.subscribe();
-    let (tx, rx) = std::sync::mpsc::channel::<Instant>();
-    std::thread::spawn(move || {
-        while let Ok(ev) = events.blocking_recv() {
-            if matches!(
-                ev,
-                VaultEvent::Changed {
-                    origin: Origin::Remote,
-                    ..
-                }
-            ) && tx.send(Instant::now()).is_err()
-            {
-                break;
-            }
-        }
-    });
+    let rx = remote_changes(&b.vault, None);
     let mut rng = rand::rng();
     let mut out = Vec::new();
     for i in 0..rounds + 5 {
@@ -316,6 +312,121 @@ async fn first_sync(dir: &Path, hub: &Hub, runs: usize) -> (Vec<f64>, usize, Vec
     (times, bytes.len(), automerge_load(&bytes, runs))
 }
 
+/// Stamps, on a thread, the announcements `vault` makes of remote changes (to `doc`
+/// only, if given).
+fn remote_changes(vault: &Vault, doc: Option<DocId>) -> std::sync::mpsc::Receiver<Instant> {
+    let mut events = vault.subscribe();
+    let (tx, rx) = std::sync::mpsc::channel::<Instant>();
+    std::thread::spawn(move || {
+        while let Ok(VaultEvent::Changed { doc: d, origin }) = events.blocking_recv() {
+            if origin == Origin::Remote
+                && doc.is_none_or(|want| want == d)
+                && tx.send(Instant::now()).is_err()
+            {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// A coach's device, enrolled at the hub, and a share of the crisis plan and the
+/// toolbox that `a` made for it (taken up by its code, not yet synced).
+async fn coach_with_share(a: &Member, dir: &Path, name: &str, hub: &Hub) -> (Member, DocId) {
+    let c = named(dir, name, Some("Lee"));
+    device::enroll(&c.vault, hub.ticket(), &NetConfig::loopback())
+        .await
+        .unwrap();
+    let card = c.vault.coach_card("Lee").unwrap();
+    let share = a
+        .vault
+        .share_plan(
+            &card,
+            &[PlanSection::Crisis, PlanSection::Toolbox],
+            "support between meetings",
+            ConsentExpiry::Event("the program ends".into()),
+        )
+        .unwrap()
+        .consent
+        .share
+        .unwrap();
+    c.vault.accept_share(&ShareCode(share)).unwrap();
+    (c, share)
+}
+
+/// Section 4: a live edit of a shared section reaching the coach (`rounds`), and the
+/// coach's first sync of a shared plan (`runs`, after one warm-up).
+async fn coach(dir: &Path, hub: &Hub, rounds: usize, runs: usize) -> (Vec<f64>, Vec<f64>) {
+    let net = NetConfig::loopback();
+    let a = named(dir, "coach-member", Some("Sam"));
+    device::enroll(&a.vault, hub.ticket(), &net).await.unwrap();
+    let mut rng = rand::rng();
+    for s in PlanSection::ALL {
+        a.vault.set_plan_text(s, &note(&mut rng)).unwrap();
+        for _ in 0..5 {
+            a.vault.add_plan_item(s, &note(&mut rng)).unwrap();
+        }
+    }
+    let (c, share) = coach_with_share(&a, dir, "coach-live", hub).await;
+    device::sync_once(&a.vault, &net, None).await.unwrap();
+    device::sync_once(&c.vault, &net, None).await.unwrap();
+    assert!(c.vault.shared_with_me().unwrap()[0].plan.is_some());
+    let (la, _) = Live::start(a.vault.clone(), &net, None, true, None)
+        .await
+        .unwrap();
+    let (lc, _) = Live::start(c.vault.clone(), &net, None, true, None)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rx = remote_changes(&c.vault, Some(share));
+    let mut live = Vec::new();
+    for i in 0..rounds + 5 {
+        let text = format!("round {i}: {}", note(&mut rng));
+        let (va, t) = (a.vault.clone(), text.clone());
+        while rx.try_recv().is_ok() {}
+        let t0 = Instant::now();
+        tokio::task::spawn_blocking(move || va.set_plan_text(PlanSection::Crisis, &t).unwrap())
+            .await
+            .unwrap();
+        let t1 = loop {
+            let t = rx
+                .recv_timeout(Duration::from_secs(10))
+                .expect("the coach never saw the edit");
+            let seen = c.vault.shared_plan(&share).unwrap();
+            if seen
+                .sections
+                .iter()
+                .any(|(s, sec)| *s == PlanSection::Crisis && sec.text == text)
+            {
+                break t;
+            }
+        };
+        if i >= 5 {
+            live.push(t1.duration_since(t0).as_secs_f64() * 1e3);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    la.shutdown().await;
+    lc.shutdown().await;
+
+    let mut first = Vec::new();
+    for run in 0..=runs {
+        let (c, _) = coach_with_share(&a, dir, &format!("coach-{run}"), hub).await;
+        device::sync_once(&a.vault, &net, None).await.unwrap();
+        let t0 = Instant::now();
+        device::sync_once(&c.vault, &net, None).await.unwrap();
+        let dt = t0.elapsed().as_secs_f64() * 1e3;
+        let seen = c.vault.shared_with_me().unwrap();
+        assert_eq!(seen[0].plan.as_ref().map(|p| p.sections.len()), Some(2));
+        if run == 0 {
+            eprintln!("  coach first sync warm-up: {dt:.1} ms, not counted");
+        } else {
+            first.push(dt);
+        }
+    }
+    (live, first)
+}
+
 /// Automerge's own `load` of the same journal, alone, `runs` times: the part of a
 /// first sync no sync protocol can remove (the floor under Hearth's figure).
 fn automerge_load(bytes: &[u8], runs: usize) -> Vec<f64> {
@@ -379,7 +490,7 @@ fn main() {
         .unwrap_or(1_000);
     println!("hearth sync benchmark (loopback iroh, relays off, real redb files; medians)");
 
-    let (live, first, save_len, mut load) = rt.block_on(async {
+    let (live, first, save_len, load, coach) = rt.block_on(async {
         let hub = Hub::start(HubConfig {
             enroll_limits: EnrollLimits::per_minute(u32::MAX, u32::MAX),
             ..HubConfig::new(dir.path().join("hub"), NetConfig::loopback())
@@ -388,9 +499,12 @@ fn main() {
         .unwrap();
         let live = live_latency(dir.path(), &hub, 100).await;
         let first = first_sync(dir.path(), &hub, FIRST_SYNC_RUNS).await;
+        let coach = coach(dir.path(), &hub, 50, FIRST_SYNC_RUNS).await;
         hub.shutdown().await.unwrap();
-        (live, first.0, first.1, first.2)
+        (live, first.0, first.1, first.2, coach)
     });
+    let (live, first, save_len, mut load, (mut coach_live, mut coach_first)) =
+        (live, first, save_len, load, coach);
     let (mut live, mut first) = (live, first);
     let live_med = median(&mut live);
     let live_p90 = pct(&mut live, 0.9);
@@ -443,11 +557,27 @@ fn main() {
         None => println!("   skipped (see above)"),
     }
 
+    let coach_live_med = median(&mut coach_live);
+    let coach_first_med = median(&mut coach_first);
+    println!(
+        "\n4. a coach (two sections of a full plan shared; the member's own devices above are the baseline)"
+    );
+    println!(
+        "   live edit of a shared section -> the coach's device: median {coach_live_med:.2} ms   p90 {:.2} ms   = {:.2}x a check-in between the member's own devices (target < 3 ms: {})",
+        pct(&mut coach_live, 0.9),
+        coach_live_med / live_med,
+        if coach_live_med < 3.0 { "PASS" } else { "MISS" }
+    );
+    println!(
+        "   coach's first sync of the shared plan: median {coach_first_med:.1} ms   = {:.2}x the member's 5,500-check-in first sync   runs {coach_first:.1?}",
+        coach_first_med / first_med
+    );
+
     if members == 0 {
-        println!("\n4. hub memory: skipped (HEARTH_BENCH_MEMBERS=0)");
+        println!("\n5. hub memory: skipped (HEARTH_BENCH_MEMBERS=0)");
         return;
     }
-    println!("\n4. hub memory with {members} members' 5,500-check-in journals stored");
+    println!("\n5. hub memory with {members} members' 5,500-check-in journals stored");
     let home = rt.block_on(fill_hub(dir.path(), members));
     let store_bytes = std::fs::metadata(home.join(hearth_hub::STORE_FILE))
         .map(|m| m.len())

@@ -64,8 +64,9 @@ pub struct HubConfig {
     pub ticket_expires: Option<Duration>,
     /// Days sign-ups are kept after their session ends.
     pub retention_days: u32,
-    /// Milliseconds added to the system clock for the center's decisions (sessions
-    /// started, retention): tests move time with it; 0 in service.
+    /// Milliseconds added to the system clock for the hub's decisions (sessions
+    /// started, retention, a coach's access running out): tests move time with it; 0
+    /// in service.
     pub clock_offset_ms: i64,
     /// The staff console, if the hub serves one (`hearth-hub serve` does, on
     /// [`console::DEFAULT_ADDR`]; none by default here, so test hubs bind no port).
@@ -365,7 +366,11 @@ impl Hub {
         };
         let device = DeviceKeys::derive(&seed)?;
         let store = Store::open_caching(&config.home.join(STORE_FILE), true, STORE_CACHE)?;
-        let blind = Arc::new(BlindStore::open(store, device.id())?.with_quota(config.quota_bytes));
+        let blind = Arc::new(
+            BlindStore::open(store, device.id())?
+                .with_quota(config.quota_bytes)
+                .with_clock_offset(config.clock_offset_ms),
+        );
         let endpoint = bind_endpoint(
             device.endpoint_key(),
             &config.net,

@@ -99,6 +99,11 @@ pub struct Hearth {
 }
 
 impl Hearth {
+    /// The vault, for the other modules' exported methods.
+    pub(crate) fn vault(&self) -> Arc<Vault> {
+        self.vault.clone()
+    }
+
     fn wrap(vault: Vault, net: NetConfig) -> Arc<Self> {
         let (status, _) = broadcast::channel(64);
         Arc::new(Hearth {
@@ -303,6 +308,13 @@ impl Hearth {
         Ok(self.vault.name()?)
     }
 
+    /// Sets the name the member chooses to be known by (what a consent to a coach
+    /// names them as; any name, never checked against anything).
+    pub async fn set_name(&self, name: String) -> Result<(), HearthError> {
+        let v = self.vault.clone();
+        blocking(move || Ok(v.set_name(&name)?)).await
+    }
+
     /// Records a check-in.
     pub async fn add_checkin(&self, checkin: NewCheckIn) -> Result<CheckIn, HearthError> {
         let v = self.vault.clone();
@@ -411,6 +423,8 @@ impl Hearth {
     pub async fn sync(&self) -> Result<SyncReport, HearthError> {
         let (v, n) = (self.vault.clone(), self.net.clone());
         spawn(async move {
+            // A consent whose date has passed ends before anything is sent.
+            v.expire_consents(now_ms())?;
             let s = device::sync_once(&v, &n, None).await?;
             Ok(SyncReport {
                 reached: s.reached.len() as u32,
@@ -434,6 +448,8 @@ impl Hearth {
 
     /// Goes online for live sync (until `go_offline`).
     pub async fn go_online(&self) -> Result<(), HearthError> {
+        let v = self.vault.clone();
+        blocking(move || Ok(v.expire_consents(now_ms()).map(drop)?)).await?;
         self.start_live(None).await.map(drop)
     }
 

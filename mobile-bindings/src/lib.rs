@@ -10,6 +10,7 @@ mod error;
 mod hearth;
 mod records;
 mod runtime;
+mod sharing;
 
 pub use error::HearthError;
 pub use hearth::{
@@ -17,3 +18,7 @@ pub use hearth::{
     min_passphrase_chars, open_hearth, pairing_code, reminder_choices, restore_hearth,
 };
 pub use records::*;
+pub use sharing::{
+    CoachCardView, CoachComment, ConsentHistoryLine, ConsentRecord, ConsentStatus, SharedComment,
+    SharedPlanRecord, check_coach_card,
+};

@@ -301,7 +301,7 @@ pub(crate) fn section(s: PlanSection) -> model::PlanSection {
     }
 }
 
-fn section_back(s: model::PlanSection) -> PlanSection {
+pub(crate) fn section_back(s: model::PlanSection) -> PlanSection {
     use model::PlanSection as M;
     match s {
         M::Toolbox => PlanSection::Toolbox,
@@ -370,15 +370,17 @@ impl From<model::RecoveryPlan> for Plan {
                     items: p.section(*s).items.clone(),
                 })
                 .collect(),
-            supporters: p
-                .supporters
-                .into_iter()
-                .map(|s| Supporter {
-                    name: s.name,
-                    role: s.role,
-                    contact: s.contact,
-                })
-                .collect(),
+            supporters: p.supporters.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<model::Supporter> for Supporter {
+    fn from(s: model::Supporter) -> Self {
+        Supporter {
+            name: s.name,
+            role: s.role,
+            contact: s.contact,
         }
     }
 }

@@ -51,12 +51,19 @@ pub struct Standing {
     pub granted_in: u32,
     /// Its removal, if it was removed.
     pub removed: Option<Removed>,
+    /// When its access ends by itself, if an owner set a time ([`Action::Until`]).
+    pub until_ms: Option<u64>,
 }
 
 impl Standing {
     /// Whether it is a member now (granted and not removed).
     pub fn is_current(&self) -> bool {
         self.removed.is_none()
+    }
+
+    /// Whether its access ran out by `now_ms` (a time an owner set has passed).
+    pub fn ran_out(&self, now_ms: u64) -> bool {
+        self.until_ms.is_some_and(|until| now_ms >= until)
     }
 }
 
@@ -185,7 +192,7 @@ impl<'a> Graph<'a> {
                 (Action::Remove { .. } | Action::Rotate { .. }, false) => {
                     parents_epoch.checked_add(1)
                 }
-                (Action::Grant { .. }, false) => Some(parents_epoch),
+                (Action::Grant { .. } | Action::Until { .. }, false) => Some(parents_epoch),
             };
             if expected != Some(b.epoch) {
                 continue; // its descendants never become ready
@@ -275,7 +282,7 @@ impl Pass {
                     may && !pass.removed_in_view(g, subject, i)
                 }
                 Action::Remove { .. } if forced.contains(&i) => true,
-                Action::Remove { .. } | Action::Rotate { .. } => {
+                Action::Remove { .. } | Action::Rotate { .. } | Action::Until { .. } => {
                     pass.role_in_view(g, &b.issuer, i) == Some(Role::Owner)
                 }
             };
@@ -297,7 +304,7 @@ impl Pass {
                         pass.removals.entry(removal.subject).or_default().push(i);
                     }
                 }
-                Action::Rotate { .. } => {}
+                Action::Rotate { .. } | Action::Until { .. } => {}
             }
         }
         pass
@@ -436,6 +443,8 @@ impl AccessState {
                     self.open(r.id(), b.issuer, b.epoch, &b.action);
                     continue;
                 }
+                // Like removals, noted once every grant is.
+                Action::Until { .. } => continue,
             };
             if matches!(b.action, Action::Genesis { .. }) {
                 self.open(r.id(), b.issuer, 0, &b.action);
@@ -447,6 +456,7 @@ impl AccessState {
                 granted_by: b.issuer,
                 granted_in: b.epoch,
                 removed: None,
+                until_ms: None,
             });
             if role.rank() > entry.role.rank() {
                 entry.role = role;
@@ -454,10 +464,21 @@ impl AccessState {
             }
         }
         for (i, r) in g.records.iter().enumerate() {
-            if let (true, Action::Remove { removed, .. }) = (pass.valid.get(i), &r.body().action) {
-                for removal in removed {
-                    self.note_removal(i, r.body().issuer, r.body().epoch, removal, in_cycle);
+            if !pass.valid.get(i) {
+                continue;
+            }
+            match &r.body().action {
+                Action::Remove { removed, .. } => {
+                    for removal in removed {
+                        self.note_removal(i, r.body().issuer, r.body().epoch, removal, in_cycle);
+                    }
                 }
+                Action::Until { subject, until_ms } => {
+                    if let Some(m) = self.members.get_mut(subject) {
+                        m.until_ms = Some(m.until_ms.map_or(*until_ms, |u| u.min(*until_ms)));
+                    }
+                }
+                _ => {}
             }
         }
         self.heads.sort();
@@ -575,6 +596,13 @@ impl AccessState {
     /// Whether the device may receive this doc's items now.
     pub fn may_hold(&self, device: &DeviceId) -> bool {
         self.current(device).is_some_and(|m| m.role.holds())
+    }
+
+    /// [`AccessState::may_hold`], and its access has not run out by `now_ms` (what a
+    /// hub, which cannot wait for a member's device to remove it, goes by).
+    pub fn may_hold_at(&self, device: &DeviceId, now_ms: u64) -> bool {
+        self.current(device)
+            .is_some_and(|m| m.role.holds() && !m.ran_out(now_ms))
     }
 
     /// Whether (and how far) the device's bundles are accepted.

@@ -159,6 +159,17 @@ pub enum Action {
         /// The devices the new key is sealed to.
         readers: Vec<DeviceId>,
     },
+    /// Ends a device's access at a time, opening no epoch: a coach's, under a consent
+    /// with a date. From `until_ms` on, a hub refuses the device by its own clock
+    /// (nobody need be online); the member's device that is online first then removes
+    /// it for good (a new epoch). It only ever shortens access: of several, the
+    /// earliest counts.
+    Until {
+        /// The device.
+        subject: DeviceId,
+        /// When its access ends, ms since the Unix epoch.
+        until_ms: u64,
+    },
 }
 
 impl Action {
@@ -169,7 +180,7 @@ impl Action {
             Action::Remove { key, readers, .. } | Action::Rotate { key, readers } => {
                 Some((key, readers))
             }
-            Action::Grant { .. } => None,
+            Action::Grant { .. } | Action::Until { .. } => None,
         }
     }
 }
@@ -302,6 +313,14 @@ fn check_body(b: &AclBody) -> Result<(), AclError> {
                 ));
             }
             check_readers(readers)?;
+        }
+        Action::Until { subject, .. } => {
+            if b.parents.is_empty() {
+                return Err(AclError::Invalid("only a genesis has no parents"));
+            }
+            if *subject == b.issuer {
+                return Err(AclError::Invalid("a device cannot end its own access"));
+            }
         }
         Action::Rotate { readers, .. } => {
             if b.parents.is_empty() || b.epoch == 0 {

@@ -45,7 +45,7 @@ pub struct Comment {
 }
 
 /// What a share document shows: the consent and exactly the sections it names.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SharedPlan {
     /// The consent as the member signed it (`None` if the copy does not read).
     pub consent: Option<Consent>,

@@ -263,6 +263,25 @@ impl ConsentState {
         }
     }
 
+    /// Where it stands, in words: "active", "revoked on 3 December 2026", "expired on
+    /// 31 March 2027", "invalid: its signature does not check".
+    pub fn words(&self) -> String {
+        match self {
+            ConsentState::Active => "active".into(),
+            ConsentState::Revoked { at_ms } => format!("revoked on {}", day_words(*at_ms)),
+            ConsentState::Expired { at_ms, .. } => format!("expired on {}", day_words(*at_ms)),
+            ConsentState::Invalid { why } => format!("invalid: {why}"),
+        }
+    }
+
+    /// When it ended, if it did.
+    pub fn ended_at_ms(&self) -> Option<u64> {
+        match self {
+            ConsentState::Revoked { at_ms } | ConsentState::Expired { at_ms, .. } => Some(*at_ms),
+            ConsentState::Active | ConsentState::Invalid { .. } => None,
+        }
+    }
+
     /// Whether the coach may still see the sections.
     pub fn is_active(&self) -> bool {
         matches!(self, ConsentState::Active)
@@ -334,6 +353,42 @@ pub fn day_words(ms: u64) -> String {
     format!("{d} {} {y}", MONTHS[(m - 1) as usize])
 }
 
+/// The end of the day `date` names (`YYYY-MM-DD`, UTC): a consent "through 31 March
+/// 2027" holds through that day and ends at 00:00 UTC on 1 April. What the CLI's
+/// `--expires` and the apps' date picker both give.
+pub fn end_of_day(date: &str) -> Result<u64, crate::model::ValidationError> {
+    let bad = || crate::model::ValidationError::BadDate(date.chars().take(40).collect());
+    let parts: Vec<&str> = date.trim().split('-').collect();
+    let [y, m, d] = parts.as_slice() else {
+        return Err(bad());
+    };
+    let (y, m, d): (i64, u32, u32) = (
+        y.parse().map_err(|_| bad())?,
+        m.parse().map_err(|_| bad())?,
+        d.parse().map_err(|_| bad())?,
+    );
+    if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || d == 0 {
+        return Err(bad());
+    }
+    let days = days_from_civil(y, m, d);
+    // A day past the month's end (31 April) does not come back as itself.
+    if civil_from_days(days) != (y, m, d) {
+        return Err(bad());
+    }
+    Ok(((days + 1) as u64) * 86_400_000)
+}
+
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Year, month, day of a day count since 1970-01-01 (Howard Hinnant's algorithm).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -358,13 +413,20 @@ pub fn sections_words(sections: &[PlanSection]) -> String {
     }
 }
 
+/// How long a consent holds, in words: "through 31 March 2027" (the last day it
+/// holds), "until I finish the program".
+pub fn until_words(c: &Consent) -> String {
+    match &c.expiry {
+        // It ends at the start of the next day: the last day it holds is the one before.
+        ConsentExpiry::On(at) => format!("through {}", day_words(at.saturating_sub(1))),
+        ConsentExpiry::Event(event) => format!("until {event}"),
+    }
+}
+
 /// A consent in plain words: who lets whom see what, why, until when, how to end it,
 /// and who signed it when.
 pub fn words(c: &Consent) -> String {
-    let until = match &c.expiry {
-        ConsentExpiry::On(at) => format!("until {}", day_words(*at)),
-        ConsentExpiry::Event(event) => format!("until {event}"),
-    };
+    let until = until_words(c);
     format!(
         "{member} lets {coach} (key {key}) see: {sections}. Purpose: {purpose}. \
          {until_cap}. {statement} Signed by {member}'s device {device} on {day}.",
@@ -475,6 +537,27 @@ mod tests {
     // 2026-12-02T00:00Z.
     const TODAY: u64 = 20_789 * DAY;
 
+    #[test]
+    fn a_date_ends_at_the_close_of_that_day_and_impossible_dates_are_refused() {
+        assert_eq!(end_of_day("2026-12-01").unwrap(), TODAY);
+        assert_eq!(end_of_day(" 2026-12-02 ").unwrap(), TODAY + DAY);
+        assert_eq!(
+            day_words(end_of_day("2028-02-29").unwrap() - 1),
+            "29 February 2028"
+        );
+        for bad in [
+            "2027-02-29",
+            "2026-04-31",
+            "2026-13-01",
+            "2026-00-10",
+            "26-1",
+            "",
+            "x-y-z",
+        ] {
+            assert!(end_of_day(bad).is_err(), "{bad:?} was taken");
+        }
+    }
+
     fn signed(member: &DeviceKeys, expiry: ConsentExpiry) -> (CoachCard, Consent) {
         let coach = keys(7);
         let card = CoachCard::make(
@@ -521,7 +604,7 @@ mod tests {
             "Sam lets Lee (key ",
             "Wellness toolbox and Crisis plan",
             "Purpose: support between meetings.",
-            "Until 1 January 2027.",
+            "Through 31 December 2026.",
             "You can end this at any time",
             "hearth revoke",
             "cannot be taken back",

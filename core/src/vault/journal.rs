@@ -485,6 +485,22 @@ impl<D: Model> Journal<D> {
         self.add_own_record(record, batch)
     }
 
+    /// Ends `subject`'s access at `until_ms` (a coach's, under a dated consent): hubs
+    /// refuse it from then on by their own clocks, before any device removes it.
+    pub(super) fn until(
+        &mut self,
+        me: &DeviceKeys,
+        subject: DeviceId,
+        until_ms: u64,
+        batch: &mut Batch,
+    ) -> Result<(), VaultError> {
+        if !self.state().is_owner(&me.id()) {
+            return Err(VaultError::Denied("only an owner ends access".into()));
+        }
+        let record = self.sign_record(me.endpoint_key(), Action::Until { subject, until_ms })?;
+        self.add_own_record(record, batch)
+    }
+
     /// Envelopes for every key held, from `me` to `to`.
     pub(super) fn seal_keys_for(
         &mut self,

@@ -98,15 +98,31 @@ pub struct SharedWithMe {
     pub plan: Option<SharedPlan>,
 }
 
+/// When this device's access to a share ran out by `now` (the consent's date, as the
+/// member's device set it in the share's access log), if it did: a coach's device stops
+/// showing the share then, online or not.
+fn ran_out(j: &Journal<ShareDoc>, me: &DeviceId, now: u64) -> Option<u64> {
+    j.state()
+        .member(me)
+        .filter(|m| m.ran_out(now))
+        .and_then(|m| m.until_ms)
+}
+
 fn shared_view(
     id: DocId,
     j: &Journal<ShareDoc>,
     me: &DeviceId,
     kept_end: Option<(String, u64)>,
     declined_at: Option<u64>,
+    now: u64,
 ) -> SharedWithMe {
     let view = j.doc().view();
-    let end = view.ended.clone().or(kept_end);
+    let expired = ran_out(j, me, now);
+    let end = view
+        .ended
+        .clone()
+        .or(kept_end)
+        .or_else(|| expired.map(|at| ("expired".to_owned(), at)));
     let consent = view.consent.clone();
     let consent_valid = consent.as_ref().is_some_and(|c| {
         consent::verify(c).is_ok()
@@ -114,7 +130,9 @@ fn shared_view(
             && c.recipient_devices.contains(me)
             && j.state().is_owner(&c.signed_by)
     });
-    let removed = j.state().member(me).is_some_and(|m| !m.is_current()) || declined_at.is_some();
+    let removed = j.state().member(me).is_some_and(|m| !m.is_current())
+        || declined_at.is_some()
+        || expired.is_some();
     let ended_at_ms = removed.then(|| end.as_ref().map(|(_, at)| *at).or(declined_at).unwrap_or(0));
     let granted_at_ms = consent.as_ref().map_or(0, |c| c.granted_at_ms);
     let status = match (&consent, &end, removed) {
@@ -324,6 +342,10 @@ impl Vault {
                 }
                 for d in coach.devices() {
                     share.grant(me, &d, Role::Commenter, batch)?;
+                    // The hubs refuse the coach from the date on, whoever is online.
+                    if let ConsentExpiry::On(at) = expiry {
+                        share.until(me, d.id, at, batch)?;
+                    }
                 }
                 let c = consent.as_ref().ok_or(VaultError::NoKey)?;
                 let change = j.doc_mut().record_consent(c)?;
@@ -503,6 +525,7 @@ impl Vault {
         self.forget_ended_shares()?;
         let guard = self.lock()?;
         let me = guard.device.id();
+        let now = crate::wire::now_ms();
         let mut out = Vec::new();
         for (id, j) in guard
             .shares
@@ -515,7 +538,7 @@ impl Vault {
                 .and_then(|b| postcard::from_bytes::<Option<(String, u64)>>(&b).ok())
                 .flatten();
             let declined = Self::declined_at(&guard.store, id)?;
-            out.push(shared_view(*id, j, &me, kept, declined));
+            out.push(shared_view(*id, j, &me, kept, declined, now));
         }
         out.sort_by_key(|s| std::cmp::Reverse(s.granted_at_ms));
         Ok(out)
@@ -536,7 +559,8 @@ impl Vault {
             .ok_or_else(|| VaultError::NotFound(format!("no share {share}")))?;
         if j.state()
             .member(&device.id())
-            .is_none_or(|m| m.role != Role::Commenter || !m.is_current())
+            .is_none_or(|m| m.role != Role::Commenter || !m.is_current() || m.ran_out(now))
+            || Self::declined_at(store, share)?.is_some()
         {
             return Err(VaultError::Denied(
                 "this share does not let this device comment (it ended, or is not yours to comment on)"
@@ -601,9 +625,11 @@ impl Vault {
     fn forget_ended_shares(&self) -> Result<(), VaultError> {
         let mut guard = self.lock()?;
         let me = guard.device.id();
+        let now = crate::wire::now_ms();
         let mut ended = Vec::new();
         for (id, j) in &guard.shares {
-            let removed = j.state().member(&me).is_some_and(|m| !m.is_current());
+            let removed = j.state().member(&me).is_some_and(|m| !m.is_current())
+                || ran_out(j, &me, now).is_some();
             let declined =
                 !j.is_owner(&guard.device) && Self::declined_at(&guard.store, id)?.is_some();
             if (removed || declined) && j.live_bundles() > 0 {

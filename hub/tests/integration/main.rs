@@ -204,6 +204,19 @@ pub async fn sync(vault: &Arc<Vault>) -> SyncSummary {
     summary
 }
 
+/// Whether any file under `dir` contains `needle`.
+pub fn any_file_contains(dir: &std::path::Path, needle: &[u8]) -> bool {
+    std::fs::read_dir(dir).unwrap().any(|entry| {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            any_file_contains(&path, needle)
+        } else {
+            let bytes = std::fs::read(&path).unwrap();
+            bytes.windows(needle.len()).any(|w| w == needle)
+        }
+    })
+}
+
 /// A plain check-in.
 pub fn checkin(mood: u8, note: &str) -> NewCheckIn {
     NewCheckIn {

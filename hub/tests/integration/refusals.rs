@@ -18,8 +18,8 @@ use hearth_core::vault::{DevicePublic, SyncItem, VaultError};
 use rand::{Rng, SeedableRng};
 
 use crate::{
-    Raw, WAIT, add_device, checkin, empty_hello, enrolled_member, hub_items, hub_peer, net,
-    new_member, notes, refused, start_hub, sync,
+    Raw, WAIT, add_device, any_file_contains, checkin, empty_hello, enrolled_member, hub_items,
+    hub_peer, net, new_member, notes, refused, start_hub, sync,
 };
 
 /// The doc key for `epoch` that `device` received (it opens its own envelope).
@@ -69,19 +69,6 @@ fn assert_refused_sync(err: &NetError, hub: &hearth_hub::Hub) {
     assert!(matches!(err, NetError::Refused(_)), "{err}");
     assert!(err.to_string().contains("no access"), "{err}");
     assert!(err.to_string().contains(&hub.id().short()), "{err}");
-}
-
-/// Whether any file under `dir` contains `needle`.
-fn any_file_contains(dir: &std::path::Path, needle: &[u8]) -> bool {
-    std::fs::read_dir(dir).unwrap().any(|entry| {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            any_file_contains(&path, needle)
-        } else {
-            let bytes = std::fs::read(&path).unwrap();
-            bytes.windows(needle.len()).any(|w| w == needle)
-        }
-    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
