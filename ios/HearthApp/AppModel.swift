@@ -78,12 +78,21 @@ final class AppModel: ObservableObject {
     /// The reminder picker's choices (the library's).
     let reminderOptions: [ReminderChoice] = reminderChoices()
 
+    /// Every consent the member gave a coach, oldest first: whom, which sections, since
+    /// and until when, why, where it stands and its history (the library's words).
+    @Published private(set) var consents: [ConsentRecord] = []
+    /// The comments coaches left on the member's shared sections, oldest first.
+    @Published private(set) var coachComments: [CoachComment] = []
+    /// The plans members shared with this person as a coach, newest first.
+    @Published private(set) var sharedWithMe: [SharedPlanRecord] = []
+
     /// Whether the member turned live sync on (remembered on this device only).
     @Published var liveSyncWanted: Bool {
         didSet { UserDefaults.standard.set(liveSyncWanted, forKey: Self.liveSyncKey) }
     }
 
-    private(set) var name: String?
+    /// The name the member chose, if any (a consent to a coach carries it).
+    @Published private(set) var name: String?
     private var hearth: Hearth?
     private var subscription: Subscription?
     private let keys = KeychainSeedStore()
@@ -237,7 +246,9 @@ final class AppModel: ObservableObject {
                 devices = try await h.devices()
                 backup = try await h.backupState()
                 thisDeviceRemoved = try await h.isRemoved()
+                name = try h.name()
                 try await loadCenter(h)
+                try await loadSharing(h)
             } catch {
                 self.error = plainWords(error)
             }
@@ -575,5 +586,192 @@ final class AppModel: ObservableObject {
             let words = centerView?.proposals.first { $0.id == proposalId }?.interestedWords
             notice = words.map { "Counted: \($0)." } ?? "Counted."
         }
+    }
+
+    // MARK: Sharing with a coach
+
+    /// Reads the consents, the coaches' comments and the plans shared with this device.
+    private func loadSharing(_ h: Hearth) async throws {
+        consents = try await h.consents()
+        coachComments = try await h.coachComments()
+        sharedWithMe = try await h.sharedWithMe()
+    }
+
+    /// Runs a sharing action; refusals read in the library's own words. Reloads the
+    /// sharing lists afterwards, whatever happened.
+    @discardableResult
+    private func sharing(_ body: (Hearth) async throws -> Void) async -> Bool {
+        guard let h = hearth else { return false }
+        busy = true
+        defer { busy = false }
+        var ok = true
+        do {
+            try await body(h)
+            error = nil
+        } catch {
+            self.error = sharingWords(error)
+            ok = false
+        }
+        try? await loadSharing(h)
+        return ok
+    }
+
+    /// Syncs if enrolled, showing no failure (the action itself worked); whether anyone was reached.
+    private func syncQuietly() async -> Bool {
+        guard let h = hearth, hub != nil, let report = try? await h.sync() else { return false }
+        lastSync = (Date(), SyncWords.describe(report))
+        await refresh()
+        return report.reached > 0
+    }
+
+    /// Whether the journal has a name: a consent carries it.
+    var canShare: Bool { !(name ?? "").trimmingCharacters(in: .whitespaces).isEmpty }
+
+    /// Said when the journal has no name.
+    static let noName = "Your coach sees a name with anything you share, and this journal doesn't have one yet. Choose one first, then share."
+
+    /// Gives the journal the name a coach will see, when it has none yet: any name the
+    /// member likes (it need not be their real one). Then sharing can go ahead.
+    @discardableResult
+    func saveName(_ name: String) async -> Bool {
+        let n = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !n.isEmpty else {
+            error = "Type the name your coach will see. Any name you like is fine."
+            return false
+        }
+        let ok = await perform { h in
+            try await h.setName(name: n)
+            self.name = try h.name()
+        }
+        if ok { notice = "Saved. A coach you share with will see you as \(n)." }
+        return ok
+    }
+
+    /// Reads a coach's card (scanned or pasted) and says whom it names. Nothing is shared yet.
+    func readCoachCard(_ text: String) -> CoachCardView? {
+        guard canShare else {
+            error = Self.noName
+            return nil
+        }
+        let t = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !t.isEmpty else {
+            error = "Scan your coach's card, or paste the text of it."
+            return nil
+        }
+        do {
+            let card = try checkCoachCard(text: t)
+            error = nil
+            return card
+        } catch {
+            self.error = "That isn't a coach's card, or only part of it came through. Ask your coach to show their card again."
+            return nil
+        }
+    }
+
+    /// Shares `sections` with the coach whose card the member confirmed, for `purpose`,
+    /// until the end of `lastDay` ("YYYY-MM-DD"), or until `event`, or (both nil) until
+    /// the member stops it; then syncs so the center holds it when the coach's phone asks.
+    /// Returns the consent, whose code the screen shows; nil with the reason shown.
+    func share(
+        card: CoachCardView,
+        sections: Set<PlanSection>,
+        purpose: String,
+        lastDay: String?,
+        event: String?
+    ) async -> ConsentRecord? {
+        let why = purpose.trimmingCharacters(in: .whitespacesAndNewlines)
+        let until = event?.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !canShare { error = Self.noName; return nil }
+        if sections.isEmpty { error = "Choose at least one part of your plan to share."; return nil }
+        if why.isEmpty {
+            error = "Say in a few words why you're sharing. It's part of what you agree to, and your coach sees it."
+            return nil
+        }
+        if let until, until.isEmpty { error = "Say what ends it, for example “I finish the program”."; return nil }
+        // In the plan's order.
+        let order = plan?.sections.map(\.section) ?? Array(sections)
+        var made: ConsentRecord?
+        await sharing { h in
+            made = try await h.sharePlan(
+                cardText: card.text,
+                sections: order.filter { sections.contains($0) },
+                purpose: why,
+                expiresOn: lastDay,
+                untilEvent: until
+            )
+        }
+        if made != nil, !(await syncQuietly()) {
+            notice = "Shared. It reaches your center the next time this phone syncs there; your coach's phone gets it from the center."
+        }
+        return made
+    }
+
+    /// Stops sharing now, then syncs so the center hears of it at once.
+    func revoke(consentId: String) async {
+        var ended: ConsentRecord?
+        await sharing { h in ended = try await h.revoke(consentId: consentId) }
+        guard let c = ended else { return }
+        let center = await syncQuietly()
+            ? "the center has been told: their phone lets go of your plan when it next syncs."
+            : "the center is told the next time this phone syncs."
+        notice = "You stopped sharing with \(c.coachName). Nothing you write from now on reaches them, and \(center)"
+    }
+
+    /// Ends any consent whose last day has passed, so the list says so even offline.
+    func expireConsents() async {
+        await sharing { h in _ = try await h.expireConsents() }
+    }
+
+    /// This person's card as a coach, under `name` (blank: the journal's name).
+    func coachCard(name: String) async -> CoachCardView? {
+        let n = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        var card: CoachCardView?
+        await sharing { h in card = try await h.coachCard(name: n.isEmpty ? nil : n) }
+        return card
+    }
+
+    /// Takes up a plan by the code the member shows, then syncs to fetch it.
+    func acceptShare(code: String) async -> Bool {
+        guard let h = hearth else { return false }
+        let c = code.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !c.isEmpty else {
+            error = "Scan the code on the member's phone, or paste it."
+            return false
+        }
+        busy = true
+        do {
+            try await h.acceptShare(code: c)
+            error = nil
+        } catch HearthError.Invalid {
+            // The library's words for a bad code are written for the command line.
+            busy = false
+            error = "That isn't the code for a shared plan, or only part of it came through. Ask them to show it again."
+            return false
+        } catch {
+            busy = false
+            self.error = sharingWords(error)
+            return false
+        }
+        busy = false
+        try? await loadSharing(h)
+        notice = await syncQuietly()
+            ? "Added. What they shared shows below."
+            : "Added. It arrives the next time this phone syncs with the center."
+        return true
+    }
+
+    /// Leaves a comment on a shared plan (refused once sharing ended), then syncs so it is on its way.
+    func comment(on share: SharedPlanRecord, text: String) async -> Bool {
+        let t = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !t.isEmpty else { return false }
+        guard share.active else {
+            error = "This sharing has ended, so you can't comment on it any more."
+            return false
+        }
+        guard await sharing({ h in try await h.comment(shareIdText: share.id, text: t) }) else { return false }
+        notice = await syncQuietly()
+            ? "Sent. \(share.memberName ?? "They") will see it the next time their phone syncs."
+            : "Saved. It's sent the next time this phone syncs with the center."
+        return true
     }
 }

@@ -3,7 +3,8 @@ import SwiftUI
 
 /// Center: enroll by scanning the code at the desk (the center then keeps an
 /// encrypted copy it cannot read), sync now, live sync on the center's Wi-Fi, what
-/// sync is doing, and the way to the center's groups (`GroupsView`).
+/// sync is doing, the way to the center's groups (`GroupsView`), and for a coach the
+/// plans members shared with them (`SharedWithMeView`).
 struct CenterView: View {
     @EnvironmentObject private var model: AppModel
     @State private var scanning = false
@@ -50,6 +51,18 @@ struct CenterView: View {
                 }
             }
 
+            Section("If you're a coach") {
+                NavigationLink {
+                    SharedWithMeView()
+                } label: {
+                    VStack(alignment: .leading, spacing: 4) {
+                        Text("Shared with me")
+                        Text("Your coach card, and the plans members chose to share with you.")
+                            .font(.caption).foregroundStyle(.secondary)
+                    }
+                }
+            }
+
             Section {
                 Toggle(isOn: Binding(
                     get: { model.online },
@@ -88,7 +101,7 @@ struct CenterView: View {
             }
 
             Section {
-                Text("Nothing in your journal is shared with anyone, the center included. It only stores a copy it can't open.")
+                Text("Nothing in your journal is shared with anyone, the center included, unless you choose to share part of your plan with a coach. The center only stores a copy it can't open.")
                     .font(.footnote).foregroundStyle(.secondary)
             }
         }

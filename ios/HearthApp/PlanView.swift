@@ -2,7 +2,8 @@ import HearthKit
 import SwiftUI
 
 /// My Plan: the nine WRAP sections, each with free text and a list, and the people
-/// who can help in a crisis.
+/// who can help in a crisis; what coaches wrote about the sections the member shares,
+/// and the way to Sharing (`SharingView`).
 struct PlanView: View {
     @EnvironmentObject private var model: AppModel
     @State private var editing: PlanSectionView?
@@ -13,6 +14,27 @@ struct PlanView: View {
             Section {
                 MessageBanner()
                 Text(subtitle).foregroundStyle(.secondary)
+            }
+            Section("Sharing with a coach") {
+                NavigationLink {
+                    SharingView()
+                } label: {
+                    VStack(alignment: .leading, spacing: 4) {
+                        Text("Sharing")
+                        Text("Choose parts of your plan for a coach to see, see who can see what, and stop whenever you like.")
+                            .font(.caption).foregroundStyle(.secondary)
+                    }
+                }
+            }
+            if !model.coachComments.isEmpty {
+                Section("From your coach") {
+                    ForEach(Array(model.coachComments.enumerated()), id: \.offset) { _, c in
+                        VStack(alignment: .leading, spacing: 2) {
+                            Text("\(c.coachName) · \(c.dayWords)").font(.caption).foregroundStyle(Palette.ember)
+                            Text(c.text)
+                        }
+                    }
+                }
             }
             ForEach(model.plan?.sections ?? [], id: \.section) { section in
                 Section {

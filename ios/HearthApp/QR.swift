@@ -6,6 +6,8 @@ import UIKit
 /// A QR code drawn with CoreImage, crisp at any size, dark on white whatever the theme.
 struct QRCodeView: View {
     let content: String
+    /// What VoiceOver says the code is for.
+    var label = "A one-time code for your other device to scan"
 
     var body: some View {
         if let image = Self.render(content) {
@@ -15,7 +17,7 @@ struct QRCodeView: View {
                 .scaledToFit()
                 .padding(12)
                 .background(Color.white, in: RoundedRectangle(cornerRadius: 12))
-                .accessibilityLabel("A one-time code for your other device to scan")
+                .accessibilityLabel(label)
         } else {
             Text("The code couldn't be drawn.").foregroundStyle(.secondary)
         }

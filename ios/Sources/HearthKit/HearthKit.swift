@@ -148,6 +148,16 @@ public func centerWords(_ error: Error) -> String {
     }
 }
 
+/// Like `plainWords`, except that a refusal (`Denied`) shows the library's own words:
+/// when sharing with a coach they say what is not allowed ("this sharing has already
+/// ended (revoked)"). The same as the Android app's `UiError.sharing`.
+public func sharingWords(_ error: Error) -> String {
+    if let e = error as? HearthError, case let .Denied(message) = e {
+        return sentence(message)
+    }
+    return plainWords(error)
+}
+
 /// `text` as a sentence: a capital first, a full stop last.
 func sentence(_ text: String) -> String {
     let t = text.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -1,7 +1,7 @@
 // The Android app's plain-Kotlin layer (android/app/src/main/java/org/hearth/app/core:
 // HearthSession, HearthRepository and the screen models) on the JVM against the real
-// library, two sessions pairing over loopback, and the Groups model against a real
-// hub. Compiled in by run.sh only when that folder exists; BindingsTest.kt finds
+// library, two sessions pairing over loopback, and the Groups and Sharing models
+// against a real hub. Compiled in by run.sh only when that folder exists; BindingsTest.kt finds
 // `AppLayerTests` by name.
 
 package org.hearth.tests
@@ -24,8 +24,12 @@ import org.hearth.app.core.HearthSession
 import org.hearth.app.core.JournalModel
 import org.hearth.app.core.PlanModel
 import org.hearth.app.core.RelativeDay
+import org.hearth.app.core.ShareStep
+import org.hearth.app.core.SharedWithMeModel
+import org.hearth.app.core.SharingModel
 import org.hearth.app.core.TodayModel
 import org.hearth.app.core.UiError
+import org.hearth.ffi.ConsentStatus
 import org.hearth.ffi.DeviceKind
 import org.hearth.ffi.DeviceState
 import org.hearth.ffi.PlanSection
@@ -38,6 +42,7 @@ object AppLayerTests : TestGroup {
         Test("app layer: pairing in two steps, backup advice and removal (Devices model)", ::appLayerDevices),
         Test("app layer: a device turned away is told so", ::appLayerTurnedAway),
         Test("app layer: groups, sign-up with its reminder, withdraw, proposals, offline (Groups model)", ::appLayerGroups),
+        Test("app layer: sharing two plan sections with a coach, a comment, then stopping (Sharing models)", ::appLayerSharing),
     )
 }
 
@@ -297,6 +302,85 @@ suspend fun appLayerGroups() {
             check(groups.state.value.notice?.startsWith("Saved your sign-up") == true) { "${groups.state.value.notice}" }
             assertEq(listOf(startsMs - 60 * 60_000), repo.reminders.value?.map { it.atMs }, "reminder while pending")
             session.close()
+        }
+    } finally {
+        scope.cancel()
+    }
+}
+
+suspend fun appLayerSharing() {
+    val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
+    val home = tempDir()
+    try {
+        HubProcess(hubBinary(), home).use { hub ->
+            val memberSession = HearthSession(File(home, "member").path, MemoryKeyStore(), scope, bind = BIND)
+            memberSession.open()
+            check(memberSession.create("Sam").isOk) { "create: ${memberSession.state.value}" }
+            val member = memberSession.repository ?: throw AssertionFailed("member not ready")
+            val coachSession = HearthSession(File(home, "coach").path, MemoryKeyStore(), scope, bind = BIND)
+            coachSession.open()
+            check(coachSession.create("Lee").isOk) { "create: ${coachSession.state.value}" }
+            val coach = coachSession.repository ?: throw AssertionFailed("coach not ready")
+            check(member.enroll(hub.ticket).isOk && coach.enroll(hub.ticket).isOk) { "both enroll" }
+            check(member.setPlanText(PlanSection.CRISIS, "Call Jo, then the warmline.").isOk) { "crisis text" }
+            check(member.addPlanItem(PlanSection.TOOLBOX, "walk by the river").isOk) { "toolbox item" }
+            check(member.setPlanText(PlanSection.TRIGGERS, "not for the coach").isOk) { "triggers text" }
+            val sharing = SharingModel(member, scope)
+            val shared = SharedWithMeModel(coach, scope)
+
+            // The coach's card, read on the member's phone: whom it names, nothing shared yet.
+            val card = coach.coachCard(null).getOrNull() ?: throw AssertionFailed("no coach card")
+            check(!sharing.readCard("hearthcoach-not-a-card")) { "a bad card is refused" }
+            assertEq(SharingModel.NOT_A_CARD, sharing.state.value.error?.message, "bad card")
+            check(sharing.readCard(card.text)) { "read card: ${sharing.state.value.error}" }
+            val confirm = sharing.state.value.step as? ShareStep.Confirm ?: throw AssertionFailed("no confirm step")
+            assertEq("Lee" to card.fingerprint, confirm.card.name to confirm.card.fingerprint, "whom the card names")
+            assertEq(emptyList<Any>(), sharing.state.value.consents, "nothing shared before confirming")
+
+            // Confirmed; none chosen to begin with, and a purpose is needed.
+            sharing.confirmCard()
+            check(sharing.share() == null) { "no section chosen: refused" }
+            assertEq(UiError.Kind.INVALID, sharing.state.value.error?.kind, "no-section error")
+            sharing.toggleSection(PlanSection.CRISIS)
+            sharing.toggleSection(PlanSection.TOOLBOX)
+            check(sharing.share() == null) { "no purpose: refused" }
+            sharing.setPurpose(" support between meetings ")
+            val consent = sharing.share() ?: throw AssertionFailed("share: ${sharing.state.value.error}")
+            assertEq(ConsentStatus.ACTIVE, consent.status, "status")
+            assertEq(setOf(PlanSection.CRISIS, PlanSection.TOOLBOX), consent.sections.toSet(), "sections")
+            assertEq("support between meetings", consent.purpose, "purpose")
+            val code = consent.shareCode ?: throw AssertionFailed("no share code")
+            check((sharing.state.value.step as? ShareStep.Code)?.consent?.id == consent.id) { "the code is shown" }
+            assertEq(listOf(consent.id), sharing.state.value.consents.map { it.id }, "the consent listed")
+            check(member.syncNow().isOk) { "member sync" }
+
+            // The coach adds the code and sees exactly those two sections.
+            check(shared.add(code)) { "add: ${shared.state.value.error}" }
+            val seen = shared.state.value.shares.single()
+            check(seen.active && seen.consentValid) { "$seen" }
+            assertEq("Sam", seen.memberName, "member name")
+            assertEq(setOf(PlanSection.CRISIS, PlanSection.TOOLBOX), seen.sections.map { it.section }.toSet(), "sections seen")
+            assertEq("Call Jo, then the warmline.", seen.sections.first { it.section == PlanSection.CRISIS }.text, "crisis")
+            check("not for the coach" !in seen.toString()) { "an unshared section leaked: $seen" }
+
+            // A comment reaches the member's Plan screen.
+            check(shared.comment(seen.id, "Proud of this plan.")) { "comment: ${shared.state.value.error}" }
+            check(member.syncNow().isOk) { "member sync" }
+            val comments = PlanModel(member, scope).state.value.coachComments
+            assertEq(listOf("Lee" to "Proud of this plan."), comments.map { it.coachName to it.text }, "coach comments")
+
+            // Stopping: the coach's device shows the end and holds nothing.
+            check(sharing.revoke(consent.id)) { "revoke: ${sharing.state.value.error}" }
+            assertEq(ConsentStatus.REVOKED, sharing.state.value.consent(consent.id)?.status, "revoked")
+            check(member.syncNow().isOk) { "member sync" }
+            check(shared.sync()) { "coach sync: ${shared.state.value.error}" }
+            val ended = shared.state.value.shares.single()
+            check(!ended.active && ended.sections.isEmpty()) { "$ended" }
+            check(ended.statusWords.startsWith("sharing ended")) { ended.statusWords }
+            println("      (the coach would read: \"${ended.statusWords}\")")
+            check(!shared.comment(ended.id, "still here?")) { "no comments once it ended" }
+            coachSession.close()
+            memberSession.close()
         }
     } finally {
         scope.cancel()

@@ -19,6 +19,9 @@ import org.hearth.ffi.CenterView
 import org.hearth.ffi.ChangeOrigin
 import org.hearth.ffi.CheckIn
 import org.hearth.ffi.CheckInPatch
+import org.hearth.ffi.CoachCardView
+import org.hearth.ffi.CoachComment
+import org.hearth.ffi.ConsentRecord
 import org.hearth.ffi.DeviceInfo
 import org.hearth.ffi.DeviceKind
 import org.hearth.ffi.DeviceState
@@ -29,11 +32,13 @@ import org.hearth.ffi.NewCheckIn
 import org.hearth.ffi.Plan
 import org.hearth.ffi.PlanSection
 import org.hearth.ffi.RemovalResult
+import org.hearth.ffi.SharedPlanRecord
 import org.hearth.ffi.SignUpRecord
 import org.hearth.ffi.Subscription
 import org.hearth.ffi.Supporter
 import org.hearth.ffi.SyncReport
 import org.hearth.ffi.SyncStatus
+import org.hearth.ffi.checkCoachCard
 
 /**
  * A local notification the app keeps scheduled for a sign-up: at [atMs], saying
@@ -89,6 +94,9 @@ class HearthRepository(
     private val _center = MutableStateFlow<CenterView?>(null)
     private val _signUps = MutableStateFlow<List<SignUpRecord>>(emptyList())
     private val _reminders = MutableStateFlow<List<Reminder>?>(null)
+    private val _consents = MutableStateFlow<List<ConsentRecord>>(emptyList())
+    private val _coachComments = MutableStateFlow<List<CoachComment>>(emptyList())
+    private val _sharedWithMe = MutableStateFlow<List<SharedPlanRecord>>(emptyList())
 
     /** Every check-in, newest first. */
     val checkIns: StateFlow<List<CheckIn>> = _checkIns.asStateFlow()
@@ -148,6 +156,18 @@ class HearthRepository(
      */
     val reminders: StateFlow<List<Reminder>?> = _reminders.asStateFlow()
 
+    /**
+     * Every consent the member gave a coach, oldest first: whom, which sections, since
+     * and until when, why, where it stands and its history (the library's words).
+     */
+    val consents: StateFlow<List<ConsentRecord>> = _consents.asStateFlow()
+
+    /** The comments coaches left on the member's shared sections, oldest first. */
+    val coachComments: StateFlow<List<CoachComment>> = _coachComments.asStateFlow()
+
+    /** The plans members shared with this person as a coach, newest first. */
+    val sharedWithMe: StateFlow<List<SharedPlanRecord>> = _sharedWithMe.asStateFlow()
+
     /** The outcome of a "sync now". */
     data class LastSync(val atMs: Long, val report: SyncReport)
 
@@ -180,8 +200,13 @@ class HearthRepository(
     /** This device's id (hex), or `null` if the key store could not say. */
     val deviceId: String? by lazy { runCatching { hearth.deviceId() }.getOrNull() }
 
-    /** The name the member chose, if any. */
-    val name: String? by lazy { runCatching { hearth.name() }.getOrNull() }
+    private val _name: MutableStateFlow<String?> by lazy { MutableStateFlow(runCatching { hearth.name() }.getOrNull()) }
+
+    /** The name the member chose, if any (it changes with [setName], or from another device). */
+    val name: String? get() = _name.value
+
+    /** [name] as it changes, for a screen that follows it. */
+    val nameFlow: StateFlow<String?> by lazy { _name.asStateFlow() }
 
     /**
      * Subscribes to the library: the current state arrives at once, then every change.
@@ -222,7 +247,9 @@ class HearthRepository(
                 _devices.value = hearth.devices()
                 _backup.value = hearth.backupState()
                 _removed.value = hearth.isRemoved()
+                _name.value = hearth.name()
                 loadCenter()
+                loadSharing()
             }
         }
         _loaded.value = true
@@ -238,6 +265,15 @@ class HearthRepository(
     }
 
     private suspend fun refreshCenter() = refreshLock.withLock { loadCenter() }
+
+    /** Reads the consents, the coaches' comments and the plans shared with this device (call with [refreshLock] held). */
+    private suspend fun loadSharing() {
+        _consents.value = hearth.consents()
+        _coachComments.value = hearth.coachComments()
+        _sharedWithMe.value = hearth.sharedWithMe()
+    }
+
+    private suspend fun refreshSharing() = refreshLock.withLock { loadSharing() }
 
     private suspend fun refreshCheckIns() = refreshLock.withLock { _checkIns.value = hearth.checkins() }
 
@@ -382,6 +418,66 @@ class HearthRepository(
     private suspend fun <T> afterwards(outcome: Outcome<T>): Outcome<T> {
         attempt { refreshCenter() }.errorOrNull()?.let { _errors.tryEmit(it) }
         return outcome
+    }
+
+    // ---- The member's name -------------------------------------------------------------
+
+    /**
+     * Sets the name the member chooses to be known by: what a consent to a coach names
+     * them as (any name they like, never checked against anything). [nameFlow] follows.
+     */
+    suspend fun setName(name: String): Outcome<Unit> = attempt {
+        hearth.setName(name)
+        _name.value = hearth.name()
+    }
+
+    // ---- Sharing with a coach ---------------------------------------------------------
+
+    /**
+     * Reads a coach's card (scanned or pasted) and says whom it names, for the member
+     * to compare with the coach's screen before anything is shared.
+     */
+    suspend fun readCoachCard(text: String): Outcome<CoachCardView> = attemptSharing { checkCoachCard(text.trim()) }
+
+    /**
+     * Shares [sections] of the plan with the coach whose card [cardText] is, for
+     * [purpose], until the end of [expiresOn] ("YYYY-MM-DD"), or until [untilEvent],
+     * or (both `null`) until the member ends it. The record carries the code to show
+     * the coach.
+     */
+    suspend fun sharePlan(
+        cardText: String,
+        sections: List<PlanSection>,
+        purpose: String,
+        expiresOn: String?,
+        untilEvent: String?,
+    ): Outcome<ConsentRecord> = attemptSharing {
+        hearth.sharePlan(cardText, sections, purpose, expiresOn, untilEvent).also { refreshSharing() }
+    }
+
+    /** Ends a consent now: the coach gets nothing written from now on. */
+    suspend fun revoke(consentId: String): Outcome<ConsentRecord> = attemptSharing {
+        hearth.revoke(consentId).also { refreshSharing() }
+    }
+
+    /** Ends every consent whose last day has passed (a sync does it too); returns how many. */
+    suspend fun expireConsents(): Outcome<Int> = attemptSharing {
+        hearth.expireConsents().toInt().also { refreshSharing() }
+    }
+
+    /** This person's card as a coach, under [name] (`null`: the name this journal has). */
+    suspend fun coachCard(name: String?): Outcome<CoachCardView> = attemptSharing { hearth.coachCard(name) }
+
+    /** Takes up a plan shared with this person as a coach, by the code the member shows; a sync fetches it. */
+    suspend fun acceptShare(code: String): Outcome<Unit> = attemptSharing {
+        hearth.acceptShare(code.trim())
+        refreshSharing()
+    }
+
+    /** Leaves a comment on a plan shared with this device; it reaches the member after a sync. */
+    suspend fun comment(shareId: String, text: String): Outcome<Unit> = attemptSharing {
+        hearth.comment(shareId, text)
+        refreshSharing()
     }
 
     // ---- Backups --------------------------------------------------------------------

@@ -4,6 +4,7 @@ import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.update
+import org.hearth.ffi.CoachComment
 import org.hearth.ffi.PlanSection
 import org.hearth.ffi.PlanSectionView
 import org.hearth.ffi.Supporter
@@ -12,6 +13,8 @@ import org.hearth.ffi.Supporter
 data class PlanState(
     val sections: List<PlanSectionView> = emptyList(),
     val supporters: List<Supporter> = emptyList(),
+    /** What coaches the member shares sections with wrote about them, oldest first. */
+    val coachComments: List<CoachComment> = emptyList(),
     val loaded: Boolean = false,
     val busy: Boolean = false,
     val error: UiError? = null,
@@ -26,6 +29,7 @@ data class PlanState(
 /**
  * The WRAP-style recovery plan: nine sections, each with free text and a list of
  * items, and the crisis plan's supporters. Titles and order come from the library.
+ * Coaches' comments on the sections the member shares are shown with it.
  */
 class PlanModel(
     private val repository: HearthRepository,
@@ -35,12 +39,13 @@ class PlanModel(
 
     private data class Ui(val busy: Boolean = false, val error: UiError? = null)
 
-    private val derived = Derived(scope, listOf(repository.plan)) {
+    private val derived = Derived(scope, listOf(repository.plan, repository.coachComments)) {
         val plan = repository.plan.value
         val u = ui.value
         PlanState(
             sections = plan?.sections.orEmpty(),
             supporters = plan?.supporters.orEmpty(),
+            coachComments = repository.coachComments.value,
             loaded = plan != null,
             busy = u.busy,
             error = u.error,

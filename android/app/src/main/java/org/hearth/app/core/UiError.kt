@@ -101,6 +101,17 @@ data class UiError(val kind: Kind, val message: String, val detail: String? = nu
             else -> from(error)
         }
 
+        /**
+         * Like [from], except that a refusal ([HearthException.Denied]) shows the
+         * library's own words: when sharing with a coach they say what is not allowed
+         * ("this sharing has already ended (revoked)", "this card is one of your own
+         * devices'").
+         */
+        fun sharing(error: Throwable): UiError = when (error) {
+            is HearthException.Denied -> UiError(Kind.DENIED, sentence(error.reason), error.reason)
+            else -> from(error)
+        }
+
         /** A message typed by the app itself (a blank field, a missing choice). */
         fun invalid(message: String): UiError = UiError(Kind.INVALID, message)
 
@@ -138,6 +149,15 @@ suspend fun <T> attemptAtCenter(block: suspend () -> T): Outcome<T> = try {
     throw e
 } catch (e: Exception) {
     Outcome.Failed(UiError.atCenter(e))
+}
+
+/** Like [attempt], with the library's words for refusals when sharing ([UiError.sharing]). */
+suspend fun <T> attemptSharing(block: suspend () -> T): Outcome<T> = try {
+    Outcome.Ok(block())
+} catch (e: CancellationException) {
+    throw e
+} catch (e: Exception) {
+    Outcome.Failed(UiError.sharing(e))
 }
 
 /**

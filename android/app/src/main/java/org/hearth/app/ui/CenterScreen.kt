@@ -39,10 +39,11 @@ import org.hearth.app.core.timeOf
 /**
  * Center: enroll by scanning the code at the desk (the center then keeps an
  * encrypted copy it cannot read), sync now, live sync on the center's Wi-Fi, what
- * sync is doing, and the way to the center's groups ([onOpenGroups]).
+ * sync is doing, the way to the center's groups ([onOpenGroups]), and for a coach
+ * the plans members shared with them ([onOpenShared]).
  */
 @Composable
-fun CenterScreen(vm: CenterViewModel, onOpenGroups: () -> Unit) {
+fun CenterScreen(vm: CenterViewModel, onOpenGroups: () -> Unit, onOpenShared: () -> Unit) {
     val state by vm.model.state.collectAsStateWithLifecycle()
     var scanning by rememberSaveable { mutableStateOf(false) }
     var typed by rememberSaveable { mutableStateOf("") }
@@ -102,6 +103,19 @@ fun CenterScreen(vm: CenterViewModel, onOpenGroups: () -> Unit) {
                         Button(onClick = onOpenGroups, modifier = Modifier.fillMaxWidth()) {
                             Text(stringResource(R.string.center_groups_open))
                         }
+                    }
+                }
+            }
+        }
+
+        // For coaches: plans members shared with them, and the card members scan.
+        item {
+            Card(modifier = Modifier.fillMaxWidth()) {
+                Column(modifier = Modifier.padding(16.dp), verticalArrangement = Arrangement.spacedBy(8.dp)) {
+                    Text(stringResource(R.string.center_shared_title), style = MaterialTheme.typography.titleMedium)
+                    Text(stringResource(R.string.center_shared_text), style = MaterialTheme.typography.bodyMedium)
+                    OutlinedButton(onClick = onOpenShared, modifier = Modifier.fillMaxWidth()) {
+                        Text(stringResource(R.string.center_shared_open))
                     }
                 }
             }

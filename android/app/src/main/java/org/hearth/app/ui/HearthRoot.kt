@@ -55,13 +55,19 @@ import org.hearth.app.core.HearthSession
 enum class Tab(val route: String, @StringRes val label: Int, val icon: ImageVector, val more: Set<String> = emptySet()) {
     TODAY("today", R.string.tab_today, Icons.Filled.Face),
     JOURNAL("journal", R.string.tab_journal, Icons.Filled.DateRange),
-    PLAN("plan", R.string.tab_plan, Icons.AutoMirrored.Filled.List),
+    PLAN("plan", R.string.tab_plan, Icons.AutoMirrored.Filled.List, more = setOf(SHARING_ROUTE)),
     DEVICES("devices", R.string.tab_devices, Icons.Filled.Phone),
-    CENTER("center", R.string.tab_center, Icons.Filled.Home, more = setOf(GROUPS_ROUTE)),
+    CENTER("center", R.string.tab_center, Icons.Filled.Home, more = setOf(GROUPS_ROUTE, SHARED_ROUTE)),
 }
 
 /** Groups at the center: opened from the Center screen. */
 const val GROUPS_ROUTE = "groups"
+
+/** Sharing the plan with a coach: opened from the Plan screen. */
+const val SHARING_ROUTE = "sharing"
+
+/** Plans shared with this person as a coach: opened from the Center screen. */
+const val SHARED_ROUTE = "shared"
 
 /** A ViewModel made by [create], scoped to the current screen. */
 @Composable
@@ -143,7 +149,10 @@ private fun MainScaffold(app: HearthApp, repository: HearthRepository) {
                 JournalScreen(hearthViewModel { JournalViewModel(repository) })
             }
             composable(Tab.PLAN.route) {
-                PlanScreen(hearthViewModel { PlanViewModel(repository) })
+                PlanScreen(
+                    hearthViewModel { PlanViewModel(repository) },
+                    onOpenSharing = { nav.navigate(SHARING_ROUTE) { launchSingleTop = true } },
+                )
             }
             composable(Tab.DEVICES.route) {
                 DevicesScreen(hearthViewModel { DevicesViewModel(repository) })
@@ -152,10 +161,17 @@ private fun MainScaffold(app: HearthApp, repository: HearthRepository) {
                 CenterScreen(
                     hearthViewModel { CenterViewModel(repository) { on -> app.liveSyncWanted = on } },
                     onOpenGroups = { nav.navigate(GROUPS_ROUTE) { launchSingleTop = true } },
+                    onOpenShared = { nav.navigate(SHARED_ROUTE) { launchSingleTop = true } },
                 )
             }
             composable(GROUPS_ROUTE) {
                 GroupsScreen(hearthViewModel { GroupsViewModel(repository) })
+            }
+            composable(SHARING_ROUTE) {
+                SharingScreen(hearthViewModel { SharingViewModel(repository) })
+            }
+            composable(SHARED_ROUTE) {
+                SharedWithMeScreen(hearthViewModel { SharedWithMeViewModel(repository) })
             }
         }
     }

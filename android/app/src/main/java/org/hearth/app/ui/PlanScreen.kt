@@ -42,6 +42,7 @@ import androidx.compose.ui.unit.dp
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
 import org.hearth.app.R
 import org.hearth.app.core.PlanState
+import org.hearth.ffi.CoachComment
 import org.hearth.ffi.PlanSection
 import org.hearth.ffi.PlanSectionView
 import org.hearth.ffi.Supporter
@@ -60,9 +61,12 @@ private fun promptOf(section: PlanSection): Int = when (section) {
     PlanSection.STRENGTHS -> R.string.plan_prompt_strengths
 }
 
-/** My Plan: the nine WRAP sections, each opened to read and edit. */
+/**
+ * My Plan: the nine WRAP sections, each opened to read and edit; what coaches wrote
+ * about the sections the member shares; and the way to Sharing ([onOpenSharing]).
+ */
 @Composable
-fun PlanScreen(vm: PlanViewModel) {
+fun PlanScreen(vm: PlanViewModel, onOpenSharing: () -> Unit) {
     val state by vm.model.state.collectAsStateWithLifecycle()
     var open by rememberSaveable { mutableStateOf<String?>(null) }
     var editingText by rememberSaveable { mutableStateOf<String?>(null) }
@@ -81,6 +85,10 @@ fun PlanScreen(vm: PlanViewModel) {
             )
         }
         item { MessageCard(state.error, null, vm.model::dismissError) }
+        item { SharingEntry(onOpenSharing) }
+        if (state.coachComments.isNotEmpty()) {
+            item { CoachCommentsCard(state.coachComments) }
+        }
         items(state.sections, key = { it.section.name }) { section ->
             SectionCard(
                 section = section,
@@ -121,6 +129,40 @@ fun PlanScreen(vm: PlanViewModel) {
             onSave = { n, r, c -> vm.act { addSupporter(n, r, c) } },
             onDismiss = { addingSupporter = false },
         )
+    }
+}
+
+/** Who can see the plan, and "Share with a coach". */
+@Composable
+private fun SharingEntry(onOpen: () -> Unit) {
+    Card(modifier = Modifier.fillMaxWidth()) {
+        Column(modifier = Modifier.padding(16.dp), verticalArrangement = Arrangement.spacedBy(8.dp)) {
+            Text(stringResource(R.string.plan_sharing_title), style = MaterialTheme.typography.titleMedium)
+            Text(stringResource(R.string.plan_sharing_text), style = MaterialTheme.typography.bodyMedium)
+            OutlinedButton(onClick = onOpen, modifier = Modifier.fillMaxWidth()) {
+                Text(stringResource(R.string.plan_sharing_open))
+            }
+        }
+    }
+}
+
+/** What coaches wrote about the shared sections, oldest first; the words come from the library. */
+@Composable
+private fun CoachCommentsCard(comments: List<CoachComment>) {
+    Card(modifier = Modifier.fillMaxWidth()) {
+        Column(modifier = Modifier.padding(16.dp), verticalArrangement = Arrangement.spacedBy(8.dp)) {
+            Text(stringResource(R.string.plan_coach_comments), style = MaterialTheme.typography.titleMedium)
+            comments.forEach { c ->
+                Column {
+                    Text(
+                        stringResource(R.string.plan_coach_comment_from, c.coachName, c.dayWords),
+                        style = MaterialTheme.typography.labelMedium,
+                        color = MaterialTheme.colorScheme.primary,
+                    )
+                    Text(c.text, style = MaterialTheme.typography.bodyLarge)
+                }
+            }
+        }
     }
 }
 

@@ -15,6 +15,8 @@ import org.hearth.app.core.HearthSession
 import org.hearth.app.core.JournalModel
 import org.hearth.app.core.Outcome
 import org.hearth.app.core.PlanModel
+import org.hearth.app.core.SharedWithMeModel
+import org.hearth.app.core.SharingModel
 import org.hearth.app.core.TodayModel
 import org.hearth.app.core.UiError
 
@@ -74,6 +76,18 @@ class GroupsViewModel(repository: HearthRepository) :
         act { refresh() }
     }
 }
+
+/** Sharing the plan with a coach; ends any consent whose last day passed when the screen opens. */
+class SharingViewModel(repository: HearthRepository) :
+    ModelViewModel<SharingModel>({ SharingModel(repository, it) }) {
+    init {
+        act { refresh() }
+    }
+}
+
+/** Plans shared with this person as a coach. */
+class SharedWithMeViewModel(repository: HearthRepository) :
+    ModelViewModel<SharedWithMeModel>({ SharedWithMeModel(repository, it) })
 
 /** The welcome screen on a device with no journal yet. */
 class WelcomeViewModel(private val session: HearthSession) : ViewModel() {
