@@ -187,7 +187,16 @@ pub async fn sync_once(
     net: &NetConfig,
     events: Option<mpsc::UnboundedSender<SyncEvent>>,
 ) -> Result<SyncSummary, NetError> {
-    within("the sync", SYNC_DEADLINE, sync_all(vault, net, events)).await
+    within("the sync", SYNC_DEADLINE, async {
+        let summary = sync_all(vault, net, events.clone()).await?;
+        // Plan edits made offline go into the shares only now that the ledger is
+        // current (a consent revoked elsewhere has ended), then out at once.
+        if vault.project_shares()? > 0 {
+            return sync_all(vault, net, events).await;
+        }
+        Ok(summary)
+    })
+    .await
 }
 
 async fn sync_all(
@@ -591,6 +600,34 @@ impl Live {
     }
 }
 
+/// Forwards a live connection's events to `events`; each time it has reconciled,
+/// projects plan edits made while offline into the shares still active (only then is
+/// the ledger current enough to say which), and they go out live.
+fn projecting(
+    vault: Arc<Vault>,
+    events: Option<mpsc::UnboundedSender<SyncEvent>>,
+) -> mpsc::UnboundedSender<SyncEvent> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(ev) = rx.recv().await {
+            if matches!(ev, SyncEvent::Reconciled { .. }) {
+                let v = vault.clone();
+                match tokio::task::spawn_blocking(move || v.project_shares()).await {
+                    Ok(Err(e)) => tracing::warn!("could not bring the shares up to date: {e}"),
+                    Err(e) => tracing::warn!("could not bring the shares up to date: {e}"),
+                    Ok(Ok(_)) => {}
+                }
+            }
+            if let Some(events) = &events
+                && events.send(ev).is_err()
+            {
+                // Nobody listens any more; keep projecting.
+            }
+        }
+    });
+    tx
+}
+
 async fn keep_connected(
     ep: Endpoint,
     vault: Arc<Vault>,
@@ -606,8 +643,9 @@ async fn keep_connected(
             Ok(conn) => {
                 backoff = Duration::from_millis(200);
                 let replica: Arc<dyn Replica> = vault.clone();
+                let events = Some(projecting(vault.clone(), events.clone()));
                 if let Err(e) =
-                    run_connection(conn, replica, live_hooks(&vault, events.clone()), true).await
+                    run_connection(conn, replica, live_hooks(&vault, events), true).await
                 {
                     tracing::info!(
                         "live sync with {} ended: {e}",

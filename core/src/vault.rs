@@ -957,25 +957,25 @@ impl Vault {
     /// Replaces a plan section's text.
     pub fn set_plan_text(&self, section: PlanSection, text: &str) -> Result<(), VaultError> {
         self.edit(|doc| Ok((doc.set_section_text(section, text)?, ())))?;
-        self.project_shares()
+        self.project_if_live()
     }
 
     /// Adds an item to a plan section.
     pub fn add_plan_item(&self, section: PlanSection, item: &str) -> Result<(), VaultError> {
         self.edit(|doc| Ok((Some(doc.add_section_item(section, item)?), ())))?;
-        self.project_shares()
+        self.project_if_live()
     }
 
     /// Removes an item (0-based) from a plan section.
     pub fn remove_plan_item(&self, section: PlanSection, index: usize) -> Result<(), VaultError> {
         self.edit(|doc| Ok((Some(doc.remove_section_item(section, index)?), ())))?;
-        self.project_shares()
+        self.project_if_live()
     }
 
     /// Adds a supporter to the crisis plan.
     pub fn add_supporter(&self, supporter: &Supporter) -> Result<(), VaultError> {
         self.edit(|doc| Ok((Some(doc.add_supporter(supporter)?), ())))?;
-        self.project_shares()
+        self.project_if_live()
     }
 
     /// Sets the name the member chooses to be called by.

@@ -461,9 +461,13 @@ impl Vault {
         Ok(out)
     }
 
-    /// Brings every active share this device may write up to date with the plan (after
-    /// the plan changed here).
-    pub(super) fn project_shares(&self) -> Result<(), VaultError> {
+    /// Brings every active share this device may write up to date with the plan;
+    /// returns how many it wrote into. A device runs it when it knows the ledger is
+    /// current: right after an edit while it is online live, and after each sync
+    /// (`device::sync_once` syncs again when this wrote anything). An edit made
+    /// offline waits for that, so a consent revoked on another device meanwhile is
+    /// known to have ended before anything of the edit is sealed for the coach.
+    pub fn project_shares(&self) -> Result<usize, VaultError> {
         let active: Vec<DocId> = self
             .consents()?
             .into_iter()
@@ -478,6 +482,7 @@ impl Vault {
             shares,
             ..
         } = &mut *guard;
+        let mut written = 0;
         for id in active {
             let Some(share) = shares.get_mut(&id) else {
                 continue;
@@ -485,18 +490,29 @@ impl Vault {
             if !share.is_owner(device) {
                 continue;
             }
-            write_journal(
+            let wrote = write_journal(
                 store,
                 device,
                 share,
                 |j, me, batch| {
-                    if let Some(change) = j.doc_mut().project(&plan)? {
-                        j.author(me, BundleKind::Changes, &change, Vec::new(), batch)?;
-                    }
-                    Ok(())
+                    let Some(change) = j.doc_mut().project(&plan)? else {
+                        return Ok(false);
+                    };
+                    j.author(me, BundleKind::Changes, &change, Vec::new(), batch)?;
+                    Ok(true)
                 },
                 |j, b| self.send_out(j, b),
             )?;
+            written += usize::from(wrote);
+        }
+        Ok(written)
+    }
+
+    /// After a plan edit: projects it into the shares now if this device is online
+    /// live (its ledger is current), else leaves it for the next sync.
+    pub(super) fn project_if_live(&self) -> Result<(), VaultError> {
+        if self.outgoing.receiver_count() > 0 {
+            self.project_shares()?;
         }
         Ok(())
     }
@@ -1044,12 +1060,16 @@ mod tests {
             assert_eq!(on_tablet.sections, shown.sections);
             assert_eq!(tablet.consents().unwrap()[0].state, ConsentState::Active);
 
-            // An edit on the tablet is projected there, and reaches the phone.
+            // An edit on the tablet (offline) is projected there once its ledger is
+            // current (what a sync does next), and reaches the phone.
+            let crisis = |v: &Vault| v.shared_plan(&share).unwrap().sections[1].1.text.clone();
             tablet
                 .set_plan_text(PlanSection::Crisis, "Call Jo first.")
                 .unwrap();
+            assert_eq!(crisis(&tablet), "Call Jo, then the warmline.");
+            assert_eq!(tablet.project_shares().unwrap(), 1);
+            assert_eq!(tablet.project_shares().unwrap(), 0, "nothing new");
             sync(&tablet, &phone);
-            let crisis = |v: &Vault| v.shared_plan(&share).unwrap().sections[1].1.text.clone();
             assert_eq!(crisis(&phone), "Call Jo first.");
 
             // Revoked on the phone: a signed end, the coach's device removed, and the
@@ -1061,6 +1081,7 @@ mod tests {
             phone
                 .set_plan_text(PlanSection::Crisis, "AFTER-REVOKE")
                 .unwrap();
+            assert_eq!(phone.project_shares().unwrap(), 0);
             assert_eq!(crisis(&phone), "Call Jo first.");
             sync(&phone, &tablet);
             sync(&phone, &tablet);

@@ -183,10 +183,8 @@ async fn a_coach_sees_exactly_the_shared_sections_comments_and_is_out_after_revo
     );
     assert!(after[0].plan.is_none());
     assert!(coach.vault.comment(&share, "still here?").is_err());
-    // The phone hears of the end, then the member writes on it. (A device that has not
-    // heard yet still projects an edit under the old key, which the hub never sends
-    // the coach: ARCHITECTURE.md, "Sharing with a coach", says what that leaves.)
-    sync(v).await;
+    // The member writes on the phone, which has not heard of the end yet: the edit
+    // goes into no share, since the phone projects only once its ledger is current.
     v.set_plan_text(PlanSection::Crisis, "AFTER-REVOKE")
         .unwrap();
     sync(v).await;
