@@ -563,10 +563,9 @@ fn main() {
         "\n4. a coach (two sections of a full plan shared; the member's own devices above are the baseline)"
     );
     println!(
-        "   live edit of a shared section -> the coach's device: median {coach_live_med:.2} ms   p90 {:.2} ms   = {:.2}x a check-in between the member's own devices (target < 3 ms: {})",
+        "   live edit of a shared section -> the coach's device: median {coach_live_med:.2} ms   p90 {:.2} ms   = {:.2}x a check-in between the member's own devices",
         pct(&mut coach_live, 0.9),
         coach_live_med / live_med,
-        if coach_live_med < 3.0 { "PASS" } else { "MISS" }
     );
     println!(
         "   coach's first sync of the shared plan: median {coach_first_med:.1} ms   = {:.2}x the member's 5,500-check-in first sync   runs {coach_first:.1?}",
