@@ -2,15 +2,59 @@
 //! plan sections with a coach through a real hub; the coach reads exactly those and a
 //! later edit, comments, and the member sees the comment; a canary written everywhere
 //! else is in no byte the coach or the hub holds; after `hearth revoke` the coach's
-//! device says sharing ended and shows no content.
+//! device says sharing ended and shows no content. The share is then decoded from the
+//! hub's store file with the member's keys: exactly the two sections, no canary.
+
+use std::path::Path;
+
+use hearth_core::doc::{Model, ShareDoc};
+use hearth_core::envelope::Envelope;
+use hearth_core::identity::{DeviceKeys, FileKeyStore, KeyStore};
+use hearth_core::store::Store;
+use hearth_core::vault::{ShareCode, SyncItem};
 
 use crate::{Device, canary, found_under, start_hub};
+
+/// The share as the stopped hub's store file holds it, every bundle decrypted with the
+/// keys of the member's device at `member` and applied as that device would.
+fn share_at_hub(hub_home: &Path, code: &str, member: &Path) -> ShareDoc {
+    let share = code.parse::<ShareCode>().unwrap().0;
+    let seed = FileKeyStore::new(member.join("device.key"))
+        .load()
+        .unwrap()
+        .unwrap();
+    let keys = DeviceKeys::derive(&seed).unwrap();
+    // `hearth-hub`'s store file (`hearth_hub::STORE_FILE`).
+    let items = Store::open(&hub_home.join("hub.redb"), false)
+        .unwrap()
+        .items(&share)
+        .unwrap();
+    let doc_keys: Vec<_> = items
+        .iter()
+        .filter_map(|i| match i {
+            SyncItem::Envelope(b) => {
+                let e = Envelope::decode(b).unwrap();
+                (e.body().recipient == keys.id()).then(|| e.open(&keys).unwrap())
+            }
+            _ => None,
+        })
+        .collect();
+    let mut doc = ShareDoc::empty(automerge::ActorId::random());
+    for i in &items {
+        if let SyncItem::Bundle(b) = i {
+            let b = hearth_core::bundle::Bundle::decode(b).unwrap();
+            let plain = doc_keys.iter().find_map(|k| b.decrypt(k).ok()).unwrap();
+            doc.apply(&plain).unwrap();
+        }
+    }
+    doc
+}
 
 #[test]
 fn a_member_shares_two_sections_with_a_coach_who_comments_and_is_out_after_revoke() {
     let dir = tempfile::tempdir().unwrap();
     let hub_home = dir.path().join("hub");
-    let (_hub, ticket) = start_hub(&hub_home, "127.0.0.1:0", None);
+    let (hub, ticket) = start_hub(&hub_home, "127.0.0.1:0", None);
     let (phone, tablet, coach) = (
         Device::new(dir.path(), "phone"),
         Device::new(dir.path(), "tablet"),
@@ -100,4 +144,18 @@ fn a_member_shares_two_sections_with_a_coach_who_comments_and_is_out_after_revok
     let ledger = phone.ok(&["consents"]);
     assert!(ledger.contains("revoked  with Lee"), "{ledger}");
     assert!(ledger.contains("· revoked on "), "{ledger}");
+
+    drop(hub);
+    let mut stored = share_at_hub(&hub_home, &code, phone.home());
+    let view = stored.view();
+    let sections: Vec<_> = view.sections.iter().map(|(s, _)| s.key()).collect();
+    assert_eq!(sections, ["toolbox", "crisis"]);
+    assert_eq!(view.sections[1].1.text, "Call Jo first.");
+    assert_eq!(view.comments[0].text, "Proud of this plan.");
+    let bytes = stored.save_uncompressed();
+    assert!(
+        !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+        "the canary is in the share"
+    );
+    assert!(!format!("{view:?}").contains(&secret));
 }
