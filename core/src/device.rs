@@ -618,10 +618,9 @@ fn projecting(
                     Ok(Ok(_)) => {}
                 }
             }
-            if let Some(events) = &events
-                && events.send(ev).is_err()
-            {
-                // Nobody listens any more; keep projecting.
+            // Nobody listening any more is fine: it keeps projecting.
+            if let Some(events) = &events {
+                let _ = events.send(ev);
             }
         }
     });

@@ -496,6 +496,16 @@ final class AppModel: ObservableObject {
     /// center and the sign-ups afterwards, whatever happened.
     @discardableResult
     private func atCenter(_ body: (Hearth) async throws -> Void) async -> Bool {
+        await act(body, words: centerWords, reload: loadCenter)
+    }
+
+    /// Runs an action on the device while busy: a refusal shows in `words`; `reload`
+    /// runs afterwards, whatever happened. Whether it succeeded.
+    private func act(
+        _ body: (Hearth) async throws -> Void,
+        words: (Error) -> String,
+        reload: (Hearth) async throws -> Void
+    ) async -> Bool {
         guard let h = hearth else { return false }
         busy = true
         defer { busy = false }
@@ -504,10 +514,10 @@ final class AppModel: ObservableObject {
             try await body(h)
             error = nil
         } catch {
-            self.error = centerWords(error)
+            self.error = words(error)
             ok = false
         }
-        try? await loadCenter(h)
+        try? await reload(h)
         return ok
     }
 
@@ -601,19 +611,7 @@ final class AppModel: ObservableObject {
     /// sharing lists afterwards, whatever happened.
     @discardableResult
     private func sharing(_ body: (Hearth) async throws -> Void) async -> Bool {
-        guard let h = hearth else { return false }
-        busy = true
-        defer { busy = false }
-        var ok = true
-        do {
-            try await body(h)
-            error = nil
-        } catch {
-            self.error = sharingWords(error)
-            ok = false
-        }
-        try? await loadSharing(h)
-        return ok
+        await act(body, words: sharingWords, reload: loadSharing)
     }
 
     /// Syncs if enrolled, showing no failure (the action itself worked); whether anyone was reached.

@@ -124,6 +124,14 @@ impl From<hearth_core::model::ValidationError> for HearthError {
     }
 }
 
+impl From<hearth_core::share::CardError> for HearthError {
+    fn from(e: hearth_core::share::CardError) -> Self {
+        HearthError::Invalid {
+            message: e.to_string(),
+        }
+    }
+}
+
 impl From<hearth_core::pairing::TicketError> for HearthError {
     fn from(e: hearth_core::pairing::TicketError) -> Self {
         HearthError::Invalid {

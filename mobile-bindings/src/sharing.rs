@@ -256,12 +256,7 @@ pub struct CoachComment {
 /// `words` and asks the member to compare the fingerprint with the coach's screen.
 #[uniffi::export]
 pub fn check_coach_card(text: String) -> Result<CoachCardView, HearthError> {
-    let card: CoachCard = text
-        .trim()
-        .parse()
-        .map_err(|e: hearth_core::share::CardError| HearthError::Invalid {
-            message: e.to_string(),
-        })?;
+    let card: CoachCard = text.trim().parse()?;
     Ok(CoachCardView::from(&card))
 }
 
@@ -306,13 +301,7 @@ impl Hearth {
     ) -> Result<ConsentRecord, HearthError> {
         let v = self.vault();
         blocking(move || {
-            let card: CoachCard =
-                card_text
-                    .trim()
-                    .parse()
-                    .map_err(|e: hearth_core::share::CardError| HearthError::Invalid {
-                        message: e.to_string(),
-                    })?;
+            let card: CoachCard = card_text.trim().parse()?;
             let expiry = match (expires_on.filter(|d| !d.trim().is_empty()), until_event) {
                 (Some(date), _) => ConsentExpiry::On(consent::end_of_day(&date)?),
                 (None, Some(event)) if !event.trim().is_empty() => ConsentExpiry::Event(event),
