@@ -49,7 +49,9 @@ pub use share::{Comment, MAX_COMMENT_CHARS, SHARE_SCHEMA, ShareDoc, SharedPlan};
 use std::collections::BTreeMap;
 
 use automerge::transaction::Transactable;
-use automerge::{ActorId, AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use automerge::{
+    ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value,
+};
 
 use crate::model::{
     CheckIn, CheckInId, CheckInPatch, Consent, PlanSection, RecoveryPlan, Section, Supporter,
@@ -111,6 +113,9 @@ pub trait Model: Sized + Send + Sync {
     fn check_schema(&self) -> Result<(), DocError>;
     /// The whole document, compacted.
     fn save(&mut self) -> Vec<u8>;
+    /// The changes this document waits for: changes applied here depend on them, and
+    /// they have not arrived (nothing, once every dependency is in).
+    fn missing(&mut self) -> Vec<ChangeHash>;
     /// Checks, before anything of it applies, a change by `author` whose role lets it
     /// add comments only ([`crate::access::Role::Commenter`]). A kind that takes no
     /// comments refuses every such change.
@@ -142,6 +147,64 @@ impl Model for JournalDoc {
     fn save(&mut self) -> Vec<u8> {
         JournalDoc::save(self)
     }
+    fn missing(&mut self) -> Vec<ChangeHash> {
+        self.parts
+            .iter_mut()
+            .flat_map(|p| p.get_missing_deps(&[]))
+            .collect()
+    }
+}
+
+/// The hashes of the changes in journal or share bytes: each change chunk's, and every
+/// change a saved document holds. Bytes that do not parse name nothing.
+pub fn change_hashes(bytes: &[u8]) -> Vec<ChangeHash> {
+    let mut out = Vec::new();
+    for (_, part) in parts(bytes).unwrap_or_default() {
+        let mut rest = &part[..];
+        while let Some((chunk, after)) = split_chunk(rest) {
+            rest = after;
+            match chunk.get(8) {
+                Some(&CHUNK_DOCUMENT) => {
+                    if let Ok(mut doc) = AutoCommit::load(chunk) {
+                        out.extend(doc.get_changes(&[]).iter().map(|c| c.hash()));
+                    }
+                }
+                Some(_) => {
+                    if let Ok(change) = automerge::Change::try_from(chunk) {
+                        out.push(change.hash());
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+    out
+}
+
+/// The type byte of a saved document's chunk (changes are 1, compressed changes 2).
+const CHUNK_DOCUMENT: u8 = 0;
+
+/// The first Automerge chunk of `bytes` and what follows it: magic, checksum, type,
+/// then the data's length as LEB128.
+fn split_chunk(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    if !bytes.starts_with(&AUTOMERGE_MAGIC) {
+        return None;
+    }
+    let (mut len, mut shift, mut at) = (0u64, 0u32, 9usize);
+    loop {
+        let b = *bytes.get(at)?;
+        at += 1;
+        len |= u64::from(b & 0x7f).checked_shl(shift)?;
+        if b & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+        if shift > 63 {
+            return None;
+        }
+    }
+    let end = at.checked_add(usize::try_from(len).ok()?)?;
+    (end <= bytes.len()).then(|| bytes.split_at(end))
 }
 
 /// Whether `mine` holds no change `theirs` lacks (and waits for nothing).

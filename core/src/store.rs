@@ -484,7 +484,7 @@ impl Store {
 
     /// The stored bundles of a doc that `wanted` picks, as (id, signed bytes); the
     /// others are not read.
-    fn bundles_where(
+    pub fn bundles_where(
         &self,
         doc: &DocId,
         wanted: impl Fn(&BundleId) -> bool,

@@ -17,7 +17,9 @@
 //! syncs it the way it does the journal.
 
 use automerge::transaction::Transactable;
-use automerge::{ActorId, AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use automerge::{
+    ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value,
+};
 use serde::Serialize;
 
 use super::{DocError, Model, covered, encode_parts, parts, str_of};
@@ -438,6 +440,10 @@ impl Model for ShareDoc {
 
     fn save(&mut self) -> Vec<u8> {
         encode_parts(&[(0, self.doc.save())])
+    }
+
+    fn missing(&mut self) -> Vec<ChangeHash> {
+        self.doc.get_missing_deps(&[])
     }
 
     fn check_comment(&mut self, author: &DeviceId, plain: &[u8]) -> Result<(), DocError> {

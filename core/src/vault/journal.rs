@@ -82,6 +82,9 @@ pub(super) struct Journal<D: Model = JournalDoc> {
     frontier_changed: bool,
     /// Records or envelopes came in since an owner last looked for keys to seal.
     repair_due: bool,
+    /// Parked bundles were applied because others built on them (see
+    /// `take_depended_on`): an owner writes a snapshot so every device gets them.
+    took_parked: bool,
     seq: u64,
     last: Option<BundleId>,
 }
@@ -167,6 +170,7 @@ impl<D: Model> Journal<D> {
             frontier: BTreeMap::new(),
             frontier_changed: false,
             repair_due: true,
+            took_parked: false,
             seq: 0,
             last: None,
         }
@@ -756,6 +760,7 @@ impl<D: Model> Journal<D> {
             batch,
             &mut report,
         )?;
+        self.take_depended_on(store, device.id(), batch)?;
         if source == Source::Received {
             self.save_frontier(batch);
         }
@@ -764,6 +769,16 @@ impl<D: Model> Journal<D> {
             // past its mark): keep what came, and rebuild the document without them.
             store.commit(std::mem::take(batch), true)?;
             *self = Journal::rebuild(store, device, self.id, self.actor.clone())?;
+        }
+        if source == Source::Received
+            && std::mem::take(&mut self.took_parked)
+            && self.is_owner(device)
+            && !self.state().rekey_needed()
+        {
+            // Peers judge a parked bundle by the marks too: the document it completes
+            // reaches them as this owner's snapshot. (Where the key must be renewed
+            // first, the rotation writes one.)
+            self.snapshot(device, batch)?;
         }
         Ok(report)
     }
@@ -793,12 +808,71 @@ impl<D: Model> Journal<D> {
         !admitted.stored.is_empty()
     }
 
-    /// Whether bundles already applied are void under the access state now.
+    /// Whether bundles already applied are void under the access state now (a parked
+    /// bundle applied because others built on it is not: see `take_depended_on`).
     fn voids_applied(&self, device: &DeviceKeys) -> bool {
         let chain = |id: &BundleId| self.live.get(id).map(|l| l.prev);
         self.live.iter().any(|(id, l)| {
-            l.author != device.id() && !bundle_allowed(self.state(), &l.author, l.seq, id, &chain)
+            l.author != device.id()
+                && !self.parked.contains(id)
+                && !bundle_allowed(self.state(), &l.author, l.seq, id, &chain)
         })
+    }
+
+    /// Applies the parked bundles that changes applied here depend on. A removal
+    /// voids its device's bundles past the mark its signer names, and the signer
+    /// names what it had seen: a removal made concurrently (or back-dated by a thief
+    /// holding a removed key) can name less than other devices had taken in and built
+    /// on. Their changes would then wait for ever inside Automerge, and with them
+    /// everything their authors wrote after. A parked bundle is one this device had
+    /// accepted before it heard of the removal, so taking it back in on the strength
+    /// of a dependency lets nobody write past a removal: it only keeps what members
+    /// still in had already built on. It stays parked (never offered to peers, who
+    /// judge it by the same rule from what they hold, or get it inside a snapshot).
+    fn take_depended_on(
+        &mut self,
+        store: &Store,
+        me: DeviceId,
+        batch: &mut Batch,
+    ) -> Result<(), VaultError> {
+        if self.parked.is_empty() || self.doc.missing().is_empty() {
+            return Ok(());
+        }
+        let mut candidates: Vec<(Bundle, Vec<u8>)> = store
+            .bundles_where(&self.id, |id| {
+                self.parked.contains(id) && !self.live.contains_key(id)
+            })?
+            .into_iter()
+            .filter_map(|(_, bytes)| {
+                let bundle = Bundle::decode(&bytes).ok()?;
+                let plain = self.keys.decrypt(&bundle)?.ok()?;
+                Some((bundle, plain))
+            })
+            .collect();
+        // Each pass takes what the document waits for now; what that brings in can
+        // wait for more.
+        loop {
+            let missing: HashSet<_> = self.doc.missing().into_iter().collect();
+            if missing.is_empty() {
+                return Ok(());
+            }
+            let (needed, rest): (Vec<_>, Vec<_>) =
+                candidates.into_iter().partition(|(_, plain)| {
+                    crate::doc::change_hashes(plain)
+                        .iter()
+                        .any(|h| missing.contains(h))
+                });
+            candidates = rest;
+            if needed.is_empty() {
+                return Ok(());
+            }
+            for (bundle, plain) in needed {
+                if contained("a change", || self.doc.apply(&plain)).is_ok() {
+                    self.keep(&bundle, me, false, batch);
+                    self.took_parked = true;
+                }
+            }
+        }
     }
 
     /// Phase 2: envelopes. Each must fit the access state; this device's are opened
@@ -925,10 +999,11 @@ impl<D: Model> Journal<D> {
         let (loaded, ready) = {
             let this = &*self;
             let leftover = std::mem::take(&mut first.bundles);
-            let check_rest = |busy: usize| -> Result<Vec<Ready>, VaultError> {
+            let check_rest = |busy: usize| -> Result<(Vec<Ready>, Vec<BundleId>), VaultError> {
                 let mut rest = CheckedBundles::default();
                 this.check(me, raw, busy, source, store, &links, &mut rest);
                 rest.bundles.extend(leftover);
+                let unauthorized = std::mem::take(&mut rest.unauthorized);
                 let mut ready = this.decrypt_all(rest, unlocked, report);
                 // Written durably while the snapshot loads: the ciphertext does not
                 // depend on the load (a snapshot that fails to load is deleted again).
@@ -943,7 +1018,7 @@ impl<D: Model> Journal<D> {
                     now.put_bundle(this.id, bundle.id(), bundle.bytes().to_vec());
                     store.commit(now, true)?;
                 }
-                Ok(ready)
+                Ok((ready, unauthorized))
             };
             match &base {
                 Some((_, plain)) => {
@@ -952,7 +1027,7 @@ impl<D: Model> Journal<D> {
                         let others = s.spawn(|| check_rest(1));
                         let loaded = contained("a snapshot", || D::load(plain, actor));
                         match others.join() {
-                            Ok(rest) => rest.map(|ready| (Some(loaded), ready)),
+                            Ok(rest) => rest.map(|rest| (Some(loaded), rest)),
                             Err(_) => Err(VaultError::Damaged("checking bundles failed".into())),
                         }
                     })?
@@ -960,7 +1035,11 @@ impl<D: Model> Journal<D> {
                 None => (None, check_rest(0)?),
             }
         };
+        let (ready, unauthorized) = ready;
         self.note_checked(first, source, report);
+        if source == Source::Store {
+            self.parked.extend(unauthorized);
+        }
         if let (Some((bundle, plain)), Some(loaded)) = (base, loaded) {
             let written = source == Source::Received;
             match loaded {
