@@ -21,10 +21,12 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 pub const MAX_STREAMS: u32 = 2;
 /// Bytes a peer may send on one stream before this side has read them.
 pub const STREAM_WINDOW: u32 = 1 << 20;
-/// Bytes a peer may send on all streams of one connection before this side has read
-/// them.
+/// Bytes a peer may send on all streams of one sync connection before this side has
+/// read them, once the peer is let in (see [`widen_for_sync`]).
 pub const CONNECTION_WINDOW: u32 = 2 << 20;
-/// A pairing or center connection carries small requests: its window is this.
+/// Every connection opens with this window, and a pairing or center connection (small
+/// requests) keeps it: a stranger's connection can make this process hold no more
+/// than this of unread bytes before it has been looked at.
 pub const PAIR_WINDOW: u32 = 64 << 10;
 /// A connection that hears nothing (not even QUIC's keep-alives) for this long is gone.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -32,8 +34,15 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bytes of frames being read, queued or handled at once, across every connection of
 /// the process. A frame takes room for twice its length (its body, and its decoded copy)
 /// before its body is allocated; a peer that sends more waits (QUIC's flow control then
-/// stops it at its windows).
-pub const FRAME_BUDGET: usize = 128 << 20;
+/// stops it at its windows). Room for two of the largest frames at once.
+pub const FRAME_BUDGET: usize = 64 << 20;
+/// A frame that needs at most this much room is small (a hello, an ack, a live
+/// check-in, a page of ids).
+pub const SMALL_ROOM: usize = 512 << 10;
+/// Room kept for small frames beside [`FRAME_BUDGET`]: a small frame takes room from
+/// whichever has it first, so it never waits behind large frames (a stranger's
+/// maximal ones) that have taken the whole of the main budget.
+pub const SMALL_FRAME_BUDGET: usize = 16 << 20;
 /// How long a reader waits for room in [`FRAME_BUDGET`] before giving up on its peer.
 pub const FRAME_BUDGET_WAIT: Duration = Duration::from_secs(30);
 
@@ -63,14 +72,15 @@ pub const SYNC_DEADLINE: Duration = Duration::from_secs(180);
 /// for the member to compare codes on the other device).
 pub const PAIRING_DEADLINE: Duration = Duration::from_secs(240);
 
-/// The transport configuration of every Hearth endpoint: few streams, bounded windows,
-/// an idle timeout. iroh's own keep-alives keep a live connection from going idle.
+/// The transport configuration of every Hearth endpoint: few streams, bounded windows
+/// (a connection opens narrow; sync widens it once the peer is let in), an idle
+/// timeout. iroh's own keep-alives keep a live connection from going idle.
 pub fn transport() -> QuicTransportConfig {
     QuicTransportConfig::builder()
         .max_concurrent_bidi_streams(VarInt::from_u32(MAX_STREAMS))
         .max_concurrent_uni_streams(VarInt::from_u32(0))
         .stream_receive_window(VarInt::from_u32(STREAM_WINDOW))
-        .receive_window(VarInt::from_u32(CONNECTION_WINDOW))
+        .receive_window(VarInt::from_u32(PAIR_WINDOW))
         .max_idle_timeout(IDLE_TIMEOUT.try_into().ok())
         .build()
 }
@@ -82,10 +92,19 @@ pub fn narrow_for_requests(conn: &iroh::endpoint::Connection) {
     conn.set_receive_window(VarInt::from_u32(PAIR_WINDOW));
 }
 
-// A maximal frame must be readable at all.
-const _: () = assert!(crate::sync::message::MAX_FRAME <= FRAME_BUDGET);
+/// Widens a sync connection's window to [`CONNECTION_WINDOW`]: called once the peer
+/// has been let in (the hub has admitted it, or this device dialed it).
+pub fn widen_for_sync(conn: &iroh::endpoint::Connection) {
+    conn.set_receive_window(VarInt::from_u32(CONNECTION_WINDOW));
+}
+
+// A maximal frame must be readable at all, with its decoded copy.
+const _: () = assert!(2 * crate::sync::message::MAX_FRAME <= FRAME_BUDGET);
+const _: () = assert!(SMALL_ROOM <= SMALL_FRAME_BUDGET);
 
 static BUDGET: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore::new(FRAME_BUDGET)));
+static SMALL_BUDGET: LazyLock<Arc<Semaphore>> =
+    LazyLock::new(|| Arc::new(Semaphore::new(SMALL_FRAME_BUDGET)));
 
 /// Room for one frame's bytes in [`FRAME_BUDGET`], given back when dropped.
 #[derive(Debug)]
@@ -112,7 +131,22 @@ pub async fn frame_room(len: usize) -> Result<FrameRoom, Busy> {
     if n == 0 {
         return Ok(FrameRoom(None));
     }
-    match tokio::time::timeout(FRAME_BUDGET_WAIT, BUDGET.clone().acquire_many_owned(n)).await {
+    let main = BUDGET.clone().acquire_many_owned(n);
+    let taken = if len <= SMALL_ROOM {
+        let small = SMALL_BUDGET.clone().acquire_many_owned(n);
+        // Whichever has room first; the other request leaves its queue when dropped.
+        tokio::time::timeout(FRAME_BUDGET_WAIT, async {
+            tokio::select! {
+                biased;
+                p = small => p,
+                p = main => p,
+            }
+        })
+        .await
+    } else {
+        tokio::time::timeout(FRAME_BUDGET_WAIT, main).await
+    };
+    match taken {
         Ok(Ok(permit)) => Ok(FrameRoom(Some(permit))),
         _ => Err(Busy(len)),
     }
@@ -138,5 +172,21 @@ mod tests {
             frame_room(FRAME_BUDGET + 1).await.unwrap_err(),
             Busy(FRAME_BUDGET + 1)
         );
+    }
+
+    #[tokio::test]
+    async fn a_small_frame_gets_room_while_large_frames_hold_the_whole_budget() {
+        let all = frame_room(FRAME_BUDGET).await.unwrap();
+        let wait = Duration::from_millis(200);
+        let small = tokio::time::timeout(wait, frame_room(SMALL_ROOM)).await;
+        assert!(
+            small.is_ok_and(|room| room.is_ok()),
+            "the small frame waited"
+        );
+        let large = tokio::time::timeout(wait, frame_room(SMALL_ROOM + 1)).await;
+        assert!(large.is_err(), "a large frame waits for the main budget");
+        drop(all);
+        let large = tokio::time::timeout(wait, frame_room(SMALL_ROOM + 1)).await;
+        assert!(large.is_ok_and(|room| room.is_ok()));
     }
 }

@@ -214,6 +214,8 @@ pub async fn run_connection(
     dialer: bool,
 ) -> Result<(), SyncError> {
     let peer = DeviceId::from(conn.remote_id());
+    // Let in (admitted by the hub, or dialed by this device): room for sync's frames.
+    crate::limits::widen_for_sync(&conn);
     let net = |e: &dyn std::fmt::Display| SyncError::Network(e.to_string());
     let (mut send, recv) = if dialer {
         conn.open_bi().await.map_err(|e| net(&e))?
