@@ -777,8 +777,12 @@ impl<D: Model> Journal<D> {
         {
             // Peers judge a parked bundle by the marks too: the document it completes
             // reaches them as this owner's snapshot. (Where the key must be renewed
-            // first, the rotation writes one.)
-            self.snapshot(device, batch)?;
+            // first, the rotation writes one.) Without the key to write under yet, the
+            // next ingest tries again; what came in stands either way.
+            if let Err(e) = self.snapshot(device, batch) {
+                tracing::info!("snapshot after taking parked bundles back: {e}");
+                self.took_parked = true;
+            }
         }
         Ok(report)
     }
