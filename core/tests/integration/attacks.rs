@@ -70,6 +70,19 @@ fn grant(to: &DeviceKeys, role: Role) -> Action {
     }
 }
 
+/// A removal of `subject` with no mark, opening an epoch under `key` for `reader` alone
+/// (what a thief signs with a removed key).
+fn removal(subject: &DeviceKeys, key: EpochKey, reader: &DeviceKeys) -> Action {
+    Action::Remove {
+        removed: vec![hearth_core::access::Removal {
+            subject: subject.id(),
+            mark: None,
+        }],
+        key,
+        readers: vec![reader.id()],
+    }
+}
+
 fn stranger(n: u8) -> DeviceKeys {
     DeviceKeys::derive(&hearth_core::identity::Seed::from_bytes([n; 32])).unwrap()
 }
@@ -119,14 +132,7 @@ fn a_back_dated_record_by_a_removed_owner_changes_nothing() {
         &b,
         &seen,
         epoch + 1,
-        Action::Remove {
-            removed: vec![hearth_core::access::Removal {
-                subject: ck.id(),
-                mark: None,
-            }],
-            key: EpochKey([7; 32]),
-            readers: vec![bk.id()],
-        },
+        removal(&ck, EpochKey([7; 32]), &bk),
     );
     for v in [&a, &c] {
         let report = v
@@ -557,14 +563,7 @@ fn a_thief_answering_the_removal_of_its_granter_stands_with_it_and_stays_out() {
         &e,
         &seen,
         epoch + 1,
-        Action::Remove {
-            removed: vec![hearth_core::access::Removal {
-                subject: ak.id(),
-                mark: None,
-            }],
-            key: EpochKey([9; 32]),
-            readers: vec![ek.id()],
-        },
+        removal(&ak, EpochKey([9; 32]), &ek),
     );
     let mut everything: Vec<SyncItem> = [&a, &p, &e]
         .iter()
