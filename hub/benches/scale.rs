@@ -11,6 +11,11 @@
 //! until the last one's sync has returned, reconciled, having moved nothing (target
 //! under 5 s); and the hub's peak resident memory (target under 300 MB).
 //!
+//! `HEARTH_SCALE_HUB_ARGS` passes more `serve` options to the hub (for example
+//! `--max-setting-up 1024`, to compare). Each storm also prints how long the dials
+//! took and how many datagrams the kernel dropped for full receive buffers meanwhile
+//! (a lost first packet costs its device a retransmission, a second or more).
+//!
 //! The members are made once and kept in `target/bench-cache/scale-N-vK` (about half
 //! a second each on two cores, the first time; remove the folder to make them anew).
 
@@ -223,6 +228,8 @@ struct Storm {
     all: Duration,
     /// Each device's time until its sync returned, ms.
     each_ms: Vec<f64>,
+    /// Each device's time until its connection was set up, ms.
+    dial_ms: Vec<f64>,
     /// Items that moved either way (nothing should: nothing is new).
     moved: usize,
     /// Devices that did not end reconciled, with why.
@@ -241,6 +248,7 @@ async fn storm(devices: &[(Arc<Vault>, Endpoint)], ticket: &Ticket) -> Storm {
                     .await
                     .map_err(|_| "dial timed out".to_string())?
                     .map_err(|e| format!("dial: {e}"))?;
+                let dialed = t0.elapsed();
                 let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
                 let hooks = Hooks {
                     events: Some(tx),
@@ -263,19 +271,21 @@ async fn storm(devices: &[(Arc<Vault>, Endpoint)], ticket: &Ticket) -> Storm {
                 if !reconciled {
                     return Err("returned without reconciling".to_string());
                 }
-                Ok::<_, String>((took, moved))
+                Ok::<_, String>((took, moved, dialed))
             })
         })
         .collect();
     let mut out = Storm {
         all: Duration::ZERO,
         each_ms: Vec::new(),
+        dial_ms: Vec::new(),
         moved: 0,
         failed: Vec::new(),
     };
     for task in tasks {
         match task.await.unwrap() {
-            Ok((took, moved)) => {
+            Ok((took, moved, dialed)) => {
+                out.dial_ms.push(dialed.as_secs_f64() * 1e3);
                 out.all = out.all.max(took);
                 out.each_ms.push(took.as_secs_f64() * 1e3);
                 out.moved += moved;
@@ -316,14 +326,18 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
 
-    let (mut hub, ticket) = start_hub(&cache.join("hub"), &[]);
+    let extra = std::env::var("HEARTH_SCALE_HUB_ARGS").unwrap_or_default();
+    let extra: Vec<&str> = extra.split_whitespace().collect();
+    let (mut hub, ticket) = start_hub(&cache.join("hub"), &extra);
     let pid = hub.id();
     std::thread::sleep(Duration::from_millis(500));
     println!("   hub started: RSS {:.1} MB", rss_mb(pid));
     let mut totals = Vec::new();
     let mut ok = true;
     for round in 1..=STORMS {
+        let drops0 = udp_drops();
         let mut s = rt.block_on(storm(&devices, &ticket));
+        let drops = udp_drops() - drops0;
         let all = s.all.as_secs_f64();
         totals.push(all);
         let (p50, p99) = if s.each_ms.is_empty() {
@@ -343,6 +357,13 @@ fn main() {
             s.moved,
             rss_mb(pid),
             peak_rss_mb(pid),
+        );
+        let mut dial = s.dial_ms.clone();
+        println!(
+            "      dial p50 {:.0} ms p99 {:.0} ms max {:.0}; UDP receive-buffer drops {drops}",
+            pct(&mut dial, 0.5),
+            pct(&mut dial, 0.99),
+            dial.iter().copied().fold(0.0, f64::max)
         );
         if let Some(why) = s.failed.first() {
             println!("      first failure: {why}");
@@ -377,4 +398,18 @@ fn main() {
     if !ok {
         println!("(a storm had failures or moved items: see above)");
     }
+}
+
+/// Datagrams the kernel has dropped for full receive buffers (`/proc/net/snmp`).
+fn udp_drops() -> i64 {
+    let t = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
+    let mut lines = t.lines().filter(|l| l.starts_with("Udp:"));
+    let (Some(h), Some(v)) = (lines.next(), lines.next()) else {
+        return 0;
+    };
+    h.split_whitespace()
+        .zip(v.split_whitespace())
+        .find(|(k, _)| *k == "RcvbufErrors")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
 }

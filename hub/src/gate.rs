@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use hearth_core::ids::DeviceId;
 
+use crate::accept::AcceptLimits;
 use crate::enrollment::AddrBuckets;
 use hearth_core::limits::RECONCILE_DEADLINE;
 
@@ -44,6 +45,8 @@ pub struct HubLimits {
     pub reconcile_within: Duration,
     /// New connections one address may open at once, then per second.
     pub handshakes: (u32, u32),
+    /// How many connections are set up at once ([`crate::accept`]).
+    pub accept: AcceptLimits,
 }
 
 impl Default for HubLimits {
@@ -54,6 +57,7 @@ impl Default for HubLimits {
             pairing_per_address: MAX_PAIRING_PER_ADDRESS,
             reconcile_within: RECONCILE_DEADLINE,
             handshakes: (HANDSHAKE_BURST, HANDSHAKES_PER_SECOND),
+            accept: AcceptLimits::default(),
         }
     }
 }
@@ -236,6 +240,7 @@ mod tests {
             pairing_per_address: 1,
             reconcile_within: RECONCILE_DEADLINE,
             handshakes: (2, 1),
+            accept: AcceptLimits::default(),
         }
     }
 

@@ -29,11 +29,13 @@ use hearth_core::item::SyncItem;
 use hearth_core::pairing::{self, InviteKind, PAIR_ALPN, PairRequest, PairResponse, Ticket};
 use hearth_core::store::Store;
 use hearth_core::sync::live::{self, LiveReceiver, LiveSender, Offer};
-use hearth_core::sync::net::{Hooks, NetConfig, bind_endpoint, run_connection};
+use hearth_core::sync::net::{Hooks, NetConfig, SyncEvent, bind_endpoint, run_connection};
 use hearth_core::sync::{Replica, SYNC_ALPN};
 use iroh::endpoint::Connection;
-use iroh::protocol::{AcceptError, IncomingFilterOutcome, ProtocolHandler, Router};
 
+use accept::{Acceptor, Setup};
+
+pub mod accept;
 pub mod gate;
 
 /// The hub's files inside its home.
@@ -171,7 +173,7 @@ struct Shared {
 
 /// A running hub.
 pub struct Hub {
-    router: Router,
+    acceptor: Acceptor,
     /// The retention sweep, stopped with the hub.
     retention: tokio::task::JoinHandle<()>,
     console: Option<console::Console>,
@@ -187,50 +189,49 @@ impl std::fmt::Debug for Hub {
     }
 }
 
-#[derive(Clone)]
-struct SyncHandler(Arc<Shared>);
-#[derive(Clone)]
-struct EnrollHandler(Arc<Shared>);
-#[derive(Clone)]
-struct CenterHandler(Arc<Shared>);
-
-impl std::fmt::Debug for CenterHandler {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CenterHandler")
+/// Runs a connection that is set up by the protocol its ALPN names.
+async fn dispatch(shared: Arc<Shared>, conn: Connection, setup: Setup) {
+    let alpn = conn.alpn().to_vec();
+    if alpn == SYNC_ALPN {
+        serve_sync(shared, conn, setup).await;
+        return;
+    }
+    // Pairing and center requests are small: the handshake was their setting up.
+    drop(setup);
+    if alpn == PAIR_ALPN {
+        serve_enroll(shared, conn).await;
+    } else if alpn == CENTER_ALPN {
+        serve_center(shared, conn).await;
     }
 }
 
-impl ProtocolHandler for CenterHandler {
-    async fn accept(&self, conn: Connection) -> Result<(), AcceptError> {
-        let shared = self.0.clone();
-        let peer = DeviceId::from(conn.remote_id());
-        hearth_core::limits::narrow_for_requests(&conn);
-        // The same admission as sync: enrolled or named by a stored doc, and not
-        // removed from a doc it joined (a removed phone keeps the member's center
-        // secret, and is turned away here).
-        if !shared.blind.admits(&peer) {
-            conn.close(1u32.into(), b"unknown device");
-            return Ok(());
-        }
-        let _pass = match shared.gate.device(peer) {
-            Ok(pass) => pass,
-            Err(full) => {
-                conn.close(3u32.into(), full.to_string().as_bytes());
-                return Ok(());
-            }
-        };
-        let offset = shared.clock_offset_ms;
-        let blind = shared.blind.clone();
-        center::serve::serve(
-            conn,
-            shared.center.clone(),
-            shared.proposals.clone(),
-            move || offset_now(offset),
-            move |peer| blind.admits(peer),
-        )
-        .await;
-        Ok(())
+async fn serve_center(shared: Arc<Shared>, conn: Connection) {
+    let peer = DeviceId::from(conn.remote_id());
+    hearth_core::limits::narrow_for_requests(&conn);
+    // The same admission as sync: enrolled or named by a stored doc, and not
+    // removed from a doc it joined (a removed phone keeps the member's center
+    // secret, and is turned away here).
+    if !shared.blind.admits(&peer) {
+        conn.close(1u32.into(), b"unknown device");
+        return;
     }
+    let _pass = match shared.gate.device(peer) {
+        Ok(pass) => pass,
+        Err(full) => {
+            conn.close(3u32.into(), full.to_string().as_bytes());
+            return;
+        }
+    };
+    let offset = shared.clock_offset_ms;
+    let blind = shared.blind.clone();
+    center::serve::serve(
+        conn,
+        shared.center.clone(),
+        shared.proposals.clone(),
+        move || offset_now(offset),
+        move |peer| blind.admits(peer),
+    )
+    .await;
 }
 
 /// Now, moved by `offset_ms` (tests move the center's clock; 0 in service).
@@ -238,52 +239,47 @@ pub fn offset_now(offset_ms: i64) -> u64 {
     now_ms().saturating_add_signed(offset_ms)
 }
 
-impl std::fmt::Debug for SyncHandler {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SyncHandler")
+/// Syncs with a device the hub admits. Its setting-up place is kept until it has
+/// reconciled; it then stays open for live items without one.
+async fn serve_sync(shared: Arc<Shared>, conn: Connection, setup: Setup) {
+    let peer = DeviceId::from(conn.remote_id());
+    if !shared.blind.admits(&peer) {
+        tracing::info!("refused unknown or removed device {}", peer.short());
+        conn.close(1u32.into(), b"unknown device");
+        return;
     }
-}
-impl std::fmt::Debug for EnrollHandler {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("EnrollHandler")
-    }
-}
-
-impl ProtocolHandler for SyncHandler {
-    async fn accept(&self, conn: Connection) -> Result<(), AcceptError> {
-        let shared = &self.0;
-        let peer = DeviceId::from(conn.remote_id());
-        if !shared.blind.admits(&peer) {
-            tracing::info!("refused unknown or removed device {}", peer.short());
-            conn.close(1u32.into(), b"unknown device");
-            return Ok(());
+    let _pass = match shared.gate.device(peer) {
+        Ok(pass) => pass,
+        Err(full) => {
+            tracing::info!("turned {} away: {full}", peer.short());
+            conn.close(3u32.into(), full.to_string().as_bytes());
+            return;
         }
-        let _pass = match shared.gate.device(peer) {
-            Ok(pass) => pass,
-            Err(full) => {
-                tracing::info!("turned {} away: {full}", peer.short());
-                conn.close(3u32.into(), full.to_string().as_bytes());
-                return Ok(());
+    };
+    let (events, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    setup.hold_until(async move {
+        while let Some(event) = heard.recv().await {
+            if matches!(event, SyncEvent::Reconciled { .. }) {
+                break;
             }
-        };
-        let (id, live) = shared.fanout.register(peer, &conn);
-        let fan = shared.clone();
-        let hooks = Hooks {
-            live: Some(live),
-            on_accepted: Some(Arc::new(move |_peer, doc, items| {
-                fan.fanout.publish(id, doc, items, &fan.blind)
-            })),
-            stay_open: true,
-            reconcile_within: shared.gate.limits().reconcile_within,
-            ..Hooks::once()
-        };
-        let replica: Arc<dyn Replica> = shared.blind.clone();
-        let result = run_connection(conn, replica, hooks, false).await;
-        shared.fanout.unregister(id);
-        if let Err(e) = result {
-            tracing::info!("sync with {} ended: {e}", peer.short());
         }
-        Ok(())
+    });
+    let (id, live) = shared.fanout.register(peer, &conn);
+    let fan = shared.clone();
+    let hooks = Hooks {
+        live: Some(live),
+        on_accepted: Some(Arc::new(move |_peer, doc, items| {
+            fan.fanout.publish(id, doc, items, &fan.blind)
+        })),
+        events: Some(events),
+        stay_open: true,
+        reconcile_within: shared.gate.limits().reconcile_within,
+    };
+    let replica: Arc<dyn Replica> = shared.blind.clone();
+    let result = run_connection(conn, replica, hooks, false).await;
+    shared.fanout.unregister(id);
+    if let Err(e) = result {
+        tracing::info!("sync with {} ended: {e}", peer.short());
     }
 }
 
@@ -312,36 +308,32 @@ impl Shared {
     }
 }
 
-impl ProtocolHandler for EnrollHandler {
-    async fn accept(&self, conn: Connection) -> Result<(), AcceptError> {
-        let shared = self.0.clone();
-        let ip = gate::remote_ip(&conn);
-        let _pass = match shared.gate.pairing(ip) {
-            Ok(pass) => pass,
-            Err(full) => {
-                conn.close(3u32.into(), full.to_string().as_bytes());
-                return Ok(());
-            }
-        };
-        let result = pairing::serve(conn, move |peer, req| async move {
-            match req {
-                PairRequest::Enroll { secret } => match shared.enroll(peer, ip, &secret) {
-                    Ok(()) => PairResponse::Enrolled {
-                        hub: shared.blind.id(),
-                        recipient: shared.recipient.clone(),
-                    },
-                    Err(reason) => PairResponse::Refused { reason },
-                },
-                PairRequest::Join { .. } => PairResponse::Refused {
-                    reason: "this is a center's hub: use `hearth enroll`".into(),
-                },
-            }
-        })
-        .await;
-        if let Err(e) = result {
-            tracing::info!("enrollment attempt failed: {e}");
+async fn serve_enroll(shared: Arc<Shared>, conn: Connection) {
+    let ip = gate::remote_ip(&conn);
+    let _pass = match shared.gate.pairing(ip) {
+        Ok(pass) => pass,
+        Err(full) => {
+            conn.close(3u32.into(), full.to_string().as_bytes());
+            return;
         }
-        Ok(())
+    };
+    let result = pairing::serve(conn, move |peer, req| async move {
+        match req {
+            PairRequest::Enroll { secret } => match shared.enroll(peer, ip, &secret) {
+                Ok(()) => PairResponse::Enrolled {
+                    hub: shared.blind.id(),
+                    recipient: shared.recipient.clone(),
+                },
+                Err(reason) => PairResponse::Refused { reason },
+            },
+            PairRequest::Join { .. } => PairResponse::Refused {
+                reason: "this is a center's hub: use `hearth enroll`".into(),
+            },
+        }
+    })
+    .await;
+    if let Err(e) = result {
+        tracing::info!("enrollment attempt failed: {e}");
     }
 }
 
@@ -427,22 +419,20 @@ impl Hub {
         // Past the connection limit, a new connection is refused before its handshake
         // costs anything.
         let filter_gate = gate.clone();
-        let router = Router::builder(endpoint)
-            .incoming_filter(Arc::new(move |incoming| {
+        let to_serve = shared.clone();
+        let acceptor = Acceptor::spawn(
+            endpoint,
+            vec![SYNC_ALPN.to_vec(), PAIR_ALPN.to_vec(), CENTER_ALPN.to_vec()],
+            config.limits.accept,
+            Arc::new(move |incoming| {
                 let ip = match incoming.remote_addr() {
                     iroh::endpoint::IncomingAddr::Ip(addr) => Some(addr.ip()),
                     _ => None,
                 };
-                if filter_gate.has_room() && filter_gate.admit_handshake(ip) {
-                    IncomingFilterOutcome::Accept
-                } else {
-                    IncomingFilterOutcome::Reject
-                }
-            }))
-            .accept(SYNC_ALPN, SyncHandler(shared.clone()))
-            .accept(PAIR_ALPN, EnrollHandler(shared.clone()))
-            .accept(CENTER_ALPN, CenterHandler(shared.clone()))
-            .spawn();
+                filter_gate.has_room() && filter_gate.admit_handshake(ip)
+            }),
+            Arc::new(move |conn, setup| Box::pin(dispatch(to_serve.clone(), conn, setup))),
+        );
         let retention = center::spawn_retention(&center, config.clock_offset_ms);
         tracing::info!(
             "hub {} serving {} documents for {} enrolled devices",
@@ -451,7 +441,7 @@ impl Hub {
             shared.blind.enrolled_count()
         );
         Ok(Hub {
-            router,
+            acceptor,
             retention,
             console,
             shared,
@@ -492,7 +482,7 @@ impl Hub {
 
     /// The addresses it listens on.
     pub fn addrs(&self) -> Vec<SocketAddr> {
-        self.router.endpoint().bound_sockets()
+        self.acceptor.endpoint().bound_sockets()
     }
 
     /// Every bundle it stores of a doc, offered or not (for tools and tests).
@@ -526,9 +516,7 @@ impl Hub {
         if let Some(console) = self.console {
             console.stop().await;
         }
-        self.router
-            .shutdown()
-            .await
-            .map_err(|e| anyhow::anyhow!("hub shutdown: {e}"))
+        self.acceptor.shutdown().await;
+        Ok(())
     }
 }

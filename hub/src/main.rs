@@ -13,6 +13,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use hearth_core::pairing::Ticket;
 use hearth_core::sync::net::{LocalDiscovery, NetConfig};
+use hearth_hub::accept::{self, AcceptLimits};
 use hearth_hub::console::staff::{self, IfExists};
 use hearth_hub::console::{self, ConsoleConfig, Served};
 use hearth_hub::enrollment::parse_duration;
@@ -61,6 +62,10 @@ enum Command {
         /// Connections one device may hold at once.
         #[arg(long, default_value_t = gate::MAX_PER_DEVICE, value_name = "N")]
         max_per_device: usize,
+        /// Connections set up at once (handshake and reconciliation): more wait their
+        /// turn, so a storm of reconnecting devices fits in memory.
+        #[arg(long, default_value_t = accept::SETTING_UP, value_name = "N", value_parser = parse_places)]
+        max_setting_up: usize,
         /// The most a member's journal may take on the hub, in MB (decimals allowed).
         #[arg(long, default_value = DEFAULT_QUOTA_MB, value_name = "MB", value_parser = parse_quota)]
         quota_mb: u64,
@@ -206,6 +211,14 @@ fn parse_quota(text: &str) -> Result<u64, String> {
     Ok((mb * f64::from(1u32 << 20)) as u64)
 }
 
+/// A number of setting-up places: at least one, and no more than a hub could hold.
+fn parse_places(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=65_536).contains(&n) => Ok(n),
+        _ => Err(format!("{text:?} is not a number from 1 to 65536")),
+    }
+}
+
 /// When a ticket expires, for people.
 fn expiry(ticket: &Ticket) -> String {
     if ticket.expires_at_ms == 0 {
@@ -268,6 +281,7 @@ async fn run(cli: Cli, utc_offset: time::UtcOffset) -> Result<()> {
             local_discovery,
             max_connections,
             max_per_device,
+            max_setting_up,
             quota_mb,
             expires,
             enroll_limit,
@@ -291,6 +305,10 @@ async fn run(cli: Cli, utc_offset: time::UtcOffset) -> Result<()> {
                 limits: HubLimits {
                     max_connections,
                     per_device: max_per_device,
+                    accept: AcceptLimits {
+                        setting_up: max_setting_up,
+                        ..AcceptLimits::default()
+                    },
                     ..HubLimits::default()
                 },
                 quota_bytes: quota_mb,
