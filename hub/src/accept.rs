@@ -12,7 +12,9 @@
 //! connection afterwards holds none, and a peer that stalls its handshake or its
 //! reconciliation gives its place up when that time is out. A connection that waits
 //! longer than [`WAIT_FOR_PLACE`] is ignored (its device dials again), and past
-//! [`MAX_WAITING`] waiting, new ones are refused at once.
+//! [`MAX_WAITING`] waiting, new ones are refused at once. One network address may
+//! hold at most [`PER_ADDRESS`] places and waiting turns at once, so a script on one
+//! laptop that starts handshakes and stalls them cannot take every place.
 //!
 //! A connection that waited for its place is not answered from its first packet:
 //! the device measures the round trip from the packets it sent while waiting, takes
@@ -48,10 +50,13 @@ pub const SETUP_WITHIN: Duration = Duration::from_secs(10);
 pub const WAIT_FOR_PLACE: Duration = Duration::from_secs(20);
 /// Incoming connections waiting for a place at once; past it, new ones are refused.
 pub const MAX_WAITING: usize = 4096;
+/// Places and waiting turns one network address may hold at once (a relayed
+/// connection counts under its endpoint id).
+pub const PER_ADDRESS: usize = 32;
 /// A connection that waited longer than this for its place is sent a Retry.
 pub const RETRY_AFTER: Duration = Duration::from_millis(50);
 /// How long a place is kept for a device that was sent a Retry.
-pub const RESERVED_FOR: Duration = Duration::from_secs(2);
+pub const RESERVED_FOR: Duration = Duration::from_secs(1);
 
 /// How many connections are let in at once, and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +69,8 @@ pub struct AcceptLimits {
     pub wait_for_place: Duration,
     /// How many may wait ([`MAX_WAITING`]).
     pub max_waiting: usize,
+    /// How many one address may hold, waiting or set up ([`PER_ADDRESS`]).
+    pub per_address: usize,
 }
 
 impl Default for AcceptLimits {
@@ -73,6 +80,7 @@ impl Default for AcceptLimits {
             setup_within: SETUP_WITHIN,
             wait_for_place: WAIT_FOR_PLACE,
             max_waiting: MAX_WAITING,
+            per_address: PER_ADDRESS,
         }
     }
 }
@@ -80,8 +88,9 @@ impl Default for AcceptLimits {
 /// A connection's setting-up place, given back when dropped or when its time is out.
 #[derive(Debug)]
 pub struct Setup {
-    place: OwnedSemaphorePermit,
+    _place: OwnedSemaphorePermit,
     until: Instant,
+    _from: Slot,
 }
 
 impl Setup {
@@ -90,7 +99,7 @@ impl Setup {
     pub fn hold_until(self, done: impl Future<Output = ()> + Send + 'static) {
         tokio::spawn(async move {
             let _ = tokio::time::timeout_at(self.until, done).await;
-            drop(self.place);
+            drop(self);
         });
     }
 }
@@ -167,6 +176,7 @@ async fn run(
     let places = Arc::new(Semaphore::new(limits.setting_up));
     let waiting = Arc::new(Semaphore::new(limits.max_waiting));
     let reserved = Reserved::default();
+    let from = Senders::new(limits.per_address);
     let mut tasks = JoinSet::new();
     loop {
         tokio::select! {
@@ -191,6 +201,10 @@ async fn run(
                     incoming.refuse();
                     continue;
                 }
+                let Some(slot) = from.take(&incoming) else {
+                    incoming.refuse();
+                    continue;
+                };
                 let Ok(wait) = waiting.clone().try_acquire_owned() else {
                     incoming.refuse();
                     continue;
@@ -200,7 +214,7 @@ async fn run(
                 let dispatch = dispatch.clone();
                 tasks.spawn(async move {
                     let since = Instant::now();
-                    let Some(setup) = take_place(&places, &limits).await else {
+                    let Some(setup) = take_place(&places, &limits, slot).await else {
                         incoming.ignore();
                         return;
                     };
@@ -240,6 +254,70 @@ fn ip_of(incoming: &Incoming) -> Option<SocketAddr> {
     }
 }
 
+/// Who a connection comes from, for [`PER_ADDRESS`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Sender {
+    Ip(std::net::IpAddr),
+    Relayed(iroh::EndpointId),
+    /// Any other transport: one count for all.
+    Other,
+}
+
+/// How many places and waiting turns each sender holds.
+#[derive(Debug, Clone)]
+struct Senders {
+    limit: usize,
+    held: Arc<Mutex<HashMap<Sender, usize>>>,
+}
+
+/// One sender's place or turn, given back when dropped.
+#[derive(Debug)]
+struct Slot {
+    senders: Senders,
+    sender: Sender,
+}
+
+impl Senders {
+    fn new(limit: usize) -> Self {
+        Senders {
+            limit,
+            held: Arc::default(),
+        }
+    }
+
+    /// A slot for the sender of `incoming`, if it holds fewer than its limit.
+    fn take(&self, incoming: &Incoming) -> Option<Slot> {
+        let sender = match incoming.remote_addr() {
+            IncomingAddr::Ip(addr) => Sender::Ip(addr.ip()),
+            IncomingAddr::Relay { endpoint_id, .. } => Sender::Relayed(endpoint_id),
+            _ => Sender::Other,
+        };
+        let mut held = self.held.lock().ok()?;
+        let n = held.entry(sender.clone()).or_insert(0);
+        if *n >= self.limit {
+            return None;
+        }
+        *n += 1;
+        Some(Slot {
+            senders: self.clone(),
+            sender,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Ok(mut held) = self.senders.held.lock()
+            && let Some(n) = held.get_mut(&self.sender)
+        {
+            *n -= 1;
+            if *n == 0 {
+                held.remove(&self.sender);
+            }
+        }
+    }
+}
+
 /// Places kept for devices sent a Retry, by address, each for [`RESERVED_FOR`].
 #[derive(Clone, Default)]
 struct Reserved(Arc<Mutex<HashMap<SocketAddr, (u64, Setup)>>>);
@@ -269,14 +347,15 @@ impl Reserved {
 }
 
 /// Waits for a setting-up place, at most [`AcceptLimits::wait_for_place`].
-async fn take_place(places: &Arc<Semaphore>, limits: &AcceptLimits) -> Option<Setup> {
+async fn take_place(places: &Arc<Semaphore>, limits: &AcceptLimits, from: Slot) -> Option<Setup> {
     let place = tokio::time::timeout(limits.wait_for_place, places.clone().acquire_owned())
         .await
         .ok()?
         .ok()?;
     Some(Setup {
-        place,
+        _place: place,
         until: Instant::now() + limits.setup_within,
+        _from: from,
     })
 }
 
@@ -313,8 +392,16 @@ mod tests {
     const ALPN: &[u8] = b"hearth/test-accept/0";
 
     async fn endpoint() -> Endpoint {
+        endpoint_on([127, 0, 0, 1]).await
+    }
+
+    async fn endpoint_on(ip: [u8; 4]) -> Endpoint {
         let keys = DeviceKeys::derive(&Seed::generate()).unwrap();
-        bind_endpoint(keys.endpoint_key(), &NetConfig::loopback(), vec![])
+        let net = NetConfig {
+            bind: std::net::SocketAddr::from((ip, 0)),
+            ..NetConfig::loopback()
+        };
+        bind_endpoint(keys.endpoint_key(), &net, vec![])
             .await
             .unwrap()
     }
@@ -357,7 +444,11 @@ mod tests {
 
     /// Dials and waits until the server ends the connection; Err if it never got in.
     async fn dial(to: EndpointAddr) -> Result<String, String> {
-        let ep = endpoint().await;
+        dial_from([127, 0, 0, 1], to).await
+    }
+
+    async fn dial_from(ip: [u8; 4], to: EndpointAddr) -> Result<String, String> {
+        let ep = endpoint_on(ip).await;
         let conn = ep.connect(to, ALPN).await.map_err(|e| e.to_string())?;
         let why = conn.closed().await.to_string();
         ep.close().await;
@@ -436,6 +527,27 @@ mod tests {
         // The two before it are served.
         assert!(first.await.unwrap().unwrap().contains("done"));
         assert!(second.await.unwrap().unwrap().contains("done"));
+        server.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_address_holds_at_most_its_share_of_places_and_another_still_gets_in() {
+        let limits = AcceptLimits {
+            setting_up: 4,
+            per_address: 1,
+            ..AcceptLimits::default()
+        };
+        let (server, _) = server(limits, Duration::from_secs(2)).await;
+        let to = addr(server.endpoint());
+        let first = tokio::spawn(dial(to.clone()));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let t0 = Instant::now();
+        let again = dial(to.clone()).await;
+        assert!(again.is_err(), "{again:?}");
+        assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
+        let other = dial_from([127, 0, 0, 2], to).await.unwrap();
+        assert!(other.contains("done"), "{other}");
+        assert!(first.await.unwrap().unwrap().contains("done"));
         server.shutdown().await;
     }
 }
