@@ -57,7 +57,7 @@ pub struct HubConfig {
     pub net: NetConfig,
     /// How many connections it holds, and how long a device has to reconcile.
     pub limits: HubLimits,
-    /// The most bytes the hub stores for one doc (one member's journal).
+    /// The most bytes the hub stores for one member's docs (journal and shares).
     pub quota_bytes: u64,
     /// How many enrollment attempts it answers.
     pub enroll_limits: EnrollLimits,
@@ -503,6 +503,21 @@ impl Hub {
     /// Where the staff console listens, if the hub serves one.
     pub fn console_addr(&self) -> Option<SocketAddr> {
         self.console.as_ref().map(console::Console::addr)
+    }
+
+    /// The hub's age recipient, by which members' docs name it as a store.
+    pub fn recipient(&self) -> &str {
+        &self.shared.recipient
+    }
+
+    /// The member (an enrolled device) a stored doc is charged to.
+    pub fn member_of(&self, doc: &DocId) -> Option<DeviceId> {
+        self.shared.blind.member_of(doc)
+    }
+
+    /// What a member stores: its docs and their bytes.
+    pub fn usage(&self, member: &DeviceId) -> hearth_core::blind::Usage {
+        self.shared.blind.usage(member)
     }
 
     /// How many documents it stores.

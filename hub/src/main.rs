@@ -66,7 +66,8 @@ enum Command {
         /// turn, so a storm of reconnecting devices fits in memory.
         #[arg(long, default_value_t = accept::SETTING_UP, value_name = "N", value_parser = parse_places)]
         max_setting_up: usize,
-        /// The most a member's journal may take on the hub, in MB (decimals allowed).
+        /// The most one member's documents (journal and shares) may take on the hub, in MB
+        /// (decimals allowed); a member keeps at most 64 documents.
         #[arg(long, default_value = DEFAULT_QUOTA_MB, value_name = "MB", value_parser = parse_quota)]
         quota_mb: u64,
         /// Enrollment attempts answered for the whole center: this many at once, then

@@ -112,7 +112,7 @@ fn a_quota_refusal_reaches_the_member_as_one_line() {
     eprintln!("{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(
-        err.starts_with("hearth: the center's hub is full for this journal:"),
+        err.starts_with("hearth: the center's hub is full for your documents:"),
         "{err}"
     );
     assert!(err.contains("used of 103 KB"), "{err}");

@@ -531,6 +531,12 @@ impl AccessState {
         self.doc
     }
 
+    /// The device that created the document: the issuer of the genesis that opened
+    /// its first epoch.
+    pub fn creator(&self) -> Option<DeviceId> {
+        self.openings.get(&0)?.first().map(|o| o.issuer)
+    }
+
     /// Whether a genesis roots the log.
     pub fn has_genesis(&self) -> bool {
         !self.openings.is_empty()

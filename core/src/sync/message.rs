@@ -160,12 +160,12 @@ pub enum Message {
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum Refusal {
-    /// The hub's storage quota for this document (one member's journal) is used up;
-    /// nothing of the push was stored.
+    /// The hub's storage quota for the member this document is charged to (its
+    /// journal and shares) is used up; nothing of the push was stored.
     QuotaExceeded {
-        /// Bytes the hub stores for the doc now.
+        /// Bytes the hub stores for the member now.
         used_bytes: u64,
-        /// The most it stores for one doc.
+        /// The most it stores for one member.
         limit_bytes: u64,
     },
 }
@@ -191,7 +191,7 @@ impl std::fmt::Display for Refusal {
                 limit_bytes,
             } => write!(
                 f,
-                "the center's hub is full for this journal: {} used of {}; nothing new was stored there (it is safe on this device). Ask the center's staff for more room",
+                "the center's hub is full for your documents: {} used of {}; nothing new was stored there (it is safe on this device). Ask the center's staff for more room",
                 megabytes(*used_bytes),
                 megabytes(*limit_bytes)
             ),

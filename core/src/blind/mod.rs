@@ -13,11 +13,14 @@
 //! member's new device never enrolls, its journal vouches for it — and it then gets
 //! only the docs it joins.)
 //!
-//! **Quota.** Every doc (one member's journal) may take up at most a configured number
-//! of stored bytes: every bundle's signed bytes, envelope and access record. The count
-//! is kept per doc in memory, grown when a push is checked (under the doc's lock, so
-//! two pushes cannot both squeeze under the limit), shrunk when a confirmed snapshot's
-//! bundles are deleted, and rebuilt from the store at open. A push that would pass the
+//! **Quota.** Every member (see [`members`]: an enrolled device, and the devices its
+//! docs let in) may store at most a configured number of bytes across all its docs
+//! (its journal and every share made from it): every bundle's signed bytes, envelope
+//! and access record; and at most [`MAX_DOCS_PER_MEMBER`] docs. The counts are kept in
+//! memory, grown when a push is checked (the final check and the growth under one
+//! lock, so two pushes cannot both squeeze under the limit; no signature is checked
+//! under it), shrunk when a confirmed snapshot's bundles are deleted, and rebuilt from
+//! the store at open. A push that would pass the
 //! limit stores none of its bundles and is answered with a typed
 //! [`Refusal::QuotaExceeded`]; its access records and envelopes still go in, up to
 //! [`ACCESS_HEADROOM_BYTES`] beyond the limit, so a member whose journal is full can
@@ -30,6 +33,8 @@
 //! new device would only download history twice; one that pairs gets a fresh snapshot
 //! from the device that adds it).
 
+mod members;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
@@ -41,13 +46,17 @@ use crate::ids::{BundleId, DeviceId, DocId};
 use crate::item::{self, CheckedBundles, ItemId, SyncItem};
 use crate::store::{Batch, ItemsCursor, Store, StoreError};
 use crate::sync::{Checked, Refusal, Replica, SyncError};
+use members::Members;
+pub use members::{MAX_DOCS_PER_MEMBER, NewDocRefusal, Usage};
 
 const ENROLLED: &str = "enrolled/";
 const PENDING: &str = "pending/";
 /// `joined/<device>/<doc>`: the device joined the doc here by its own act.
 const JOINED: &str = "joined/";
+/// `charged/<doc>` = the member the doc is charged to.
+const CHARGED: &str = "charged/";
 
-/// The stored bytes one doc may take unless the hub is configured otherwise.
+/// The stored bytes one member's docs may take unless the hub is configured otherwise.
 pub const DEFAULT_QUOTA_BYTES: u64 = 256 << 20;
 /// How far past its quota a doc may grow by pushes of access records and envelopes
 /// alone (a removal and the new epoch's envelopes must never be refused).
@@ -121,6 +130,8 @@ pub struct BlindStore {
     enrolled: Mutex<BTreeSet<DeviceId>>,
     /// Device -> the docs it joined here by its own act (listed them, pushed into them).
     joined: RwLock<HashMap<DeviceId, BTreeSet<DocId>>>,
+    /// Whom each doc is charged to, and what each member stores.
+    members: Mutex<Members>,
     quota: u64,
     clock_offset_ms: i64,
     access: tokio::sync::watch::Sender<u64>,
@@ -150,6 +161,10 @@ fn pending_key(doc: &DocId, snapshot: &BundleId) -> String {
 
 fn joined_key(device: &DeviceId, doc: &DocId) -> String {
     format!("{JOINED}{device}/{doc}")
+}
+
+fn charged_key(doc: &DocId) -> String {
+    format!("{CHARGED}{doc}")
 }
 
 impl BlindDoc {
@@ -238,6 +253,22 @@ impl BlindStore {
                 joined.entry(device).or_default().insert(doc);
             }
         }
+        // Docs stored before charges were recorded are charged to their creator.
+        let charged: HashMap<DocId, DeviceId> = store
+            .meta_prefixed(CHARGED)?
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let doc = k.strip_prefix(CHARGED)?.parse().ok()?;
+                Some((doc, DeviceId(v.try_into().ok()?)))
+            })
+            .collect();
+        let mut members = Members::default();
+        for (doc, d) in &docs {
+            let Ok(d) = d.lock() else { continue };
+            if let Some(member) = charged.get(doc).copied().or(d.log.state().creator()) {
+                members.charge_stored(*doc, member, d.used);
+            }
+        }
         Ok(BlindStore {
             store,
             me,
@@ -245,6 +276,7 @@ impl BlindStore {
             index: RwLock::new(index),
             enrolled: Mutex::new(enrolled),
             joined: RwLock::new(joined),
+            members: Mutex::new(members),
             quota: DEFAULT_QUOTA_BYTES,
             clock_offset_ms: 0,
             access: tokio::sync::watch::Sender::new(0),
@@ -258,13 +290,13 @@ impl BlindStore {
         self
     }
 
-    /// The same store with a quota of `bytes` per doc (default [`DEFAULT_QUOTA_BYTES`]).
+    /// The same store with a quota of `bytes` per member (default [`DEFAULT_QUOTA_BYTES`]).
     pub fn with_quota(mut self, bytes: u64) -> Self {
         self.quota = bytes;
         self
     }
 
-    /// The stored bytes one doc may take.
+    /// The stored bytes one member's docs may take.
     pub fn quota(&self) -> u64 {
         self.quota
     }
@@ -274,6 +306,41 @@ impl BlindStore {
         self.doc(doc)
             .and_then(|d| d.lock().ok().map(|d| d.used))
             .unwrap_or(0)
+    }
+
+    /// The member a stored doc is charged to.
+    pub fn member_of(&self, doc: &DocId) -> Option<DeviceId> {
+        self.members.lock().ok()?.of_doc(doc)
+    }
+
+    /// What a member stores.
+    pub fn usage(&self, member: &DeviceId) -> Usage {
+        self.members
+            .lock()
+            .map(|m| m.usage(member))
+            .unwrap_or_default()
+    }
+
+    /// The member a device would be charged for a new doc (see [`members`]): only docs
+    /// it joined as an owner count (a coach's device is no member's by the share).
+    /// No lock is held while another is taken.
+    fn member_for_new(&self, device: &DeviceId) -> Option<DeviceId> {
+        let enrolled = self.is_enrolled(device);
+        let joined: Vec<DocId> = self
+            .joined
+            .read()
+            .ok()?
+            .get(device)
+            .map(|d| d.iter().copied().collect())
+            .unwrap_or_default();
+        let owned: Vec<DocId> = joined
+            .into_iter()
+            .filter(|d| self.role_of(d, device) == Some(Role::Owner))
+            .collect();
+        self.members
+            .lock()
+            .ok()?
+            .of_device(device, enrolled, &owned)
     }
 
     /// Whether `device` joined `doc` here by its own act.
@@ -432,11 +499,18 @@ impl Replica for BlindStore {
         Ok(())
     }
 
-    /// A new doc from any admitted device; a doc stored here only from a device its log
-    /// lets hold it (any other is declined, rather than asked for and then refused:
-    /// a coach removed from a share keeps syncing everything else).
+    /// A new doc from an admitted device that is some member's, within its count of
+    /// docs; a doc stored here only from a device its log lets hold it. Any other is
+    /// declined, rather than asked for and then refused: a coach removed from a share,
+    /// or one that may store nothing of its own here, keeps syncing everything else.
     fn may_take(&self, doc: &DocId, peer: &DeviceId) -> bool {
-        self.admits(peer) && (self.doc(doc).is_none() || self.named(doc, peer))
+        self.admits(peer)
+            && match self.doc(doc) {
+                Some(_) => self.named(doc, peer),
+                None => self
+                    .member_for_new(peer)
+                    .is_some_and(|m| self.usage(&m).docs < MAX_DOCS_PER_MEMBER),
+            }
     }
 
     fn item_ids(&self, doc: &DocId) -> Result<(Vec<ItemId>, usize), SyncError> {
@@ -534,6 +608,11 @@ impl Replica for BlindStore {
         if !batch.is_empty() {
             self.store.commit(batch, true)?;
             d.used = d.used.saturating_sub(freed);
+            if let Ok(mut members) = self.members.lock()
+                && let Some(member) = members.of_doc(doc)
+            {
+                members.shrink(&member, freed);
+            }
         }
         Ok(())
     }
@@ -552,6 +631,24 @@ impl Replica for BlindStore {
                 "{peer:?} may not hold document {doc}"
             )));
         }
+        // The member a new doc would be charged to, and whether it may keep one more:
+        // also before anything is verified.
+        let member = match &known {
+            Some(_) => self.member_of(doc),
+            None => {
+                let member = self.member_for_new(peer);
+                let docs = member.map(|m| self.usage(&m).docs);
+                match (member, docs) {
+                    (None, _) => {
+                        return Err(SyncError::Denied(NewDocRefusal::NoMember.to_string()));
+                    }
+                    (Some(_), Some(n)) if n >= MAX_DOCS_PER_MEMBER => {
+                        return Err(SyncError::Denied(NewDocRefusal::TooMany(n).to_string()));
+                    }
+                    (m, _) => m,
+                }
+            }
+        };
         let entry = match &known {
             Some(d) => d.clone(),
             None => Arc::new(Mutex::new(BlindDoc {
@@ -640,21 +737,23 @@ impl Replica for BlindStore {
                 .map(|r| r.bytes().len() as u64)
                 .sum::<u64>();
         let bundle_bytes: u64 = checked.bundles.iter().map(|b| b.bytes().len() as u64).sum();
+        // From here to the growth, under the members' lock: arithmetic only.
+        let mut members = self.members.lock().map_err(|_| poisoned())?;
+        let used = member.map_or(d.used, |m| members.usage(&m).bytes);
         let over = Refusal::QuotaExceeded {
-            used_bytes: d.used,
+            used_bytes: used,
             limit_bytes: self.quota,
         };
         let mut refusal = None;
         let mut bundles = checked.bundles;
-        if bundle_bytes > 0 && d.used.saturating_add(access_bytes + bundle_bytes) > self.quota {
+        if bundle_bytes > 0 && used.saturating_add(access_bytes + bundle_bytes) > self.quota {
             // The bundles are refused; access records and envelopes still go in (within
             // the headroom), so a removal is never held back by a full journal.
             bundles.clear();
             refusal = Some(over);
         }
         if access_bytes > 0
-            && d.used.saturating_add(access_bytes)
-                > self.quota.saturating_add(ACCESS_HEADROOM_BYTES)
+            && used.saturating_add(access_bytes) > self.quota.saturating_add(ACCESS_HEADROOM_BYTES)
         {
             return Err(SyncError::Refused {
                 doc: *doc,
@@ -668,7 +767,18 @@ impl Replica for BlindStore {
                 refusal: over,
             });
         }
-        d.used += access_bytes + bundles.iter().map(|b| b.bytes().len() as u64).sum::<u64>();
+        let stored = access_bytes + bundles.iter().map(|b| b.bytes().len() as u64).sum::<u64>();
+        if let Some(member) = member {
+            if known.is_none() {
+                let member = members
+                    .charge_new(*doc, Some(member))
+                    .map_err(|e| SyncError::Denied(e.to_string()))?;
+                batch.put_meta(&charged_key(doc), member.0.to_vec());
+            }
+            members.grow(&member, stored);
+        }
+        drop(members);
+        d.used += stored;
         if !self.has_joined(peer, doc) {
             // The pushing device joins the doc by its own act.
             self.join(peer, [*doc]);
