@@ -24,6 +24,10 @@ pub const STREAM_WINDOW: u32 = 1 << 20;
 /// Bytes a peer may send on all streams of one sync connection before this side has
 /// read them, once the peer is let in (see [`widen_for_sync`]).
 pub const CONNECTION_WINDOW: u32 = 2 << 20;
+/// Bytes this side keeps sent but not yet acknowledged, per connection: what a peer
+/// that stops reading makes this process hold in QUIC's send buffers (the transport's
+/// default is ten times more).
+pub const SEND_WINDOW: u32 = 2 << 20;
 /// Every connection opens with this window, and a pairing or center connection (small
 /// requests) keeps it: a stranger's connection can make this process hold no more
 /// than this of unread bytes before it has been looked at.
@@ -81,6 +85,7 @@ pub fn transport() -> QuicTransportConfig {
         .max_concurrent_uni_streams(VarInt::from_u32(0))
         .stream_receive_window(VarInt::from_u32(STREAM_WINDOW))
         .receive_window(VarInt::from_u32(PAIR_WINDOW))
+        .send_window(u64::from(SEND_WINDOW))
         .max_idle_timeout(IDLE_TIMEOUT.try_into().ok())
         .build()
 }

@@ -228,10 +228,12 @@ async fn run(
                     };
                     reserved.keep(addr, setup);
                     retries.fetch_add(1, Ordering::Relaxed);
-                    if let Err(e) = incoming.retry()
-                        && let Some(setup) = reserved.take(addr)
-                    {
-                        set_up(e.into_incoming(), setup, dispatch).await;
+                    if let Err(e) = incoming.retry() {
+                        let incoming = e.into_incoming();
+                        match reserved.take(addr) {
+                            Some(setup) => set_up(incoming, setup, dispatch).await,
+                            None => incoming.ignore(),
+                        }
                     }
                 });
             }

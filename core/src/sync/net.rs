@@ -350,6 +350,9 @@ async fn drive(
         let r = replica.clone();
         blocking(move || Session::start(&*r, peer, mode)).await?
     };
+    if !dialer {
+        session.answer_last();
+    }
     send_message(send, &hello).await?;
     let mut live_open = hooks.live.is_some();
     let mut access = replica.access_changes();

@@ -12,6 +12,12 @@
 //! Every answer is authorized when it is made, not when the connection opened: a
 //! peer removed mid-session gets no ids, no items and no pushes for that doc.
 //!
+//! The two sides never stream answers at each other at once: the accepting side
+//! ([`Session::answer_last`]) keeps its answers until the dialer has answered every
+//! `Ids` it sent. A side writing an answer reads nothing meanwhile; were both to write
+//! more than the other can buffer (a QUIC window and two frames, about 9 MiB), neither
+//! would read again, and a doc both sides had much to give would never sync.
+//!
 //! The session also makes the protocol's decisions about what came in: it hears
 //! what became of each batch it handed out for ingesting ([`Session::ingested`]) and
 //! says which acknowledgement to send, whether a refusal ends the session (a reply
@@ -157,6 +163,10 @@ pub struct Session {
     early_bytes: usize,
     /// Docs the peer has told what its hubs held (once each).
     witnessed: BTreeSet<DocId>,
+    /// Whether this side answers only once its own requests are answered.
+    answer_last: bool,
+    /// Answers kept until then.
+    deferred: Vec<Answer>,
 }
 
 impl Session {
@@ -190,9 +200,17 @@ impl Session {
                 early: Vec::new(),
                 early_bytes: 0,
                 witnessed: BTreeSet::new(),
+                answer_last: false,
+                deferred: Vec::new(),
             },
             hello,
         ))
+    }
+
+    /// Makes this side answer the peer's `Ids` only once the peer has answered every
+    /// `Ids` of this side's (the accepting side does; see the module's header).
+    pub fn answer_last(&mut self) {
+        self.answer_last = true;
     }
 
     /// The peer's device id.
@@ -388,13 +406,18 @@ impl Session {
                 self.awaiting_answer.remove(&doc);
                 replica.observe_ids(&doc, &self.peer, &ids)?;
                 let theirs: BTreeSet<_> = ids.into_iter().collect();
-                step.answers.push(Answer {
+                let answer = Answer {
                     doc,
                     peer: self.peer,
                     skip: replica.answer_skips(&doc, theirs)?,
                     from: None,
                     done: false,
-                });
+                };
+                if self.answer_last && !self.awaiting_items.is_empty() {
+                    self.deferred.push(answer);
+                } else {
+                    step.answers.push(answer);
+                }
             }
             Message::Decline { doc } => {
                 self.require_hello()?;
@@ -465,6 +488,9 @@ impl Session {
                     step.witnessed = true;
                 }
             }
+        }
+        if self.awaiting_items.is_empty() {
+            step.answers.append(&mut self.deferred);
         }
         self.settle(&mut step);
         Ok(step)
@@ -601,6 +627,15 @@ mod tests {
         .unwrap();
     }
 
+    /// Both sessions reconciled, and both vaults hold the note each side wrote.
+    fn assert_both_hold_both(a: &Side, b: &Side) {
+        assert!(a.session.is_reconciled() && b.session.is_reconciled());
+        for side in [a, b] {
+            let notes = notes(&side.vault);
+            assert!(notes.contains("from a") && notes.contains("from b"));
+        }
+    }
+
     #[test]
     fn two_sessions_reconcile_in_memory() {
         let (a, b) = pair();
@@ -608,11 +643,38 @@ mod tests {
         note(&b, "from b");
         let (mut a, mut b) = start(a, b);
         while step(&mut a, &mut b).unwrap() | step(&mut b, &mut a).unwrap() {}
-        assert!(a.session.is_reconciled() && b.session.is_reconciled());
-        for side in [&a, &b] {
-            let notes = notes(&side.vault);
-            assert!(notes.contains("from a") && notes.contains("from b"));
+        assert_both_hold_both(&a, &b);
+    }
+
+    /// Were both sides to stream answers at once over the network, each writing and
+    /// neither reading, more than the other buffers would stall both for good.
+    #[test]
+    fn the_accepting_side_answers_only_once_the_dialer_has_answered_it() {
+        let (a, b) = pair();
+        note(&a, "from a");
+        note(&b, "from b");
+        let (mut a, mut b) = start(a, b);
+        b.session.answer_last();
+        let mut answered = false;
+        loop {
+            answered |= matches!(b.inbox.front(), Some(Message::Items { last: true, .. }));
+            let before = a.inbox.len();
+            let moved_b = step(&mut b, &mut a).unwrap();
+            let b_answers = a
+                .inbox
+                .iter()
+                .skip(before)
+                .any(|m| matches!(m, Message::Items { .. }));
+            assert!(
+                !b_answers || answered,
+                "B answered while A's answer was on its way"
+            );
+            let moved_a = step(&mut a, &mut b).unwrap();
+            if !moved_a && !moved_b {
+                break;
+            }
         }
+        assert_both_hold_both(&a, &b);
     }
 
     #[test]

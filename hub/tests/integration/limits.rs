@@ -246,3 +246,53 @@ async fn one_device_holds_at_most_its_share_of_the_hubs_connections() {
     second.close().await;
     hub.shutdown().await.unwrap();
 }
+
+/// A device that was offline while its other device wrote much, and wrote much
+/// itself: the hub and the device each have more for the other than the other
+/// buffers (QUIC's windows and two frames, about 12 MiB). Were both to stream their
+/// answers at once, neither would read again (the sync failed so before the accepting
+/// side answered last). Both answers arrive, in one sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_and_the_hub_each_with_more_than_the_other_buffers_both_get_all_of_it() {
+    use rand::Rng;
+    // Batches of notes of random letters (they do not compress): about 23 MiB a side.
+    const BATCHES: usize = 20;
+    const PER_BATCH: usize = 100;
+    let (hub, _home) = start_hub().await;
+    let a = enrolled_member("Sam", &hub).await;
+    let b = add_device(&a.vault, Role::Owner);
+    sync(&a.vault).await;
+    sync(&b.vault).await;
+    let write = |vault: &Arc<hearth_core::vault::Vault>, who: &str| {
+        let mut rng = rand::rng();
+        for batch in 0..BATCHES {
+            let notes: Vec<_> = (0..PER_BATCH)
+                .map(|i| {
+                    let note: String = (0..19_000)
+                        .map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz"[rng.random_range(0..26)]))
+                        .collect();
+                    checkin(3, &format!("{who} {batch} {i} {note}"))
+                })
+                .collect();
+            vault.add_checkins(&notes).unwrap();
+        }
+    };
+    write(&b.vault, "b");
+    sync(&b.vault).await;
+    let doc = a.vault.journal_id().unwrap();
+    assert!(hub.used_bytes(&doc) > 20 << 20, "{}", hub.used_bytes(&doc));
+    write(&a.vault, "a");
+    sync(&a.vault).await;
+    let seen = notes(&a.vault);
+    for who in ["a", "b"] {
+        assert_eq!(
+            seen.iter()
+                .filter(|n| n.starts_with(&format!("{who} ")))
+                .count(),
+            BATCHES * PER_BATCH,
+            "{who}'s notes on A"
+        );
+    }
+    sync(&b.vault).await;
+    assert_eq!(notes(&b.vault).len(), seen.len());
+}

@@ -390,8 +390,16 @@ pub async fn hub_items(hub: &Hub, keys: &DeviceKeys, doc: DocId) -> Vec<SyncItem
     let mut items = Vec::new();
     loop {
         match raw.read().await {
-            // The hub asks for what we hold in turn: not answered here.
-            Ok(Some(Message::Ids { .. })) => {}
+            // The hub asks for what we hold in turn, and answers only once answered
+            // (we hold nothing).
+            Ok(Some(Message::Ids { doc: d, .. })) => {
+                raw.write(&Message::Items {
+                    doc: d,
+                    items: Vec::new(),
+                    last: true,
+                })
+                .await
+            }
             Ok(Some(Message::Items {
                 doc: d,
                 items: chunk,
