@@ -41,6 +41,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
+use crate::gate::Counts;
+
 /// Connections being set up (handshake, then reconciliation) at once.
 pub const SETTING_UP: usize = 256;
 /// How long a connection may hold a setting-up place in all.
@@ -176,7 +178,7 @@ async fn run(
     let places = Arc::new(Semaphore::new(limits.setting_up));
     let waiting = Arc::new(Semaphore::new(limits.max_waiting));
     let reserved = Reserved::default();
-    let from = Senders::new(limits.per_address);
+    let from = Arc::new(Counts::new(limits.per_address));
     let mut tasks = JoinSet::new();
     loop {
         tokio::select! {
@@ -201,7 +203,7 @@ async fn run(
                     incoming.refuse();
                     continue;
                 }
-                let Some(slot) = from.take(&incoming) else {
+                let Some(slot) = slot(&from, &incoming) else {
                     incoming.refuse();
                     continue;
                 };
@@ -265,58 +267,34 @@ enum Sender {
     Other,
 }
 
-/// How many places and waiting turns each sender holds.
-#[derive(Debug, Clone)]
-struct Senders {
-    limit: usize,
-    held: Arc<Mutex<HashMap<Sender, usize>>>,
-}
-
 /// One sender's place or turn, given back when dropped.
-#[derive(Debug)]
 struct Slot {
-    senders: Senders,
+    held: Arc<Counts<Sender>>,
     sender: Sender,
 }
 
-impl Senders {
-    fn new(limit: usize) -> Self {
-        Senders {
-            limit,
-            held: Arc::default(),
-        }
+impl std::fmt::Debug for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Slot").field(&self.sender).finish()
     }
+}
 
-    /// A slot for the sender of `incoming`, if it holds fewer than its limit.
-    fn take(&self, incoming: &Incoming) -> Option<Slot> {
-        let sender = match incoming.remote_addr() {
-            IncomingAddr::Ip(addr) => Sender::Ip(addr.ip()),
-            IncomingAddr::Relay { endpoint_id, .. } => Sender::Relayed(endpoint_id),
-            _ => Sender::Other,
-        };
-        let mut held = self.held.lock().ok()?;
-        let n = held.entry(sender.clone()).or_insert(0);
-        if *n >= self.limit {
-            return None;
-        }
-        *n += 1;
-        Some(Slot {
-            senders: self.clone(),
-            sender,
-        })
-    }
+/// A slot for the sender of `incoming`, if it holds fewer than its limit.
+fn slot(held: &Arc<Counts<Sender>>, incoming: &Incoming) -> Option<Slot> {
+    let sender = match incoming.remote_addr() {
+        IncomingAddr::Ip(addr) => Sender::Ip(addr.ip()),
+        IncomingAddr::Relay { endpoint_id, .. } => Sender::Relayed(endpoint_id),
+        _ => Sender::Other,
+    };
+    held.take(&sender).then(|| Slot {
+        held: held.clone(),
+        sender,
+    })
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        if let Ok(mut held) = self.senders.held.lock()
-            && let Some(n) = held.get_mut(&self.sender)
-        {
-            *n -= 1;
-            if *n == 0 {
-                held.remove(&self.sender);
-            }
-        }
+        self.held.give(&self.sender);
     }
 }
 

@@ -76,21 +76,22 @@ pub enum Full {
     Address,
 }
 
-/// Counts of open connections by some key.
-struct Counts<K> {
+/// Counts of open connections (or anything held) by some key, each under a limit.
+pub(crate) struct Counts<K> {
     limit: usize,
     open: Mutex<HashMap<K, usize>>,
 }
 
 impl<K: Hash + Eq + Clone> Counts<K> {
-    fn new(limit: usize) -> Self {
+    pub(crate) fn new(limit: usize) -> Self {
         Counts {
             limit,
             open: Mutex::new(HashMap::new()),
         }
     }
 
-    fn take(&self, key: &K) -> bool {
+    /// Counts one more under `key`, if it holds fewer than the limit.
+    pub(crate) fn take(&self, key: &K) -> bool {
         let Ok(mut open) = self.open.lock() else {
             return false;
         };
@@ -102,7 +103,8 @@ impl<K: Hash + Eq + Clone> Counts<K> {
         true
     }
 
-    fn give(&self, key: &K) {
+    /// Counts one less under `key`.
+    pub(crate) fn give(&self, key: &K) {
         if let Ok(mut open) = self.open.lock()
             && let Some(n) = open.get_mut(key)
         {

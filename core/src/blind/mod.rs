@@ -20,8 +20,8 @@
 //! memory, grown when a push is checked (the final check and the growth under one
 //! lock, so two pushes cannot both squeeze under the limit; no signature is checked
 //! under it), shrunk when a confirmed snapshot's bundles are deleted, and rebuilt from
-//! the store at open. A push that would pass the
-//! limit stores none of its bundles and is answered with a typed
+//! the store at open. A push that would pass the limit stores none of its bundles and
+//! is answered with a typed
 //! [`Refusal::QuotaExceeded`]; its access records and envelopes still go in, up to
 //! [`ACCESS_HEADROOM_BYTES`] beyond the limit, so a member whose journal is full can
 //! still remove a lost device (a push of bundles alone stores nothing at all).
@@ -58,7 +58,7 @@ const CHARGED: &str = "charged/";
 
 /// The stored bytes one member's docs may take unless the hub is configured otherwise.
 pub const DEFAULT_QUOTA_BYTES: u64 = 256 << 20;
-/// How far past its quota a doc may grow by pushes of access records and envelopes
+/// How far past its quota a member may grow by pushes of access records and envelopes
 /// alone (a removal and the new epoch's envelopes must never be refused).
 pub const ACCESS_HEADROOM_BYTES: u64 = 1 << 20;
 

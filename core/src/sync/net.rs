@@ -355,6 +355,7 @@ async fn drive(
     }
     send_message(send, &hello).await?;
     let mut live_open = hooks.live.is_some();
+    let mut deferred_rooms: Vec<FrameRoom> = Vec::new();
     let mut access = replica.access_changes();
     let mut watching = true;
     loop {
@@ -399,13 +400,21 @@ async fn drive(
         let Some(msg) = msg else {
             return Ok(()); // the peer finished its stream
         };
-        let (msg, _room) = msg?;
+        let (msg, room) = msg?;
+        let ids = matches!(msg, Message::Ids { .. });
         let step = session.handle(&**replica, msg)?;
         for m in &step.send {
             send_message(send, m).await?;
         }
         for answer in step.answers {
             stream_answer(send, replica, answer).await?;
+        }
+        // An answer kept for later keeps the room of the ids it answers (its skip set
+        // is their decoded copy) until it has streamed.
+        if !session.has_deferred() {
+            deferred_rooms.clear();
+        } else if ids {
+            deferred_rooms.push(room);
         }
         if step.acked > 0
             && let Some(ev) = &hooks.events

@@ -213,6 +213,12 @@ impl Session {
         self.answer_last = true;
     }
 
+    /// Whether answers wait for the peer's own (see [`Session::answer_last`]): each
+    /// holds the set of ids the peer sent, which the I/O around it keeps counted.
+    pub fn has_deferred(&self) -> bool {
+        !self.deferred.is_empty()
+    }
+
     /// The peer's device id.
     pub fn peer(&self) -> DeviceId {
         self.peer
